@@ -1,0 +1,40 @@
+# The two quick-start commands are `make dev` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+EVENT ?= events/integration-created.json
+URL ?=
+
+.PHONY: help deps test lint dev send events build sam-validate sam-build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, unit + moto + binary tests
+	scripts/deps.sh test
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+	cargo test --workspace
+
+dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
+	scripts/deps.sh dev
+	scripts/dev.sh
+
+send: ## send a signed sample to the local run: make send EVENT=events/<name>.json
+	scripts/send.py $(EVENT) $(URL)
+
+events: ## re-sign the sample events in events/ after editing a body
+	scripts/events.py
+
+build: ## release arm64 bootstrap.zip per function (target/lambda/<fn>/)
+	scripts/deps.sh build
+	cargo lambda build --release --arm64 --output-format zip
+
+sam-validate: ## sam validate --lint (installs aws-sam-cli from PyPI if missing)
+	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli
+	sam validate --lint --region us-east-1
+
+sam-build: ## sam build --beta-features (cargo-lambda, arm64)
+	scripts/deps.sh build
+	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli
+	sam build --beta-features

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Creates, on a local DynamoDB/SNS API server (moto), the resources template.yaml declares,
+and resolves each function's environment against them.
+
+Used by the test harness and by `make dev`, so local runs use what the template deploys,
+never a second hand-written copy.
+
+    local_aws.py create --endpoint http://127.0.0.1:PORT --prefix NAME [--secret S]
+        prints JSON: {"resources": {logical id: name or ARN}, "alert_queue_url": ...,
+                      "functions": {binary: {env var: value}}}
+    local_aws.py show --endpoint URL --state FILE
+        prints the mapping rows and the alerts received so far.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import boto3
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = os.path.join(HERE, "..", "template.yaml")
+REGION = "us-east-1"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags into their long form."""
+
+
+def _tag(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load_template(path=TEMPLATE):
+    with open(path) as f:
+        return yaml.load(f, Loader=CfnLoader)
+
+
+def client(service, endpoint):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def create_table(ddb, name, props):
+    args = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if "GlobalSecondaryIndexes" in props:
+        args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    ddb.create_table(**args)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        ddb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+
+
+def create(endpoint, prefix, secret):
+    template = load_template()
+    ddb, sns, sqs = client("dynamodb", endpoint), client("sns", endpoint), client("sqs", endpoint)
+    physical = {}
+    for logical, res in template["Resources"].items():
+        if res["Type"] == "AWS::DynamoDB::Table":
+            name = f"{prefix}-{logical}"
+            create_table(ddb, name, res["Properties"])
+            physical[logical] = name
+        elif res["Type"] == "AWS::SNS::Topic":
+            physical[logical] = sns.create_topic(Name=f"{prefix}-{logical}")["TopicArn"]
+
+    # Alerts are made visible through a queue subscribed to every topic.
+    queue_url = sqs.create_queue(QueueName=f"{prefix}-alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    for logical, res in template["Resources"].items():
+        if res["Type"] == "AWS::SNS::Topic":
+            sns.subscribe(TopicArn=physical[logical], Protocol="sqs", Endpoint=queue_arn)
+
+    params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+    params["KomboWebhookSecret"] = secret
+
+    def resolve(value):
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in physical:
+                return physical[ref]
+            if ref in params:
+                return params[ref]
+            raise SystemExit(f"cannot resolve !Ref {ref} locally")
+        return str(value)
+
+    global_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    functions = {}
+    for logical, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        binary = res["Metadata"]["BuildProperties"]["Binary"]
+        env = dict(global_env)
+        env.update(res["Properties"].get("Environment", {}).get("Variables", {}))
+        functions[binary] = {k: resolve(v) for k, v in env.items()}
+        route = res["Properties"]["Events"]["Webhook"]["Properties"]["Path"]
+        functions[binary]["_route"] = route
+    return {"resources": physical, "alert_queue_url": queue_url, "functions": functions}
+
+
+def show(endpoint, state):
+    ddb, sqs = client("dynamodb", endpoint), client("sqs", endpoint)
+    table = state["resources"]["MappingsTable"]
+    rows = ddb.scan(TableName=table).get("Items", [])
+    print(f"-- mapping rows in {table}: {len(rows)}")
+    for item in rows:
+        flat = {k: list(v.values())[0] for k, v in item.items()}
+        print("   " + json.dumps(flat, sort_keys=True))
+    received = sqs.receive_message(
+        QueueUrl=state["alert_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+    ).get("Messages", [])
+    print(f"-- alerts received since last look: {len(received)}")
+    for m in received:
+        note = json.loads(m["Body"])
+        print(f"   Subject: {note.get('Subject')}")
+        for line in note.get("Message", "").splitlines():
+            print(f"     {line}")
+        sqs.delete_message(QueueUrl=state["alert_queue_url"], ReceiptHandle=m["ReceiptHandle"])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("create")
+    c.add_argument("--endpoint", required=True)
+    c.add_argument("--prefix", required=True)
+    c.add_argument("--secret", default="local-fake-kombo-secret-not-real")
+    s = sub.add_parser("show")
+    s.add_argument("--endpoint", required=True)
+    s.add_argument("--state", required=True)
+    a = p.parse_args()
+    if a.cmd == "create":
+        json.dump(create(a.endpoint, a.prefix, a.secret), sys.stdout, indent=2)
+        print()
+    else:
+        with open(a.state) as f:
+            show(a.endpoint, json.load(f))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+//! Settings read once at start-up from the environment the template sets.
+
+use std::time::Duration as StdDuration;
+
+use time::Duration;
+
+use crate::error::Error;
+
+/// What the functions need besides the AWS clients and the secret.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `TABLE_NAME`: the mappings table.
+    pub table_name: String,
+    /// `IDEMPOTENCY_TABLE_NAME`: the claim records that make alerts exactly-once.
+    /// Only functions that publish need it.
+    pub idempotency_table_name: Option<String>,
+    /// `ALERT_TOPIC_ARN`: where alerts are published. Only functions that publish need it.
+    pub alert_topic_arn: Option<String>,
+    /// `TOMBSTONE_RETENTION_DAYS` (default 30): how long a tombstone (and a completed
+    /// claim) is kept before DynamoDB's TTL removes it.
+    pub tombstone_retention: Duration,
+    /// `CLAIM_EXPIRY_SECONDS` (default 30, above the function timeout): after this an
+    /// in-progress claim left by a killed invocation may be taken over by a retry.
+    pub claim_expiry: Duration,
+}
+
+fn required(name: &str) -> Result<String, Error> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(Error::Config(format!("{name} is not set"))),
+    }
+}
+
+fn positive(name: &str, default: i64) -> Result<i64, Error> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::Config(format!(
+                "{name} must be a positive whole number, got {v:?}"
+            ))),
+        },
+    }
+}
+
+impl Settings {
+    /// Reads the settings. `publishes` is true for functions that send alerts: they
+    /// also need the topic and the idempotency table; the others are not given either.
+    pub fn from_env(publishes: bool) -> Result<Self, Error> {
+        let for_alerts = |name: &str| publishes.then(|| required(name)).transpose();
+        Ok(Settings {
+            table_name: required("TABLE_NAME")?,
+            idempotency_table_name: for_alerts("IDEMPOTENCY_TABLE_NAME")?,
+            alert_topic_arn: for_alerts("ALERT_TOPIC_ARN")?,
+            tombstone_retention: Duration::days(positive("TOMBSTONE_RETENTION_DAYS", 30)?),
+            claim_expiry: Duration::seconds(positive("CLAIM_EXPIRY_SECONDS", 30)?),
+        })
+    }
+
+    /// Default retention and expiry with the given resource names.
+    pub fn for_tests(table: &str, idempotency: &str, topic: &str) -> Self {
+        Settings {
+            table_name: table.into(),
+            idempotency_table_name: Some(idempotency.into()),
+            alert_topic_arn: Some(topic.into()),
+            tombstone_retention: Duration::days(30),
+            claim_expiry: Duration::seconds(30),
+        }
+    }
+}
+
+/// Time budget for one AWS call: the function answers 503 well inside its own
+/// timeout (10 s in the template) instead of being killed with the work half done.
+pub const AWS_CONNECT_TIMEOUT: StdDuration = StdDuration::from_millis(1_000);
+pub const AWS_ATTEMPT_TIMEOUT: StdDuration = StdDuration::from_millis(2_000);
+pub const AWS_OPERATION_TIMEOUT: StdDuration = StdDuration::from_millis(5_000);
+pub const AWS_MAX_ATTEMPTS: u32 = 3;

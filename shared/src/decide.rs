@@ -1,0 +1,398 @@
+//! What must happen for an event: a plain value, computed without any I/O, so every
+//! rule is testable without AWS. The adapters in [`crate::dynamo`] and [`crate::sns`]
+//! carry a [`Decision`] out; [`crate::webhook`] sequences them.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Settings;
+use crate::event::{
+    ConnectionFlowFailed, EndUser, Envelope, IntegrationCreated, IntegrationDeleted,
+};
+
+/// `status` of a mapping row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Active,
+    Deleted,
+}
+
+/// A row of the mappings table, as stored (see the table contract in the README).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub integration_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_id: Option<String>,
+    pub tool: String,
+    pub category: String,
+    pub organization_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_email: Option<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    pub last_event_id: String,
+    /// TTL (epoch seconds); set on tombstones only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// The descriptive fields a tombstone fills in only where the row does not have them
+/// yet (a delete may arrive before its create, or without one ever coming).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Descriptive {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_id: Option<String>,
+    pub tool: String,
+    pub category: String,
+    pub organization_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator_email: Option<String>,
+}
+
+/// The fields a tombstone always sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TombstoneMark {
+    pub status: Status,
+    pub deleted_at: String,
+    pub updated_at: String,
+    pub last_event_id: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub integration_id: String,
+    pub mark: TombstoneMark,
+    pub descriptive: Descriptive,
+}
+
+/// What kind of alert; also the `alert_kind` message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    ConnectionFlowFailed,
+    UnassignedIntegration,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::ConnectionFlowFailed => "connection-flow-failed",
+            AlertKind::UnassignedIntegration => "unassigned-integration",
+        }
+    }
+}
+
+/// An SNS message, fully formed: the adapter sends it as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub kind: AlertKind,
+    /// ASCII, no line breaks, under 100 characters (SNS's rules for email subjects).
+    pub subject: String,
+    /// A message a person on call can act on.
+    pub message: String,
+    /// String message attributes for subscription filter policies; empty values left out.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+/// What must happen for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Store a new mapping (conditional: never over an existing row or tombstone).
+    Store(Mapping),
+    /// Store a mapping that names no customer, and tell someone to assign it (once).
+    StoreUnassigned(Mapping, Alert),
+    /// Mark the integration deleted, whether or not its create was seen.
+    Tombstone(Tombstone),
+    /// Publish an alert, exactly once per event id.
+    Alert(Alert),
+}
+
+/// A payload that this product acts on.
+pub trait Decide {
+    fn decide(envelope: Envelope<Self>, now: OffsetDateTime, settings: &Settings) -> Decision
+    where
+        Self: Sized;
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .expect("any OffsetDateTime formats as RFC 3339")
+}
+
+impl Decide for IntegrationCreated {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
+        let d = e.data;
+        let at = rfc3339(now);
+        let mapping = Mapping {
+            integration_id: d.id.to_string(),
+            origin_id: d.end_user.origin_id.clone(),
+            tool: d.tool.to_string(),
+            category: d.category.to_string(),
+            organization_name: d.end_user.organization_name.clone(),
+            creator_email: d
+                .end_user
+                .creator_email
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
+            status: Status::Active,
+            created_at: Some(at.clone()),
+            updated_at: at,
+            deleted_at: None,
+            last_event_id: e.id.clone(),
+            expires_at: None,
+        };
+        if d.end_user.origin_id.is_some() {
+            return Decision::Store(mapping);
+        }
+        let alert = alert(
+            AlertKind::UnassignedIntegration,
+            format!(
+                "Kombo integration without customer: {} ({} {})",
+                d.end_user.organization_name, d.tool, d.category
+            ),
+            "An integration was created without an origin_id (for example from the Kombo \
+             dashboard), so it is not linked to any customer. Find the customer and set \
+             origin_id on its row in the mappings table.",
+            &d.end_user,
+            d.tool.as_str(),
+            d.category.as_str(),
+            &[("Integration id", d.id.as_str())],
+            &e.id,
+        );
+        Decision::StoreUnassigned(mapping, alert)
+    }
+}
+
+impl Decide for IntegrationDeleted {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, settings: &Settings) -> Decision {
+        let d = e.data;
+        let expires = now + settings.tombstone_retention;
+        Decision::Tombstone(Tombstone {
+            integration_id: d.id.to_string(),
+            mark: TombstoneMark {
+                status: Status::Deleted,
+                deleted_at: rfc3339(d.deleted_at),
+                updated_at: rfc3339(now),
+                last_event_id: e.id,
+                expires_at: expires.unix_timestamp(),
+            },
+            descriptive: Descriptive {
+                origin_id: d.end_user.origin_id,
+                tool: d.tool.to_string(),
+                category: d.category.to_string(),
+                organization_name: d.end_user.organization_name,
+                creator_email: d.end_user.creator_email.map(|s| s.expose().to_owned()),
+            },
+        })
+    }
+}
+
+impl Decide for ConnectionFlowFailed {
+    fn decide(e: Envelope<Self>, _: OffsetDateTime, _: &Settings) -> Decision {
+        let d = e.data;
+        Decision::Alert(alert(
+            AlertKind::ConnectionFlowFailed,
+            format!(
+                "Kombo connection failed: {} ({} {})",
+                d.end_user.organization_name, d.integration_tool, d.integration_category
+            ),
+            "A customer ran into an error while connecting their system through Kombo. \
+             Kombo notes the flow may still succeed on a later attempt; open the log to \
+             see what went wrong and offer help.",
+            &d.end_user,
+            d.integration_tool.as_str(),
+            d.integration_category.as_str(),
+            &[("Kombo log", d.log_url.as_str())],
+            &e.id,
+        ))
+    }
+}
+
+/// Builds an alert: subject, a readable message, and filterable attributes.
+#[allow(clippy::too_many_arguments)]
+fn alert(
+    kind: AlertKind,
+    subject: String,
+    what: &str,
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    extra: &[(&str, &str)],
+    event_id: &str,
+) -> Alert {
+    let origin = end_user.origin_id.as_deref().unwrap_or("(none)");
+    let email = end_user
+        .creator_email
+        .as_ref()
+        .map_or("(unknown)", |s| s.expose());
+    let mut message = format!(
+        "{what}\n\nOrganization: {}\nCustomer (origin_id): {origin}\nTool: {tool}\nCategory: {category}\nCreator email: {email}\n",
+        end_user.organization_name
+    );
+    for (label, value) in extra {
+        message.push_str(&format!("{label}: {value}\n"));
+    }
+    message.push_str(&format!("Kombo event id: {event_id}\n"));
+
+    let mut attributes = vec![
+        ("event_type", kind.as_str().to_owned()),
+        ("tool", tool.to_owned()),
+        ("category", category.to_owned()),
+    ];
+    if let Some(o) = &end_user.origin_id {
+        attributes.push(("origin_id", o.clone()));
+    }
+    Alert {
+        kind,
+        subject: sns_subject(&subject),
+        message,
+        attributes,
+    }
+}
+
+/// SNS subjects must be ASCII without control characters and under 100 characters.
+fn sns_subject(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if out.len() > 99 {
+        out.truncate(96);
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Category, NonEmpty, Sensitive, parse};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-25 12:00:00 UTC);
+
+    fn settings() -> Settings {
+        Settings::for_tests(
+            "mappings",
+            "claims",
+            "arn:aws:sns:us-east-1:123456789012:alerts",
+        )
+    }
+
+    fn created(origin: Option<&str>) -> Envelope<IntegrationCreated> {
+        let origin = origin.map_or("null".into(), |o| format!("\"{o}\""));
+        let body = format!(
+            r#"{{"id":"ev1","type":"integration-created","data":{{"id":"workday:abc","tool":"workday","category":"LMS","end_user":{{"origin_id":{origin},"creator_email":"a@example.com","organization_name":"Acme"}}}}}}"#
+        );
+        parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn created_with_customer_is_stored_active() {
+        let Decision::Store(m) = IntegrationCreated::decide(created(Some("42")), NOW, &settings())
+        else {
+            panic!("expected Store")
+        };
+        assert_eq!(m.integration_id, "workday:abc");
+        assert_eq!(m.origin_id.as_deref(), Some("42"));
+        assert_eq!(m.status, Status::Active);
+        assert_eq!(m.last_event_id, "ev1");
+        assert_eq!(m.created_at.as_deref(), Some("2026-11-25T12:00:00Z"));
+        assert_eq!(m.expires_at, None);
+    }
+
+    #[test]
+    fn created_without_customer_is_stored_and_announced() {
+        let Decision::StoreUnassigned(m, a) =
+            IntegrationCreated::decide(created(None), NOW, &settings())
+        else {
+            panic!("expected StoreUnassigned")
+        };
+        assert_eq!(m.origin_id, None);
+        assert_eq!(a.kind, AlertKind::UnassignedIntegration);
+        assert!(a.message.contains("workday:abc") && a.message.contains("ev1"));
+        assert!(!a.attributes.iter().any(|(k, _)| *k == "origin_id"));
+    }
+
+    #[test]
+    fn deleted_is_a_tombstone_with_ttl() {
+        let body = r#"{"id":"ev2","type":"integration-deleted","data":{"id":"workday:abc","tool":"workday","category":"LMS","end_user":{"origin_id":"42","organization_name":"Acme"},"deleted_at":"2022-11-02T10:50:10.242Z"}}"#;
+        let Decision::Tombstone(t) =
+            IntegrationDeleted::decide(parse(body.as_bytes()).unwrap(), NOW, &settings())
+        else {
+            panic!("expected Tombstone")
+        };
+        assert_eq!(t.mark.status, Status::Deleted);
+        assert_eq!(t.mark.deleted_at, "2022-11-02T10:50:10.242Z");
+        assert_eq!(t.mark.expires_at, NOW.unix_timestamp() + 30 * 86_400);
+        assert_eq!(t.descriptive.origin_id.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn connection_flow_failed_alert_is_actionable_and_filterable() {
+        let e = Envelope {
+            id: "ev3".into(),
+            data: ConnectionFlowFailed {
+                integration_tool: serde_json::from_str::<NonEmpty>("\"workday\"").unwrap(),
+                integration_category: Category::Lms,
+                end_user: EndUser {
+                    organization_name: "Müller\nGmbH".into(),
+                    creator_email: Some(Sensitive::new("ops@example.com")),
+                    origin_id: Some("36123".into()),
+                },
+                log_url: "https://app.kombo.dev/env/production/logs/X"
+                    .parse()
+                    .unwrap(),
+            },
+        };
+        let Decision::Alert(a) = ConnectionFlowFailed::decide(e, NOW, &settings()) else {
+            panic!("expected Alert")
+        };
+        assert_eq!(
+            a.subject,
+            "Kombo connection failed: M?ller?GmbH (workday LMS)"
+        );
+        for needle in [
+            "Müller",
+            "36123",
+            "workday",
+            "LMS",
+            "ops@example.com",
+            "https://app.kombo.dev/env/production/logs/X",
+            "ev3",
+        ] {
+            assert!(
+                a.message.contains(needle),
+                "message lacks {needle}: {}",
+                a.message
+            );
+        }
+        assert_eq!(
+            a.attributes,
+            vec![
+                ("event_type", "connection-flow-failed".to_owned()),
+                ("tool", "workday".to_owned()),
+                ("category", "LMS".to_owned()),
+                ("origin_id", "36123".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_subjects_are_cut_below_100_characters() {
+        let s = sns_subject(&"x".repeat(300));
+        assert!(s.len() < 100 && s.ends_with("..."));
+    }
+}

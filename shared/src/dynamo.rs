@@ -1,0 +1,355 @@
+//! DynamoDB adapters: the mappings table ([`MappingStore`]) and the idempotency table
+//! ([`ClaimStore`]). Every write is one conditional request; items are (de)serialized
+//! with `serde_dynamo`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::decide::{Mapping, Status, Tombstone};
+use crate::error::Error;
+use crate::ports::{Claim, ClaimStore, Inserted, MappingStore, Tombstoned};
+
+const SERVICE: &str = "DynamoDB";
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Both tables, behind one client built once per container.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    idempotency_table: Option<String>,
+    claim_expiry: Duration,
+    retention: Duration,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, settings: &crate::config::Settings) -> Self {
+        DynamoStore {
+            client,
+            table: settings.table_name.clone(),
+            idempotency_table: settings.idempotency_table_name.clone(),
+            claim_expiry: settings.claim_expiry,
+            retention: settings.tombstone_retention,
+        }
+    }
+
+    fn idempotency_table(&self) -> Result<&str, Error> {
+        self.idempotency_table
+            .as_deref()
+            .ok_or_else(|| Error::Config("IDEMPOTENCY_TABLE_NAME is not set".into()))
+    }
+}
+
+fn dependency<E, R>(e: SdkError<E, R>) -> Error
+where
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    Error::dependency(SERVICE, e)
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {
+    serde_dynamo::to_item(value).map_err(|e| Error::Internal(format!("serializing an item: {e}")))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The part of an existing row a conditional write needs to explain its failure.
+#[derive(Deserialize)]
+struct Existing {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    last_event_id: Option<String>,
+}
+
+fn read_existing(item: Option<&Item>) -> Option<Existing> {
+    serde_dynamo::from_item(item?.clone()).ok()
+}
+
+/// `SET #a0 = :a0, ..., #b0 = if_not_exists(#b0, :b0), ...` from two serialized structs.
+struct Update {
+    expression: String,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Update {
+    fn new(always: Item, if_absent: Item) -> Self {
+        let mut parts = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sorted = |item: Item, prefix: &str, keep: bool| {
+            let mut fields: Vec<_> = item.into_iter().collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            for (i, (field, value)) in fields.into_iter().enumerate() {
+                let (name, placeholder) = (format!("#{prefix}{i}"), format!(":{prefix}{i}"));
+                parts.push(if keep {
+                    format!("{name} = if_not_exists({name}, {placeholder})")
+                } else {
+                    format!("{name} = {placeholder}")
+                });
+                names.insert(name, field);
+                values.insert(placeholder, value);
+            }
+        };
+        sorted(always, "a", false);
+        sorted(if_absent, "b", true);
+        Update {
+            expression: format!("SET {}", parts.join(", ")),
+            names,
+            values,
+        }
+    }
+}
+
+impl MappingStore for DynamoStore {
+    async fn insert(&self, m: &Mapping) -> Result<Inserted, Error> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(m)?))
+            .condition_expression("attribute_not_exists(integration_id)");
+        let Some(old) = self
+            .put_unless_exists(put, &self.table, ("integration_id", &m.integration_id))
+            .await?
+        else {
+            return Ok(Inserted::Stored);
+        };
+        Ok(Inserted::Exists {
+            status: match old.status.as_deref() {
+                Some("DELETED") => Status::Deleted,
+                _ => Status::Active,
+            },
+            last_event_id: old.last_event_id.unwrap_or_default(),
+        })
+    }
+
+    async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {
+        let update = Update::new(to_item(&t.mark)?, to_item(&t.descriptive)?);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(&t.integration_id))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .expression_attribute_names("#cond_status", "status")
+            .set_expression_attribute_values(Some(update.values))
+            .expression_attribute_values(":cond_deleted", s("DELETED"))
+            .condition_expression(
+                "attribute_not_exists(#cond_status) OR #cond_status <> :cond_deleted",
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Tombstoned::Marked),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Tombstoned::AlreadyDeleted)
+            }
+            Err(e) => Err(dependency(e)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Sends a conditional put. `None`: the item was written. `Some(old)`: the condition
+    /// failed and `old` is what stands there (returned by the failed write itself; a
+    /// consistent read only for servers that do not return it).
+    async fn put_unless_exists(
+        &self,
+        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+        table: &str,
+        (key, value): (&str, &str),
+    ) -> Result<Option<Existing>, Error> {
+        let err = match put
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(None),
+            Err(e) => e,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(dependency(err));
+        };
+        if let Some(old) = read_existing(failed.item()) {
+            return Ok(Some(old));
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key, s(value))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dependency)?;
+        Ok(Some(read_existing(out.item()).unwrap_or(Existing {
+            status: None,
+            last_event_id: None,
+        })))
+    }
+}
+
+/// A row of the idempotency table.
+#[derive(Serialize)]
+struct ClaimRecord<'a> {
+    event_id: &'a str,
+    status: &'static str,
+    token: &'a str,
+    /// Epoch milliseconds after which another invocation may take the claim over.
+    in_progress_until: i64,
+    /// TTL (epoch seconds).
+    expires_at: i64,
+}
+
+const IN_PROGRESS: &str = "IN_PROGRESS";
+const COMPLETED: &str = "COMPLETED";
+
+fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl ClaimStore for DynamoStore {
+    async fn claim(
+        &self,
+        event_id: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Claim, Error> {
+        let table = self.idempotency_table()?;
+        let record = ClaimRecord {
+            event_id,
+            status: IN_PROGRESS,
+            token,
+            in_progress_until: millis(now + self.claim_expiry),
+            expires_at: (now + self.retention).unix_timestamp(),
+        };
+        let put = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(to_item(&record)?))
+            .condition_expression(
+                "attribute_not_exists(event_id) OR (#st = :in_progress AND in_progress_until < :now)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":now", n(millis(now)));
+        Ok(
+            match self
+                .put_unless_exists(put, table, ("event_id", event_id))
+                .await?
+            {
+                None => Claim::Acquired,
+                Some(old) if old.status.as_deref() == Some(COMPLETED) => Claim::Completed,
+                Some(_) => Claim::InProgress,
+            },
+        )
+    }
+
+    async fn complete(
+        &self,
+        event_id: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.idempotency_table()?)
+            .key("event_id", s(event_id))
+            .update_expression(
+                "SET #st = :completed, expires_at = :expires REMOVE in_progress_until",
+            )
+            .condition_expression("#tok = :token")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#tok", "token")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":expires", n((now + self.retention).unix_timestamp()))
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                tracing::warn!(
+                    event_id,
+                    "claim was taken over before completion (expired in progress)"
+                );
+                Ok(())
+            }
+            Err(e) => Err(dependency(e)),
+        }
+    }
+
+    async fn release(&self, event_id: &str, token: &str) -> Result<(), Error> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.idempotency_table()?)
+            .key("event_id", s(event_id))
+            .condition_expression("#tok = :token AND #st = :in_progress")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#tok", "token")
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":token", s(token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not ours any more: someone took the expired claim over. Leave it.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(dependency(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_expression_sets_and_keeps() {
+        let always: Item = HashMap::from([
+            ("status".into(), s("DELETED")),
+            ("deleted_at".into(), s("t")),
+        ]);
+        let keep: Item = HashMap::from([("tool".into(), s("workday"))]);
+        let u = Update::new(always, keep);
+        assert_eq!(
+            u.expression,
+            "SET #a0 = :a0, #a1 = :a1, #b0 = if_not_exists(#b0, :b0)"
+        );
+        assert_eq!(u.names["#a0"], "deleted_at");
+        assert_eq!(u.names["#a1"], "status");
+        assert_eq!(u.names["#b0"], "tool");
+        assert_eq!(u.values[":b0"], s("workday"));
+    }
+}

@@ -1,0 +1,128 @@
+//! The one error model. Every way a request can fail is a variant of [`Error`]; the
+//! HTTP answer for it is decided here and nowhere else ([`Error::status`] and
+//! [`crate::webhook::respond`]).
+
+use lambda_http::http::StatusCode;
+use serde::Serialize;
+
+/// Why a request was not (fully) handled.
+///
+/// The client-facing message never contains the webhook secret, the signature that
+/// was sent, or personal data from the body: it says what is wrong, not what was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Only `POST` delivers a webhook.
+    #[error("method {0} is not allowed: webhooks are delivered with POST")]
+    MethodNotAllowed(String),
+
+    /// The body is larger than [`crate::request::MAX_BODY_BYTES`].
+    #[error("body of {actual} bytes exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { actual: usize, limit: usize },
+
+    /// No `X-Kombo-Signature`, or one that does not verify with any configured secret.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+
+    /// The body is signed but not declared as JSON.
+    #[error("content type {0:?} is not supported: send application/json")]
+    UnsupportedMediaType(String),
+
+    /// Malformed JSON, a missing or mistyped field; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// A valid webhook of another type than this endpoint serves.
+    #[error("this endpoint accepts {expected} events, got {got}")]
+    WrongEventType { expected: &'static str, got: String },
+
+    /// The same event is being handled by another invocation right now; try later.
+    #[error("event {0} is being processed by another delivery; retry later")]
+    InProgress(String),
+
+    /// DynamoDB or SNS failed (unreachable, throttled, 5xx, timeout). Retrying converges.
+    #[error("{service} is unavailable; the event was not (fully) processed, retry later")]
+    Dependency {
+        service: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Start-up configuration is missing or wrong (never produced while serving).
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// A bug: something that cannot happen did. Answered 500 (the sender retries).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn dependency(
+        service: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Dependency {
+            service,
+            source: source.into(),
+        }
+    }
+
+    /// The HTTP status for this error: the one place where that is decided.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::WrongEventType { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::InProgress(_) => StatusCode::CONFLICT,
+            Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable, machine-readable code for the JSON body and the logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::BadRequest(_) => "bad_request",
+            Error::WrongEventType { .. } => "wrong_event_type",
+            Error::InProgress(_) => "in_progress",
+            Error::Dependency { .. } => "dependency_unavailable",
+            Error::Config(_) => "misconfigured",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the sender should deliver the same event again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::InProgress(_) | Error::Dependency { .. } | Error::Config(_) | Error::Internal(_)
+        )
+    }
+
+    /// `{"error":{"code":"...","message":"..."}}`
+    pub fn body(&self) -> String {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: String,
+        }
+        serde_json::to_string(&Body {
+            error: Inner {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        })
+        .expect("a struct of strings serializes")
+    }
+}

@@ -1,0 +1,70 @@
+//! The models crate of the Kombo webhook functions: everything that decides lives
+//! here; each function's `main.rs` only wires it up.
+//!
+//! One request: [`request`] (method, size, body, signature) → [`event`] (typed payload)
+//! → [`decide`] (what must happen, as data) → [`ports`] ([`dynamo`], [`sns`]) →
+//! [`webhook::respond`] (the HTTP answer, from [`error::Error`] on failure).
+
+pub mod config;
+pub mod decide;
+pub mod dynamo;
+pub mod error;
+pub mod event;
+pub mod ports;
+pub mod request;
+pub mod signature;
+pub mod sns;
+pub mod telemetry;
+pub mod webhook;
+
+pub use error::Error;
+pub use webhook::{App, Webhook};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader};
+
+/// The production wiring: DynamoDB and SNS adapters.
+pub type AwsApp = App<dynamo::DynamoStore, sns::SnsPublisher>;
+
+/// The AWS SDK configuration every client is built from: the standard environment
+/// (region, credentials, `AWS_ENDPOINT_URL` for local servers) plus deliberate
+/// timeouts and retries, so a stuck dependency becomes a 503 well inside the
+/// function's own timeout.
+pub fn aws_config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(config::AWS_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(config::AWS_ATTEMPT_TIMEOUT)
+                .operation_timeout(config::AWS_OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(config::AWS_MAX_ATTEMPTS))
+}
+
+impl AwsApp {
+    /// Builds the app for the function serving `E` from its environment: the secret,
+    /// the settings, and the AWS clients (once per container).
+    pub async fn from_env<E: Webhook>() -> Result<Self, Error> {
+        let secrets = signature::Secrets::from_env()?;
+        let settings = config::Settings::from_env(E::PUBLISHES)?;
+        let sdk = aws_config_loader().load().await;
+        Ok(Self::with_sdk_config(secrets, settings, &sdk))
+    }
+
+    /// Builds the app from an explicit SDK configuration (tests, local servers).
+    pub fn with_sdk_config(
+        secrets: signature::Secrets,
+        settings: config::Settings,
+        sdk: &aws_config::SdkConfig,
+    ) -> Self {
+        App {
+            store: dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings),
+            alerts: sns::SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &settings),
+            secrets,
+            settings,
+            clock: time::OffsetDateTime::now_utc,
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The ports the webhook pipeline drives: storage of mappings, claim records for
+//! exactly-once side effects, and alert publishing. The AWS adapters live in
+//! [`crate::dynamo`] and [`crate::sns`]; tests may put other implementations behind them.
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use crate::decide::{Alert, Mapping, Status, Tombstone};
+use crate::error::Error;
+
+/// What a conditional insert of a new mapping found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// The row did not exist and is now stored.
+    Stored,
+    /// A row was there already and is unchanged.
+    Exists {
+        status: Status,
+        last_event_id: String,
+    },
+}
+
+/// What a tombstone write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstoned {
+    /// The row is now a tombstone (created, or turned from ACTIVE).
+    Marked,
+    /// It was a tombstone already; nothing changed.
+    AlreadyDeleted,
+}
+
+pub trait MappingStore: Send + Sync {
+    /// Stores `m` unless a row (active or tombstone) exists: one conditional write.
+    fn insert(&self, m: &Mapping) -> impl Future<Output = Result<Inserted, Error>> + Send;
+    /// Marks the integration deleted unless it is already: one conditional write.
+    fn tombstone(&self, t: &Tombstone) -> impl Future<Output = Result<Tombstoned, Error>> + Send;
+}
+
+/// The state of a claim on an event id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation holds the claim and must complete or release it.
+    Acquired,
+    /// The effect happened already (a duplicate delivery).
+    Completed,
+    /// Another invocation holds an unexpired claim.
+    InProgress,
+}
+
+/// Claim records, in the pattern of AWS Powertools' idempotency utility: conditional
+/// put (in progress, with an expiry) → effect → mark completed; on failure, release.
+pub trait ClaimStore: Send + Sync {
+    fn claim(
+        &self,
+        event_id: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Claim, Error>> + Send;
+    fn complete(
+        &self,
+        event_id: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn release(
+        &self,
+        event_id: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+pub trait AlertPublisher: Send + Sync {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), Error>> + Send;
+}

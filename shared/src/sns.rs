@@ -1,0 +1,55 @@
+//! The SNS adapter: publishes a fully formed [`Alert`] to the alert topic.
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::decide::Alert;
+use crate::error::Error;
+use crate::ports::AlertPublisher;
+
+#[derive(Clone, Debug)]
+pub struct SnsPublisher {
+    client: Client,
+    topic_arn: Option<String>,
+}
+
+impl SnsPublisher {
+    pub fn new(client: Client, settings: &crate::config::Settings) -> Self {
+        SnsPublisher {
+            client,
+            topic_arn: settings.alert_topic_arn.clone(),
+        }
+    }
+}
+
+impl AlertPublisher for SnsPublisher {
+    async fn publish(&self, alert: &Alert) -> Result<(), Error> {
+        let topic = self
+            .topic_arn
+            .as_deref()
+            .ok_or_else(|| Error::Config("ALERT_TOPIC_ARN is not set".into()))?;
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(topic)
+            .subject(&alert.subject)
+            .message(&alert.message)
+            .message_attributes("alert_kind", string_attribute(alert.kind.as_str())?);
+        for (name, value) in &alert.attributes {
+            request = request.message_attributes(*name, string_attribute(value)?);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| Error::dependency("SNS", e))?;
+        Ok(())
+    }
+}
+
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, Error> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| Error::Internal(format!("building a message attribute: {e}")))
+}

@@ -1,0 +1,285 @@
+//! One request's way through the product:
+//! verify ([`crate::request`]) → parse ([`crate::event`]) → decide ([`crate::decide`])
+//! → write/publish (the [`crate::ports`]) → answer ([`respond`]).
+
+use std::time::Instant;
+
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_http::http::{HeaderValue, header};
+use lambda_http::{Body, LambdaEvent};
+use time::OffsetDateTime;
+
+use crate::config::Settings;
+use crate::decide::{Alert, Decide, Decision, Mapping, Status};
+use crate::error::Error;
+use crate::event::{self, ParseError, WebhookEvent};
+use crate::ports::{AlertPublisher, Claim, ClaimStore, Inserted, MappingStore, Tombstoned};
+use crate::signature::Secrets;
+
+/// A payload type one function serves.
+pub trait Webhook: WebhookEvent + Decide + Send {
+    /// Whether its decisions may publish alerts (then it needs a topic and claims).
+    const PUBLISHES: bool;
+}
+
+impl Webhook for event::IntegrationCreated {
+    const PUBLISHES: bool = true;
+}
+impl Webhook for event::IntegrationDeleted {
+    const PUBLISHES: bool = false;
+}
+impl Webhook for event::ConnectionFlowFailed {
+    const PUBLISHES: bool = true;
+}
+
+/// What happened, on success (all answered 200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new mapping was stored.
+    Stored,
+    /// A new mapping without customer was stored and the notice published.
+    StoredUnassigned,
+    /// The mapping exists already (a duplicate or repeated create): nothing changed.
+    AlreadyStored,
+    /// A create for an integration that is already deleted: nothing changed.
+    IgnoredTombstoned,
+    /// The integration is now marked deleted.
+    Deleted,
+    /// It was marked deleted already: nothing changed.
+    AlreadyDeleted,
+    /// The alert was published.
+    Alerted,
+    /// The alert for this event was published before: nothing sent.
+    AlreadyAlerted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Stored => "stored",
+            Outcome::StoredUnassigned => "stored_unassigned",
+            Outcome::AlreadyStored => "already_stored",
+            Outcome::IgnoredTombstoned => "ignored_tombstoned",
+            Outcome::Deleted => "deleted",
+            Outcome::AlreadyDeleted => "already_deleted",
+            Outcome::Alerted => "alerted",
+            Outcome::AlreadyAlerted => "already_alerted",
+        }
+    }
+}
+
+/// Everything a function needs, built once per container.
+pub struct App<S, P> {
+    pub secrets: Secrets,
+    pub settings: Settings,
+    pub store: S,
+    pub alerts: P,
+    /// The clock (a function so tests can move time).
+    pub clock: fn() -> OffsetDateTime,
+}
+
+/// What the log line of a request says (never the body, the email or the secret).
+#[derive(Default)]
+struct Facts {
+    event_id: Option<String>,
+    integration_id: Option<String>,
+}
+
+impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
+    /// The Lambda handler: always answers (errors become their HTTP status).
+    pub async fn handle<E: Webhook>(
+        &self,
+        event: LambdaEvent<ApiGatewayV2httpRequest>,
+    ) -> Result<ApiGatewayV2httpResponse, lambda_http::Error> {
+        Ok(self.serve::<E>(&event.payload).await)
+    }
+
+    /// Runs the pipeline for one request and logs one line about it.
+    pub async fn serve<E: Webhook>(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        let started = Instant::now();
+        let mut facts = Facts::default();
+        let result = self.process::<E>(req, &mut facts).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let (event_id, integration_id) =
+            (facts.event_id.as_deref(), facts.integration_id.as_deref());
+        match &result {
+            Ok(outcome) => {
+                let outcome = outcome.as_str();
+                if outcome == Outcome::IgnoredTombstoned.as_str() {
+                    tracing::warn!(
+                        event_type = E::TYPE,
+                        event_id,
+                        integration_id,
+                        outcome,
+                        status = 200,
+                        latency_ms,
+                        "create for a deleted integration ignored"
+                    );
+                } else {
+                    tracing::info!(
+                        event_type = E::TYPE,
+                        event_id,
+                        integration_id,
+                        outcome,
+                        status = 200,
+                        latency_ms,
+                        "webhook handled"
+                    );
+                }
+            }
+            Err(e) => {
+                let (status, outcome) = (e.status().as_u16(), e.code());
+                let cause = std::error::Error::source(e).map(|s| format!("{s:?}"));
+                if e.is_retryable() {
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed, sender should retry");
+                } else {
+                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, "webhook rejected");
+                }
+            }
+        }
+        respond(facts.event_id.as_deref(), &result)
+    }
+
+    async fn process<E: Webhook>(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        facts: &mut Facts,
+    ) -> Result<Outcome, Error> {
+        let body = crate::request::verified_body(req, &self.secrets)?;
+        let envelope = event::parse::<E>(&body).map_err(|e| match e {
+            ParseError::Invalid(m) => Error::BadRequest(m),
+            ParseError::WrongType { expected, got } => Error::WrongEventType { expected, got },
+        })?;
+        facts.event_id = Some(envelope.id.clone());
+        facts.integration_id = envelope.data.integration_id().map(str::to_owned);
+        let now = (self.clock)();
+        let event_id = envelope.id.clone();
+        let decision = E::decide(envelope, now, &self.settings);
+        self.apply(&event_id, decision, now).await
+    }
+
+    /// Carries a decision out.
+    pub async fn apply(
+        &self,
+        event_id: &str,
+        decision: Decision,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, Error> {
+        match decision {
+            Decision::Store(m) => Ok(match self.store.insert(&m).await? {
+                Inserted::Stored => Outcome::Stored,
+                Inserted::Exists { status, .. } => existing(status),
+            }),
+            Decision::Tombstone(t) => Ok(match self.store.tombstone(&t).await? {
+                Tombstoned::Marked => Outcome::Deleted,
+                Tombstoned::AlreadyDeleted => Outcome::AlreadyDeleted,
+            }),
+            Decision::Alert(alert) => {
+                self.once(event_id, now, Outcome::AlreadyAlerted, async {
+                    self.alerts.publish(&alert).await.map(|()| Outcome::Alerted)
+                })
+                .await
+            }
+            Decision::StoreUnassigned(m, alert) => {
+                self.once(
+                    event_id,
+                    now,
+                    Outcome::AlreadyStored,
+                    self.store_and_notify(&m, &alert),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Stores a mapping without customer and publishes the notice, unless the
+    /// integration was deleted meanwhile. A retry after a failed publish finds the row
+    /// stored by this same event and publishes then.
+    async fn store_and_notify(&self, m: &Mapping, alert: &Alert) -> Result<Outcome, Error> {
+        match self.store.insert(m).await? {
+            Inserted::Exists {
+                status: Status::Deleted,
+                ..
+            } => return Ok(Outcome::IgnoredTombstoned),
+            Inserted::Exists { last_event_id, .. } if last_event_id != m.last_event_id => {
+                return Ok(Outcome::AlreadyStored);
+            }
+            Inserted::Stored | Inserted::Exists { .. } => {}
+        }
+        self.alerts.publish(alert).await?;
+        Ok(Outcome::StoredUnassigned)
+    }
+
+    /// Runs `effect` at most once to completion per event id (claim → effect →
+    /// complete; release on failure so a retry can do it).
+    async fn once(
+        &self,
+        event_id: &str,
+        now: OffsetDateTime,
+        duplicate: Outcome,
+        effect: impl Future<Output = Result<Outcome, Error>>,
+    ) -> Result<Outcome, Error> {
+        let token = uuid::Uuid::new_v4().to_string();
+        match self.store.claim(event_id, &token, now).await? {
+            Claim::Completed => return Ok(duplicate),
+            Claim::InProgress => return Err(Error::InProgress(event_id.to_owned())),
+            Claim::Acquired => {}
+        }
+        match effect.await {
+            Ok(outcome) => {
+                // The effect happened: answer 200 even if marking it fails. The claim
+                // then expires and a later duplicate could repeat the effect, which is
+                // better than making Kombo retry now and repeat it for sure.
+                if let Err(e) = self.store.complete(event_id, &token, (self.clock)()).await {
+                    tracing::error!(event_id, error = %e, "effect done but claim not marked completed");
+                }
+                Ok(outcome)
+            }
+            Err(e) => {
+                if let Err(release) = self.store.release(event_id, &token).await {
+                    tracing::error!(event_id, error = %release, "claim not released; a retry can take it over once it expires");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn existing(status: Status) -> Outcome {
+    match status {
+        Status::Active => Outcome::AlreadyStored,
+        Status::Deleted => Outcome::IgnoredTombstoned,
+    }
+}
+
+/// The one function from a result to the HTTP answer.
+pub fn respond(
+    event_id: Option<&str>,
+    result: &Result<Outcome, Error>,
+) -> ApiGatewayV2httpResponse {
+    let (status, body) = match result {
+        Ok(outcome) => (
+            200,
+            serde_json::json!({ "status": "ok", "outcome": outcome.as_str(), "event_id": event_id })
+                .to_string(),
+        ),
+        Err(e) => (e.status().as_u16(), e.body()),
+    };
+    let mut resp = ApiGatewayV2httpResponse::default();
+    resp.status_code = i64::from(status);
+    resp.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Err(e) = result
+        && e.is_retryable()
+    {
+        resp.headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    }
+    resp.body = Some(Body::Text(body));
+    resp
+}

@@ -1,0 +1,77 @@
+//! What the logs say: one JSON line per request with the facts on-call needs, and
+//! never the creator's e-mail or the secret. Its own test binary: tracing caches
+//! per-callsite interest process-wide, so a capturing subscriber must not share the
+//! process with tests that log through no subscriber.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use shared::event::{ConnectionFlowFailed, IntegrationCreated};
+use shared::signature::Secrets;
+use support::*;
+
+fn sign(body: &[u8]) -> String {
+    Secrets::parse(SECRET).unwrap().sign(body)
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_json_log_line_per_request_without_email_or_secret() {
+    let stack = Stack::new("logs");
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let _guard =
+        tracing::subscriber::set_default(shared::telemetry::subscriber(move || sink.clone()));
+    let app = stack.app().await;
+
+    let ok = signed(CREATED, &created_body("ev-log", "workday:log", Some("42")));
+    let forged = api_event(
+        CREATED,
+        &created_body("ev-forged", "workday:log", Some("42")),
+        json!({ "x-kombo-signature": "A".repeat(43) }),
+    );
+    let alert = signed(FLOW_FAILED, &flow_failed_body("ev-log-alert", None));
+    assert_eq!(status(&app.serve::<IntegrationCreated>(&ok).await), 200);
+    assert_eq!(status(&app.serve::<IntegrationCreated>(&forged).await), 401);
+    assert_eq!(
+        status(&app.serve::<ConnectionFlowFailed>(&alert).await),
+        200
+    );
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0]["event_id"], "ev-log");
+    assert_eq!(lines[0]["event_type"], "integration-created");
+    assert_eq!(lines[0]["integration_id"], "workday:log");
+    assert_eq!(lines[0]["outcome"], "stored");
+    assert_eq!(lines[0]["status"], 200);
+    assert!(lines[0]["latency_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines[1]["outcome"], "unauthorized");
+    assert_eq!(lines[1]["status"], 401);
+    assert_eq!(lines[2]["outcome"], "alerted");
+    assert!(
+        !text.contains("jane.doe@example.com"),
+        "creator_email logged: {text}"
+    );
+    assert!(!text.contains(SECRET), "secret logged: {text}");
+    assert!(!text.contains(&sign(b"x")[..10]));
+}

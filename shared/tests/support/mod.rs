@@ -1,0 +1,295 @@
+//! Test harness: a real DynamoDB/SNS/SQS API server (moto) on a free loopback port,
+//! started once per test process and killed with it, and per test a fresh set of the
+//! resources `template.yaml` declares (created by `scripts/local_aws.py`).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use serde_json::{Value, json};
+use shared::AwsApp;
+use shared::config::Settings;
+use shared::signature::Secrets;
+
+/// Obviously fake: the secret the sample events are signed with.
+pub const SECRET: &str = "local-fake-kombo-secret-not-real";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The moto server of this test process: `http://127.0.0.1:PORT`.
+pub fn moto() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let port = free_port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The child is spawned from a thread that lives as long as the process, with
+        // PDEATHSIG: when the test process ends, for whatever reason, moto is killed.
+        std::thread::spawn(move || {
+            let mut cmd = Command::new("moto_server");
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let mut child = cmd
+                .spawn()
+                .expect("moto_server not found: run `make deps` (pip install 'moto[server]')");
+            tx.send(()).unwrap();
+            let _ = child.wait();
+        });
+        rx.recv().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// Resources created from the template for one test.
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub endpoint: String,
+    pub table: String,
+    pub idempotency_table: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    /// The raw output of `local_aws.py create` (function environments included).
+    pub raw: Value,
+}
+
+impl Stack {
+    pub fn new(name: &str) -> Stack {
+        let endpoint = moto().to_owned();
+        let prefix = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let out = Command::new("python3")
+            .arg(repo_root().join("scripts/local_aws.py"))
+            .args([
+                "create",
+                "--endpoint",
+                &endpoint,
+                "--prefix",
+                &prefix,
+                "--secret",
+                SECRET,
+            ])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "local_aws.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let raw: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let r = &raw["resources"];
+        Stack {
+            table: r["MappingsTable"].as_str().unwrap().into(),
+            idempotency_table: r["IdempotencyTable"].as_str().unwrap().into(),
+            topic_arn: r["AlertTopic"].as_str().unwrap().into(),
+            queue_url: raw["alert_queue_url"].as_str().unwrap().into(),
+            endpoint,
+            raw,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings::for_tests(&self.table, &self.idempotency_table, &self.topic_arn)
+    }
+
+    /// The production SDK configuration (timeouts, retries) pointed at `endpoint`.
+    pub async fn sdk_at(endpoint: &str) -> SdkConfig {
+        shared::aws_config_loader()
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    pub async fn sdk(&self) -> SdkConfig {
+        Self::sdk_at(&self.endpoint).await
+    }
+
+    /// The production app wired to this stack.
+    pub async fn app(&self) -> AwsApp {
+        AwsApp::with_sdk_config(
+            Secrets::parse(SECRET).unwrap(),
+            self.settings(),
+            &self.sdk().await,
+        )
+    }
+
+    pub async fn ddb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk().await)
+    }
+
+    /// Every row of the mappings table, as JSON objects, sorted by integration id.
+    pub async fn rows(&self) -> Vec<Value> {
+        scan(&self.ddb().await, &self.table, "integration_id").await
+    }
+
+    /// Every claim record, sorted by event id.
+    pub async fn claims(&self) -> Vec<Value> {
+        scan(&self.ddb().await, &self.idempotency_table, "event_id").await
+    }
+
+    /// Drains the alert queue: the SNS notifications received (JSON envelopes).
+    pub async fn alerts(&self) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk().await);
+        let mut all = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let msgs = out.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return all;
+            }
+            for m in msgs {
+                all.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+async fn scan(ddb: &aws_sdk_dynamodb::Client, table: &str, key: &str) -> Vec<Value> {
+    let out = ddb
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let mut rows: Vec<Value> = serde_dynamo::from_items(out.items().to_vec()).unwrap();
+    rows.sort_by(|a, b| a[key].as_str().cmp(&b[key].as_str()));
+    rows
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as API Gateway delivers it.
+pub fn api_event(route: &str, body: &str, headers: Value) -> ApiGatewayV2httpRequest {
+    serde_json::from_value(json!({
+        "version": "2.0",
+        "routeKey": format!("POST {route}"),
+        "rawPath": route,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "local.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "local",
+            "http": { "method": "POST", "path": route, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "Kombo" },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": format!("POST {route}"),
+            "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000_i64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    }))
+    .unwrap()
+}
+
+/// A correctly signed delivery of `body`.
+pub fn signed(route: &str, body: &str) -> ApiGatewayV2httpRequest {
+    let sig = Secrets::parse(SECRET).unwrap().sign(body.as_bytes());
+    api_event(
+        route,
+        body,
+        json!({ "content-type": "application/json", "x-kombo-signature": sig }),
+    )
+}
+
+pub fn status(resp: &ApiGatewayV2httpResponse) -> i64 {
+    resp.status_code
+}
+
+pub fn body_json(resp: &ApiGatewayV2httpResponse) -> Value {
+    match resp.body.as_ref().expect("a body") {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+pub const CREATED: &str = "/webhooks/kombo/integration-created";
+pub const DELETED: &str = "/webhooks/kombo/integration-deleted";
+pub const FLOW_FAILED: &str = "/webhooks/kombo/connection-flow-failed";
+
+pub fn created_body(event_id: &str, integration_id: &str, origin_id: Option<&str>) -> String {
+    json!({
+        "id": event_id,
+        "type": "integration-created",
+        "data": {
+            "id": integration_id,
+            "tool": integration_id.split(':').next().unwrap(),
+            "category": "LMS",
+            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." }
+        }
+    })
+    .to_string()
+}
+
+pub fn deleted_body(event_id: &str, integration_id: &str, origin_id: Option<&str>) -> String {
+    json!({
+        "id": event_id,
+        "type": "integration-deleted",
+        "data": {
+            "id": integration_id,
+            "tool": integration_id.split(':').next().unwrap(),
+            "category": "LMS",
+            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+            "deleted_at": "2026-11-02T10:50:10.242Z"
+        }
+    })
+    .to_string()
+}
+
+pub fn flow_failed_body(event_id: &str, origin_id: Option<&str>) -> String {
+    json!({
+        "id": event_id,
+        "type": "connection-flow-failed",
+        "data": {
+            "integration_tool": "workday",
+            "integration_category": "LMS",
+            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+            "log_url": "https://app.kombo.dev/env/production/logs/C3xUo6XAsB2sbKC7M1gyXaRX"
+        }
+    })
+    .to_string()
+}
