@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Writes events/: one API Gateway HTTP API (payload 2.0) event per sample, shaped as API
+Gateway delivers it, with an x-kombo-signature made with the obviously fake local secret.
+Run it (`make events`) after editing a body below so the signatures never drift.
+A test (shared/tests/binaries.rs) checks every file is current and feeds each one through
+the built binaries.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EVENTS = os.path.join(HERE, "..", "events")
+
+# Obviously fake; the same value is in events/env.json and used by `make dev`.
+LOCAL_SECRET = "local-fake-kombo-secret-not-real"
+# Signs the forged sample: a secret the functions do not have.
+FORGER_SECRET = "attacker-fake-secret"
+
+# Bodies from Kombo's documented examples (the LMS connection guide).
+END_USER = {"origin_id": "36123", "creator_email": "user@example.com", "organization_name": "Acme, Inc."}
+CREATED = {
+    "id": "5gjAtURLPbnTiwgkaBfiA3WJ",
+    "type": "integration-created",
+    "data": {"id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E", "tool": "successfactors", "category": "LMS", "end_user": END_USER},
+}
+CREATED_UNASSIGNED = {
+    "id": "9kLmNoPqRsTuVwXyZaBcDeFg",
+    "type": "integration-created",
+    "data": {
+        "id": "workday:8d1hpPsbjxUkoCoa1veLZGe5",
+        "tool": "workday",
+        "category": "LMS",
+        "end_user": {"origin_id": None, "creator_email": "it@example.org", "organization_name": "Globex Corp"},
+    },
+}
+DELETED = {
+    "id": "7hJkLmNpQrStUvWxYz2A3B4C",
+    "type": "integration-deleted",
+    "data": {
+        "id": "workday:CBNMt7dSNCzBdnRTx87dev4E",
+        "tool": "workday",
+        "category": "LMS",
+        "end_user": END_USER,
+        "deleted_at": "2022-11-02T10:50:10.242Z",
+    },
+}
+FLOW_FAILED = {
+    "id": "3fGhJkLmNpQrStUvWxYz2A3B",
+    "type": "connection-flow-failed",
+    "data": {
+        "integration_tool": "workday",
+        "integration_category": "LMS",
+        "end_user": END_USER,
+        "log_url": "https://app.kombo.dev/env/production/logs/C3xUo6XAsB2sbKC7M1gyXaRX",
+    },
+}
+
+# file name -> (function it is for, body, secret it is signed with)
+SAMPLES = {
+    "integration-created.json": ("integration-created", CREATED, LOCAL_SECRET),
+    "integration-created-unassigned.json": ("integration-created", CREATED_UNASSIGNED, LOCAL_SECRET),
+    "integration-deleted.json": ("integration-deleted", DELETED, LOCAL_SECRET),
+    "connection-flow-failed.json": ("connection-flow-failed", FLOW_FAILED, LOCAL_SECRET),
+    # Negative samples, for trying the error paths.
+    "connection-flow-failed-forged.json": ("connection-flow-failed", FLOW_FAILED, FORGER_SECRET),
+    "integration-deleted-wrong-type.json": ("integration-deleted", CREATED, LOCAL_SECRET),
+}
+
+
+def sign(secret, body):
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def api_gateway_event(function, body, signature):
+    path = f"/webhooks/kombo/{function}"
+    return {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept-encoding": "gzip",
+            "content-length": str(len(body.encode())),
+            "content-type": "application/json",
+            "host": "abcdef1234.execute-api.eu-central-1.amazonaws.com",
+            "user-agent": "Kombo-Webhooks",
+            "x-amzn-trace-id": "Root=1-6744f0c0-0123456789abcdef01234567",
+            "x-forwarded-for": "203.0.113.10",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            "x-kombo-signature": signature,
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.eu-central-1.amazonaws.com",
+            "domainPrefix": "abcdef1234",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.10",
+                "userAgent": "Kombo-Webhooks",
+            },
+            "requestId": "C3xUo6XAsB2sbKC7-local",
+            "routeKey": f"POST {path}",
+            "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795953600000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def render():
+    """file name -> file text, for every sample and events/env.json."""
+    files = {}
+    for name, (function, payload, secret) in SAMPLES.items():
+        body = json.dumps(payload, separators=(",", ":"))
+        files[name] = json.dumps(api_gateway_event(function, body, sign(secret, body)), indent=2) + "\n"
+    local = {
+        "KOMBO_WEBHOOK_SECRET": LOCAL_SECRET,
+        "TABLE_NAME": "local-MappingsTable",
+        "IDEMPOTENCY_TABLE_NAME": "local-IdempotencyTable",
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:local-AlertTopic",
+        "AWS_ENDPOINT_URL": "http://host.docker.internal:4566",
+    }
+    env = {
+        "IntegrationCreatedFunction": local,
+        "IntegrationDeletedFunction": {k: local[k] for k in ("KOMBO_WEBHOOK_SECRET", "TABLE_NAME", "AWS_ENDPOINT_URL")},
+        "ConnectionFlowFailedFunction": local,
+    }
+    files["env.json"] = json.dumps(env, indent=2) + "\n"
+    return files
+
+
+def main():
+    if "--check" in os.sys.argv:
+        stale = []
+        for name, text in render().items():
+            path = os.path.join(EVENTS, name)
+            if not os.path.exists(path) or open(path).read() != text:
+                stale.append(name)
+        if stale:
+            raise SystemExit(f"events/ is stale ({', '.join(stale)}): run `make events`")
+        return
+    for name, text in render().items():
+        with open(os.path.join(EVENTS, name), "w") as f:
+            f.write(text)
+        print(f"wrote events/{name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""A Lambda Runtime API server on loopback: runs a function binary (`bootstrap`) the way
+Lambda does, without Docker, feeds it events and records its answers.
+
+    runtime_api.py [--name FN] BINARY EVENT.json [EVENT.json ...]
+
+The binary is started with the Lambda environment (AWS_LAMBDA_RUNTIME_API pointing here,
+plus whatever this process's environment holds: table names, AWS_ENDPOINT_URL, ...). Each
+event is handed out on /invocation/next; when every event has been answered the binary is
+stopped and one JSON object is printed:
+
+    {"responses": [{"event": path, "response": {...}} | {"event": path, "error": {...}}],
+     "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer, "init_error": ...}
+
+This is what `sam local invoke` does inside Docker; the tests and the cold-start bench use it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFIX = "/2018-06-01/runtime"
+
+
+class State:
+    def __init__(self, events):
+        self.events = events
+        self.next_index = 0
+        self.pending = {}
+        self.responses = [None] * len(events)
+        self.answered = 0
+        self.ready_at = None
+        self.first_answer_at = None
+        self.init_error = None
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+
+def handler_for(state, function_arn):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, code, body=b"", headers=None):
+            self.send_response(code)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def read_body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def do_GET(self):
+            if self.path != f"{PREFIX}/invocation/next":
+                return self.reply(404)
+            with state.lock:
+                if state.ready_at is None:
+                    state.ready_at = time.monotonic()
+                index = state.next_index
+                state.next_index += 1
+            if index >= len(state.events):
+                state.done.wait()
+                time.sleep(3600)
+                return
+            path, payload = state.events[index]
+            request_id = str(uuid.uuid4())
+            with state.lock:
+                state.pending[request_id] = index
+            self.reply(
+                200,
+                payload,
+                {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 10_000),
+                    "Lambda-Runtime-Invoked-Function-Arn": function_arn,
+                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
+                },
+            )
+
+        def do_POST(self):
+            body = self.read_body()
+            if self.path == f"{PREFIX}/init/error":
+                state.init_error = body.decode(errors="replace")
+                self.reply(202)
+                state.done.set()
+                return
+            parts = self.path[len(PREFIX):].strip("/").split("/")
+            if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
+                return self.reply(404)
+            with state.lock:
+                index = state.pending.pop(parts[1], None)
+                if index is None:
+                    return self.reply(400)
+                if state.first_answer_at is None:
+                    state.first_answer_at = time.monotonic()
+                try:
+                    value = json.loads(body)
+                except ValueError:
+                    value = body.decode(errors="replace")
+                state.responses[index] = {"event": state.events[index][0], parts[2]: value}
+                state.answered += 1
+                if state.answered == len(state.events):
+                    state.done.set()
+            self.reply(202)
+
+    return Handler
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default="function")
+    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("binary")
+    p.add_argument("events", nargs="+")
+    a = p.parse_args()
+
+    events = []
+    for path in a.events:
+        with open(path, "rb") as f:
+            events.append((path, f.read()))
+    state = State(events)
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{a.name}"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state, arn))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+            "AWS_LAMBDA_FUNCTION_NAME": a.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{a.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_REGION": env.get("AWS_REGION", "us-east-1"),
+            "AWS_DEFAULT_REGION": env.get("AWS_REGION", "us-east-1"),
+        }
+    )
+    started = time.monotonic()
+    child = subprocess.Popen([a.binary], env=env, stdout=sys.stderr, stderr=sys.stderr)
+    # A binary that exits (a start-up error, a crash) ends the run at once.
+    threading.Thread(target=lambda: (child.wait(), state.done.set()), daemon=True).start()
+    finished = state.done.wait(a.timeout)
+    exited = child.poll()
+    child.kill()
+    child.wait()
+
+    def ms(t):
+        return None if t is None else round((t - started) * 1000, 3)
+
+    result = {
+        "responses": state.responses,
+        "ready_ms": ms(state.ready_at),
+        "first_answer_ms": ms(state.first_answer_at),
+        "init_error": state.init_error,
+        "exited_early": exited,
+        "timed_out": not finished,
+    }
+    json.dump(result, sys.stdout)
+    print()
+    sys.exit(0 if finished and state.init_error is None else 1)
+
+
+if __name__ == "__main__":
+    main()

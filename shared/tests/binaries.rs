@@ -1,0 +1,228 @@
+//! The sample events in `events/` through the built function binaries, the way Lambda
+//! (and `sam local invoke`) runs them: a Lambda Runtime API server on loopback
+//! (`scripts/runtime_api.py`) starts each binary with the environment the template
+//! gives it, pointed at moto, hands it the events and records the answers.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use support::*;
+
+/// Builds the function binaries (debug; incremental) and returns where they are.
+fn binaries() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(repo_root())
+            .args(["build", "--quiet", "--bins"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build --bins failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join("target"));
+        target.join("debug")
+    })
+}
+
+/// Runs `function` on the runtime API server with `env`, feeding it `events`.
+fn invoke(function: &str, env: &[(String, String)], events: &[&str]) -> (Value, String) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("scripts/runtime_api.py"))
+        .args(["--name", function, "--timeout", "30"])
+        .arg(binaries().join(function))
+        .args(events.iter().map(|e| repo_root().join("events").join(e)))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("runtime_api.py printed {stdout:?}: {e}"));
+    (result, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The function's environment as the template declares it, resolved against `stack`.
+fn template_env(stack: &Stack, function: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = stack.raw["functions"][function]
+        .as_object()
+        .unwrap_or_else(|| panic!("template.yaml has no function {function}"))
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    env
+}
+
+fn answers(result: &Value) -> Vec<(i64, String)> {
+    result["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let resp = &r["response"];
+            let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+            let what = body["outcome"]
+                .as_str()
+                .or(body["error"]["code"].as_str())
+                .unwrap()
+                .to_owned();
+            (resp["statusCode"].as_i64().unwrap(), what)
+        })
+        .collect()
+}
+
+#[test]
+fn sample_events_are_signed_for_their_current_bodies() {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/events.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// (function, events fed in order, expected (status, outcome or error code) per event)
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(i64, &'static str)],
+);
+
+#[tokio::test]
+async fn every_sample_event_through_its_built_binary() {
+    let stack = Stack::new("binaries");
+    let cases: [Case; 3] = [
+        (
+            "integration-created",
+            &[
+                "integration-created.json",
+                "integration-created-unassigned.json",
+                "integration-created.json",
+            ],
+            &[
+                (200, "stored"),
+                (200, "stored_unassigned"),
+                (200, "already_stored"),
+            ],
+        ),
+        (
+            "integration-deleted",
+            &[
+                "integration-deleted.json",
+                "integration-deleted-wrong-type.json",
+            ],
+            &[(200, "deleted"), (422, "wrong_event_type")],
+        ),
+        (
+            "connection-flow-failed",
+            &[
+                "connection-flow-failed.json",
+                "connection-flow-failed-forged.json",
+                "connection-flow-failed.json",
+            ],
+            &[
+                (200, "alerted"),
+                (401, "unauthorized"),
+                (200, "already_alerted"),
+            ],
+        ),
+    ];
+    for (function, events, expected) in cases {
+        let (result, stderr) = invoke(function, &template_env(&stack, function), events);
+        assert_eq!(result["timed_out"], false, "{function}: {result}\n{stderr}");
+        let expected: Vec<(i64, String)> =
+            expected.iter().map(|(c, o)| (*c, o.to_string())).collect();
+        assert_eq!(answers(&result), expected, "{function}\n{stderr}");
+        assert!(
+            !stderr.contains("user@example.com"),
+            "{function} logged creator_email:\n{stderr}"
+        );
+    }
+
+    let rows = stack.rows().await;
+    let summary: Vec<(String, String, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["integration_id"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+                r.get("origin_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "successfactors:CBNMt7dSNCzBdnRTx87dev4E".into(),
+                "ACTIVE".into(),
+                Some("36123".into())
+            ),
+            (
+                "workday:8d1hpPsbjxUkoCoa1veLZGe5".into(),
+                "ACTIVE".into(),
+                None
+            ),
+            (
+                "workday:CBNMt7dSNCzBdnRTx87dev4E".into(),
+                "DELETED".into(),
+                Some("36123".into())
+            ),
+        ]
+    );
+    let alerts = stack.alerts().await;
+    let mut subjects: Vec<&str> = alerts
+        .iter()
+        .map(|a| a["Subject"].as_str().unwrap())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo connection failed: Acme, Inc. (workday LMS)",
+            "Kombo integration without customer: Globex Corp (workday LMS)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_binary_without_its_secret_refuses_to_start_and_says_which_variable() {
+    let stack = Stack::new("nosecret");
+    let env: Vec<_> = template_env(&stack, "integration-deleted")
+        .into_iter()
+        .filter(|(k, _)| k != "KOMBO_WEBHOOK_SECRET")
+        .collect();
+    let (result, stderr) = invoke("integration-deleted", &env, &["integration-deleted.json"]);
+    assert_ne!(
+        result["exited_early"],
+        Value::Null,
+        "it must exit, not serve: {result}"
+    );
+    assert_eq!(
+        result["responses"][0],
+        Value::Null,
+        "nothing may be answered"
+    );
+    assert!(stderr.contains("KOMBO_WEBHOOK_SECRET"), "{stderr}");
+    assert!(stack.rows().await.is_empty());
+}
