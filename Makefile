@@ -1,5 +1,6 @@
 # The two quick-start commands are `make dev` and `make test`; the rest are helpers.
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 EVENT ?= events/integration-created.json
 URL ?=

@@ -10,6 +10,8 @@ never a second hand-written copy.
                       "functions": {binary: {env var: value}}}
     local_aws.py show --endpoint URL --state FILE
         prints the mapping rows and the alerts received so far.
+    local_aws.py template
+        prints template.yaml as JSON (short tags in their long form), for tests.
 """
 
 import argparse
@@ -156,8 +158,11 @@ def main():
     s = sub.add_parser("show")
     s.add_argument("--endpoint", required=True)
     s.add_argument("--state", required=True)
+    sub.add_parser("template")
     a = p.parse_args()
-    if a.cmd == "create":
+    if a.cmd == "template":
+        json.dump(load_template(), sys.stdout)
+    elif a.cmd == "create":
         json.dump(create(a.endpoint, a.prefix, a.secret), sys.stdout, indent=2)
         print()
     else:

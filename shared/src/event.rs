@@ -270,7 +270,11 @@ pub enum ParseError {
 pub fn parse<T: WebhookEvent>(body: &[u8]) -> Result<Envelope<T>, ParseError> {
     expect_object("body", body)?;
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let raw: RawEnvelope = serde_path_to_error::deserialize(de).map_err(|e| describe("", &e))?;
+    let raw: RawEnvelope =
+        serde_path_to_error::deserialize(&mut *de).map_err(|e| describe("", &e))?;
+    // Nothing but white space may follow the object.
+    de.end()
+        .map_err(|e| ParseError::Invalid(format!("body is not valid JSON: {e}")))?;
     if raw.kind.as_str() != T::TYPE {
         return Err(ParseError::WrongType {
             expected: T::TYPE,
@@ -470,6 +474,8 @@ mod tests {
             m.starts_with("data: invalid type: expected a JSON object, got an array"),
             "{m}"
         );
+        let trailing = format!("{CREATED} x");
+        assert!(invalid::<IntegrationCreated>(&trailing).contains("trailing characters"));
         let m = invalid::<IntegrationCreated>(r#"{"type":"integration-created","data":{}}"#);
         assert!(m.contains("missing field `id`"), "{m}");
     }

@@ -1,0 +1,174 @@
+//! Security checks as tests: least privilege in `template.yaml`, no secret in the
+//! template or in any error message.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+use support::*;
+
+fn template() -> Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/local_aws.py"))
+        .arg("template")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// What each function's code calls, on which template resource. A permission beyond
+/// this is one the function does not use; one missing breaks it in AWS.
+fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
+    let set = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect()
+    };
+    BTreeMap::from([
+        (
+            "IntegrationCreatedFunction",
+            set(&[
+                // insert (conditional put; get only where a server omits the old item)
+                ("dynamodb:PutItem", "MappingsTable"),
+                ("dynamodb:GetItem", "MappingsTable"),
+                // claims for the unassigned notice
+                ("dynamodb:PutItem", "IdempotencyTable"),
+                ("dynamodb:GetItem", "IdempotencyTable"),
+                ("dynamodb:UpdateItem", "IdempotencyTable"),
+                ("dynamodb:DeleteItem", "IdempotencyTable"),
+                ("sns:Publish", "AlertTopic"),
+            ]),
+        ),
+        (
+            "IntegrationDeletedFunction",
+            set(&[("dynamodb:UpdateItem", "MappingsTable")]),
+        ),
+        (
+            "ConnectionFlowFailedFunction",
+            set(&[
+                ("dynamodb:PutItem", "IdempotencyTable"),
+                ("dynamodb:GetItem", "IdempotencyTable"),
+                ("dynamodb:UpdateItem", "IdempotencyTable"),
+                ("dynamodb:DeleteItem", "IdempotencyTable"),
+                ("sns:Publish", "AlertTopic"),
+            ]),
+        ),
+    ])
+}
+
+/// The logical id a policy resource names (`!GetAtt X.Arn` or `!Ref X`).
+fn resource_name(r: &Value) -> String {
+    if let Some(g) = r.get("Fn::GetAtt") {
+        return g[0].as_str().unwrap().to_owned();
+    }
+    if let Some(x) = r.get("Ref") {
+        return x.as_str().unwrap().to_owned();
+    }
+    panic!("policy resource must name a template resource, got {r}");
+}
+
+#[test]
+fn every_function_is_granted_exactly_what_its_code_uses() {
+    let t = template();
+    let used = used();
+    let mut seen = 0;
+    for (logical, res) in t["Resources"].as_object().unwrap() {
+        if res["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        seen += 1;
+        let mut granted = BTreeSet::new();
+        for policy in as_list(&res["Properties"]["Policies"]) {
+            let statements = policy.get("Statement").unwrap_or_else(|| panic!("{logical}: only inline statements, no managed or SAM policy templates: {policy}"));
+            for st in as_list(statements) {
+                assert_eq!(st["Effect"], "Allow", "{logical}");
+                for action in as_list(&st["Action"]) {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{logical}: wildcard action {action}");
+                    assert_ne!(action, "dynamodb:Scan", "{logical}: Scan");
+                    for r in as_list(&st["Resource"]) {
+                        assert_ne!(r, "*", "{logical}: wildcard resource");
+                        assert!(
+                            !r.to_string().contains('*'),
+                            "{logical}: wildcard in resource {r}"
+                        );
+                        granted.insert((action.to_owned(), resource_name(&r)));
+                    }
+                }
+            }
+        }
+        let expected = used
+            .get(logical.as_str())
+            .unwrap_or_else(|| panic!("{logical}: add what it uses to this test"));
+        assert_eq!(
+            &granted, expected,
+            "{logical}: granted permissions differ from what its code uses"
+        );
+    }
+    assert_eq!(seen, used.len(), "every function is checked");
+}
+
+#[test]
+fn the_secret_is_a_noecho_parameter_without_default_and_logs_have_retention() {
+    let t = template();
+    let p = &t["Parameters"]["KomboWebhookSecret"];
+    assert_eq!(p["NoEcho"], true);
+    assert!(
+        p.get("Default").is_none(),
+        "a default secret would be deployed by accident"
+    );
+    for (logical, res) in t["Resources"].as_object().unwrap() {
+        if res["Type"] == "AWS::Serverless::Function" {
+            let groups: Vec<_> = t["Resources"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|r| {
+                    r["Type"] == "AWS::Logs::LogGroup"
+                        && r["Properties"]["LogGroupName"]
+                            .to_string()
+                            .contains(&format!("${{{logical}}}"))
+                })
+                .collect();
+            assert_eq!(groups.len(), 1, "{logical} needs one log group");
+            assert!(
+                groups[0]["Properties"]["RetentionInDays"].is_object()
+                    || groups[0]["Properties"]["RetentionInDays"].is_number()
+            );
+        }
+    }
+}
+
+#[test]
+fn no_error_message_carries_the_secret_or_the_signature() {
+    use shared::signature::Secrets;
+    let secrets = Secrets::parse(SECRET).unwrap();
+    let body = b"{}";
+    let good = secrets.sign(body);
+    for header in [
+        None,
+        Some(good.clone().into_bytes()),
+        Some(b"garbage".to_vec()),
+        Some(format!("{good}=").into_bytes()),
+    ] {
+        if let Err(e) = secrets.verify(header.as_deref(), b"{\"other\":1}") {
+            let text = format!("{e} {e:?} {}", e.body());
+            assert!(!text.contains(SECRET) && !text.contains(&good), "{text}");
+        }
+    }
+}
