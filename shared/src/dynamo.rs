@@ -54,6 +54,25 @@ where
     Error::dependency(SERVICE, e)
 }
 
+/// A conditional write's result: `Ok(true)` written, `Ok(false)` its condition did not
+/// hold (someone else's write got there first), `Err` DynamoDB failed.
+fn written<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(dependency(e)),
+    }
+}
+
 fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {
     serde_dynamo::to_item(value).map_err(|e| Error::Internal(format!("serializing an item: {e}")))
 }
@@ -155,16 +174,11 @@ impl MappingStore for DynamoStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Tombstoned::Marked),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Tombstoned::AlreadyDeleted)
-            }
-            Err(e) => Err(dependency(e)),
-        }
+        Ok(if written(result)? {
+            Tombstoned::Marked
+        } else {
+            Tombstoned::AlreadyDeleted
+        })
     }
 }
 
@@ -288,20 +302,13 @@ impl ClaimStore for DynamoStore {
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                tracing::warn!(
-                    event_id,
-                    "claim was taken over before completion (expired in progress)"
-                );
-                Ok(())
-            }
-            Err(e) => Err(dependency(e)),
+        if !written(result)? {
+            tracing::warn!(
+                event_id,
+                "claim was taken over before completion (expired in progress)"
+            );
         }
+        Ok(())
     }
 
     async fn release(&self, event_id: &str, token: &str) -> Result<(), Error> {
@@ -317,17 +324,9 @@ impl ClaimStore for DynamoStore {
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Not ours any more: someone took the expired claim over. Leave it.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(dependency(e)),
-        }
+        // Not written: not ours any more (someone took the expired claim over). Leave it.
+        written(result)?;
+        Ok(())
     }
 }
 

@@ -87,16 +87,7 @@ fn answers(result: &Value) -> Vec<(i64, String)> {
 
 #[test]
 fn sample_events_are_signed_for_their_current_bodies() {
-    let out = Command::new("python3")
-        .arg(repo_root().join("scripts/events.py"))
-        .arg("--check")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    script("events.py", &["--check"]);
 }
 
 /// (function, events fed in order, expected (status, outcome or error code) per event)

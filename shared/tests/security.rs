@@ -4,23 +4,12 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use serde_json::Value;
 use support::*;
 
 fn template() -> Value {
-    let out = Command::new("python3")
-        .arg(repo_root().join("scripts/local_aws.py"))
-        .arg("template")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&script("local_aws.py", &["template"])).unwrap()
 }
 
 fn as_list(v: &Value) -> Vec<Value> {

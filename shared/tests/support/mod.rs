@@ -71,6 +71,21 @@ pub fn moto() -> &'static str {
     })
 }
 
+/// Runs `python3 scripts/<script> <args>`, requires success, returns its stdout.
+pub fn script(script: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts").join(script))
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Resources created from the template for one test.
 #[derive(Clone, Debug)]
 pub struct Stack {
@@ -87,9 +102,9 @@ impl Stack {
     pub fn new(name: &str) -> Stack {
         let endpoint = moto().to_owned();
         let prefix = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let out = Command::new("python3")
-            .arg(repo_root().join("scripts/local_aws.py"))
-            .args([
+        let out = script(
+            "local_aws.py",
+            &[
                 "create",
                 "--endpoint",
                 &endpoint,
@@ -97,15 +112,9 @@ impl Stack {
                 &prefix,
                 "--secret",
                 SECRET,
-            ])
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "local_aws.py: {}",
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
-        let raw: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let raw: Value = serde_json::from_slice(&out).unwrap();
         let r = &raw["resources"];
         Stack {
             table: r["MappingsTable"].as_str().unwrap().into(),
