@@ -5,7 +5,7 @@ export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/integration-created.json
 URL ?=
 
-.PHONY: help deps test lint dev send events build sam-validate sam-build
+.PHONY: help deps test lint dev send events build bench sam-validate sam-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ events: ## re-sign the sample events in events/ after editing a body
 build: ## release arm64 bootstrap.zip per function (target/lambda/<fn>/)
 	scripts/deps.sh build
 	cargo lambda build --release --arm64 --output-format zip
+
+bench: ## criterion benchmarks of the per-event CPU path (see BENCHMARKS.md)
+	cargo bench -p shared --bench pipeline
 
 sam-validate: ## sam validate --lint (installs aws-sam-cli from PyPI if missing)
 	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli

@@ -59,6 +59,21 @@ FLOW_FAILED = {
     },
 }
 
+STATE_CHANGED = {
+    "id": "4gHjKlMnPqRsTuVwXyZ2A3B5",
+    "type": "integration-state-changed",
+    "data": {
+        "integration_id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E",
+        "integration_tool": "successfactors",
+        "integration_category": "LMS",
+        "end_user": END_USER,
+        "qa_status": "PASSED",
+        "setup_status": "COMPLETED",
+        "state": "INVALID",
+        "updated_at": "2026-11-20T08:30:00.000Z",
+    },
+}
+
 # file name -> (function it is for, body, secret it is signed with)
 SAMPLES = {
     "integration-created.json": ("integration-created", CREATED, LOCAL_SECRET),
@@ -68,6 +83,32 @@ SAMPLES = {
     # Negative samples, for trying the error paths.
     "connection-flow-failed-forged.json": ("connection-flow-failed", FLOW_FAILED, FORGER_SECRET),
     "integration-deleted-wrong-type.json": ("integration-deleted", CREATED, LOCAL_SECRET),
+    "integration-state-changed.json": ("integration-state-changed", STATE_CHANGED, LOCAL_SECRET),
+}
+
+# Backend API samples: IAM-authorized (no Kombo signature). file -> (method, route, path, params, body)
+BACKEND = {
+    "connection-link.json": (
+        "POST",
+        "/customers/{origin_id}/connection-link",
+        "/customers/36123/connection-link",
+        {"origin_id": "36123"},
+        {"end_user_email": "user@example.com", "end_user_organization_name": "Acme, Inc.", "language": "en"},
+    ),
+    "customer-integrations.json": (
+        "GET",
+        "/customers/{origin_id}/integrations",
+        "/customers/36123/integrations",
+        {"origin_id": "36123"},
+        None,
+    ),
+    "delete-integration.json": (
+        "DELETE",
+        "/integrations/{integration_id}",
+        "/integrations/successfactors:CBNMt7dSNCzBdnRTx87dev4E",
+        {"integration_id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E"},
+        None,
+    ),
 }
 
 
@@ -118,12 +159,62 @@ def api_gateway_event(function, body, signature):
     }
 
 
+def backend_event(method, route, path, params, payload):
+    body = None if payload is None else json.dumps(payload, separators=(",", ":"))
+    headers = {
+        "accept": "application/json",
+        "authorization": "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEFAKE/20261125/eu-central-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=fake",
+        "host": "abcdef1234.execute-api.eu-central-1.amazonaws.com",
+        "user-agent": "my-backend",
+        "x-amz-date": "20261125T120000Z",
+    }
+    if body is not None:
+        headers["content-type"] = "application/json"
+        headers["content-length"] = str(len(body.encode()))
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {route}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "pathParameters": params,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "authorizer": {
+                "iam": {
+                    "accessKey": "AKIAEXAMPLEFAKE",
+                    "accountId": "123456789012",
+                    "callerId": "AIDAEXAMPLEFAKE",
+                    "principalOrgId": None,
+                    "userArn": "arn:aws:iam::123456789012:user/my-backend",
+                    "userId": "AIDAEXAMPLEFAKE",
+                }
+            },
+            "domainName": "abcdef1234.execute-api.eu-central-1.amazonaws.com",
+            "domainPrefix": "abcdef1234",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "my-backend"},
+            "requestId": "D4yVp7XBsC3tcLD8-local",
+            "routeKey": f"{method} {route}",
+            "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795953600000,
+        },
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = body
+    return event
+
+
 def render():
     """file name -> file text, for every sample and events/env.json."""
     files = {}
     for name, (function, payload, secret) in SAMPLES.items():
         body = json.dumps(payload, separators=(",", ":"))
         files[name] = json.dumps(api_gateway_event(function, body, sign(secret, body)), indent=2) + "\n"
+    for name, args in BACKEND.items():
+        files[name] = json.dumps(backend_event(*args), indent=2) + "\n"
     local = {
         "KOMBO_WEBHOOK_SECRET": LOCAL_SECRET,
         "TABLE_NAME": "local-MappingsTable",
@@ -131,10 +222,20 @@ def render():
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:local-AlertTopic",
         "AWS_ENDPOINT_URL": "http://host.docker.internal:4566",
     }
+    kombo = {
+        "TABLE_NAME": local["TABLE_NAME"],
+        "AWS_ENDPOINT_URL": local["AWS_ENDPOINT_URL"],
+        "KOMBO_API_KEY": "local-fake-kombo-api-key-not-real",
+        "KOMBO_API_BASE_URL": "http://host.docker.internal:4567/v1",
+    }
     env = {
         "IntegrationCreatedFunction": local,
         "IntegrationDeletedFunction": {k: local[k] for k in ("KOMBO_WEBHOOK_SECRET", "TABLE_NAME", "AWS_ENDPOINT_URL")},
         "ConnectionFlowFailedFunction": local,
+        "IntegrationStateChangedFunction": local,
+        "ConnectionLinkFunction": kombo,
+        "CustomerIntegrationsFunction": {k: local[k] for k in ("TABLE_NAME", "AWS_ENDPOINT_URL")},
+        "DeleteIntegrationFunction": kombo,
     }
     files["env.json"] = json.dumps(env, indent=2) + "\n"
     return files

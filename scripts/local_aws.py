@@ -80,7 +80,7 @@ def create_table(ddb, name, props):
         )
 
 
-def create(endpoint, prefix, secret):
+def create(endpoint, prefix, secret, kombo_url=None):
     template = load_template()
     ddb, sns, sqs = client("dynamodb", endpoint), client("sns", endpoint), client("sqs", endpoint)
     physical = {}
@@ -103,6 +103,9 @@ def create(endpoint, prefix, secret):
 
     params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
     params["KomboWebhookSecret"] = secret
+    params["KomboApiKey"] = "local-fake-kombo-api-key-not-real"
+    if kombo_url:
+        params["KomboApiBaseUrl"] = kombo_url
 
     def resolve(value):
         if isinstance(value, dict) and "Ref" in value:
@@ -123,8 +126,8 @@ def create(endpoint, prefix, secret):
         env = dict(global_env)
         env.update(res["Properties"].get("Environment", {}).get("Variables", {}))
         functions[binary] = {k: resolve(v) for k, v in env.items()}
-        route = res["Properties"]["Events"]["Webhook"]["Properties"]["Path"]
-        functions[binary]["_route"] = route
+        event = next(iter(res["Properties"]["Events"].values()))["Properties"]
+        functions[binary]["_route"] = f"{event['Method'].upper()} {event['Path']}"
     return {"resources": physical, "alert_queue_url": queue_url, "functions": functions}
 
 
@@ -155,6 +158,7 @@ def main():
     c.add_argument("--endpoint", required=True)
     c.add_argument("--prefix", required=True)
     c.add_argument("--secret", default="local-fake-kombo-secret-not-real")
+    c.add_argument("--kombo-url", help="the Kombo API base URL to give the backend functions")
     s = sub.add_parser("show")
     s.add_argument("--endpoint", required=True)
     s.add_argument("--state", required=True)
@@ -163,7 +167,7 @@ def main():
     if a.cmd == "template":
         json.dump(load_template(), sys.stdout)
     elif a.cmd == "create":
-        json.dump(create(a.endpoint, a.prefix, a.secret), sys.stdout, indent=2)
+        json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url), sys.stdout, indent=2)
         print()
     else:
         with open(a.state) as f:

@@ -27,29 +27,33 @@ def main():
     base = sys.argv[2] if len(sys.argv) > 2 else f"http://127.0.0.1:{os.environ.get('LOCAL_FN_PORT', '9000')}"
     with open(sys.argv[1]) as f:
         doc = json.load(f)
+    state_path = os.path.join(HERE, "..", ".local", "state.json")
+    routes = {}
+    if os.path.exists(state_path):
+        with open(state_path) as f:
+            routes = {v["_route"]: fn for fn, v in json.load(f)["functions"].items()}
+    headers = {"content-type": "application/json"}
     if "requestContext" in doc:
-        body = doc["body"]
-        signature = doc["headers"]["x-kombo-signature"]
-        function = doc["rawPath"].rstrip("/").rsplit("/", 1)[-1]
+        body = doc.get("body")
+        method = doc["requestContext"]["http"]["method"]
+        function = routes.get(doc["routeKey"], doc["rawPath"].rstrip("/").rsplit("/", 1)[-1])
+        path = doc["rawPath"] if "x-kombo-signature" not in doc["headers"] else "/"
+        if "x-kombo-signature" in doc["headers"]:
+            headers["x-kombo-signature"] = doc["headers"]["x-kombo-signature"]
     else:
         body = json.dumps(doc, separators=(",", ":"))
-        signature = sign(LOCAL_SECRET, body)
-        function = doc["type"]
-    url = f"{base}/lambda-url/{function}/"
-    req = urllib.request.Request(
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={"content-type": "application/json", "x-kombo-signature": signature},
-    )
+        headers["x-kombo-signature"] = sign(LOCAL_SECRET, body)
+        method, function, path = "POST", doc["type"], "/"
+    url = f"{base}/lambda-url/{function}{path}"
+    req = urllib.request.Request(url, data=None if body is None else body.encode(), method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=300) as resp:
             status, answer = resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         status, answer = e.code, e.read().decode()
-    print(f"POST {url} -> {status} {answer}")
+    print(f"{method} {url} -> {status} {answer}")
 
-    state = os.path.join(HERE, "..", ".local", "state.json")
+    state = state_path
     if os.path.exists(state):
         endpoint = f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '4566')}"
         subprocess.run([sys.executable, os.path.join(HERE, "local_aws.py"), "show", "--endpoint", endpoint, "--state", state], check=False)

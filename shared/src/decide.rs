@@ -9,6 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::config::Settings;
 use crate::event::{
     ConnectionFlowFailed, EndUser, Envelope, IntegrationCreated, IntegrationDeleted,
+    IntegrationState, IntegrationStateChanged,
 };
 
 /// `status` of a mapping row.
@@ -40,17 +41,32 @@ pub struct Mapping {
     /// TTL (epoch seconds); set on tombstones only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// From `integration-state-changed` (absent until one arrives): `ACTIVE`,
+    /// `INVALID`, `INACTIVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qa_status: Option<String>,
+    /// Kombo's `updated_at` of that state (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_updated_at: Option<String>,
 }
 
 /// The descriptive fields a tombstone fills in only where the row does not have them
-/// yet (a delete may arrive before its create, or without one ever coming).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// yet (a delete may arrive before its create, or without one ever coming). A delete
+/// through the backend API knows none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Descriptive {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_id: Option<String>,
-    pub tool: String,
-    pub category: String,
-    pub organization_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creator_email: Option<String>,
 }
@@ -77,6 +93,7 @@ pub struct Tombstone {
 pub enum AlertKind {
     ConnectionFlowFailed,
     UnassignedIntegration,
+    IntegrationInvalid,
 }
 
 impl AlertKind {
@@ -84,6 +101,7 @@ impl AlertKind {
         match self {
             AlertKind::ConnectionFlowFailed => "connection-flow-failed",
             AlertKind::UnassignedIntegration => "unassigned-integration",
+            AlertKind::IntegrationInvalid => "integration-invalid",
         }
     }
 }
@@ -111,6 +129,9 @@ pub enum Decision {
     Tombstone(Tombstone),
     /// Publish an alert, exactly once per event id.
     Alert(Alert),
+    /// Record an integration's new state (unless a newer one is stored), and alert once
+    /// when it became INVALID.
+    State(StateUpdate, Option<Alert>),
 }
 
 /// A payload that this product acts on.
@@ -146,6 +167,10 @@ impl Decide for IntegrationCreated {
             deleted_at: None,
             last_event_id: e.id.clone(),
             expires_at: None,
+            state: None,
+            setup_status: None,
+            qa_status: None,
+            state_updated_at: None,
         };
         if d.end_user.origin_id.is_some() {
             return Decision::Store(mapping);
@@ -184,12 +209,93 @@ impl Decide for IntegrationDeleted {
             },
             descriptive: Descriptive {
                 origin_id: d.end_user.origin_id,
-                tool: d.tool.to_string(),
-                category: d.category.to_string(),
-                organization_name: d.end_user.organization_name,
+                tool: Some(d.tool.to_string()),
+                category: Some(d.category.to_string()),
+                organization_name: Some(d.end_user.organization_name),
                 creator_email: d.end_user.creator_email.map(|s| s.expose().to_owned()),
             },
         })
+    }
+}
+
+impl Tombstone {
+    /// The tombstone for an integration deleted through the backend API (Kombo's
+    /// `DELETE /integrations/{id}`), marked with `cause` as its event id.
+    pub fn deleted_by_api(
+        integration_id: &str,
+        cause: String,
+        now: OffsetDateTime,
+        settings: &Settings,
+    ) -> Self {
+        Tombstone {
+            integration_id: integration_id.to_owned(),
+            mark: TombstoneMark {
+                status: Status::Deleted,
+                deleted_at: rfc3339(now),
+                updated_at: rfc3339(now),
+                last_event_id: cause,
+                expires_at: (now + settings.tombstone_retention).unix_timestamp(),
+            },
+            descriptive: Descriptive::default(),
+        }
+    }
+}
+
+/// The state fields an `integration-state-changed` event sets on a mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateFields {
+    pub state: String,
+    pub setup_status: String,
+    pub qa_status: String,
+    /// Kombo's `updated_at` of the state, RFC 3339.
+    pub state_updated_at: String,
+    /// The same as epoch milliseconds: an older update never overwrites a newer one.
+    pub state_updated_at_ms: i64,
+    pub updated_at: String,
+    pub last_event_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateUpdate {
+    pub integration_id: String,
+    pub fields: StateFields,
+}
+
+impl Decide for IntegrationStateChanged {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
+        let d = e.data;
+        let update = StateUpdate {
+            integration_id: d.integration_id.to_string(),
+            fields: StateFields {
+                state: d.state.to_string(),
+                setup_status: d.setup_status.to_string(),
+                qa_status: d.qa_status.to_string(),
+                state_updated_at: rfc3339(d.updated_at),
+                state_updated_at_ms: (d.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
+                updated_at: rfc3339(now),
+                last_event_id: e.id.clone(),
+            },
+        };
+        let invalid = (d.state == IntegrationState::Invalid).then(|| {
+            alert(
+                AlertKind::IntegrationInvalid,
+                format!(
+                    "Kombo integration invalid: {} ({} {})",
+                    d.end_user.organization_name, d.integration_tool, d.integration_category
+                ),
+                "Kombo marked the integration INVALID: its credentials no longer work, so no \
+                 data syncs. Ask the customer to reconnect (create a new connection link).",
+                &d.end_user,
+                d.integration_tool.as_str(),
+                d.integration_category.as_str(),
+                &[
+                    ("Integration id", d.integration_id.as_str()),
+                    ("Setup status", d.setup_status.as_str()),
+                ],
+                &e.id,
+            )
+        });
+        Decision::State(update, invalid)
     }
 }
 
@@ -338,6 +444,7 @@ mod tests {
         assert_eq!(t.mark.deleted_at, "2022-11-02T10:50:10.242Z");
         assert_eq!(t.mark.expires_at, NOW.unix_timestamp() + 30 * 86_400);
         assert_eq!(t.descriptive.origin_id.as_deref(), Some("42"));
+        assert_eq!(t.descriptive.tool.as_deref(), Some("workday"));
     }
 
     #[test]

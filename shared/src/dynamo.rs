@@ -7,13 +7,17 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::decide::{Mapping, Status, Tombstone};
+use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
-use crate::ports::{Claim, ClaimStore, Inserted, MappingStore, Tombstoned};
+use crate::ports::{Claim, ClaimStore, Inserted, MappingStore, StateApplied, Tombstoned};
+
+/// The customer index of the mappings table.
+pub const BY_ORIGIN_INDEX: &str = "by-origin-id";
 
 const SERVICE: &str = "DynamoDB";
 
@@ -179,6 +183,60 @@ impl MappingStore for DynamoStore {
         } else {
             Tombstoned::AlreadyDeleted
         })
+    }
+
+    async fn update_state(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
+        let update = Update::new(to_item(&u.fields)?, Item::new());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(&u.integration_id))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .expression_attribute_names("#cond_status", "status")
+            .set_expression_attribute_values(Some(update.values))
+            .expression_attribute_values(":cond_deleted", s("DELETED"))
+            .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
+            // `<=`: the same update applies again (a retry after a failed alert).
+            .condition_expression(
+                "attribute_exists(integration_id) AND #cond_status <> :cond_deleted \
+                 AND (attribute_not_exists(state_updated_at_ms) OR state_updated_at_ms <= :cond_ms)",
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(StateApplied::Applied),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(dependency(err));
+        };
+        Ok(match read_existing(failed.item()) {
+            None => StateApplied::Unknown,
+            Some(old) if old.status.as_deref() == Some("DELETED") => StateApplied::Deleted,
+            Some(_) => StateApplied::Stale,
+        })
+    }
+
+    async fn by_origin(&self, origin_id: &str) -> Result<Vec<Mapping>, Error> {
+        let pages: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_ORIGIN_INDEX)
+            .key_condition_expression("origin_id = :o")
+            .expression_attribute_values(":o", s(origin_id))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(dependency)?;
+        serde_dynamo::from_items(pages)
+            .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))
     }
 }
 

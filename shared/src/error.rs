@@ -47,6 +47,24 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// Kombo's API refused or failed a call the backend made (its code and log URL kept).
+    #[error("Kombo API error {code}: {message}")]
+    Upstream {
+        code: String,
+        message: String,
+        log_url: Option<String>,
+    },
+
+    /// A state change for an integration whose create has not arrived yet; retry later.
+    #[error(
+        "integration {0} is not known yet (its integration-created event has not arrived); retry later"
+    )]
+    UnknownIntegration(String),
+
+    /// Nothing of that name (an unknown route parameter).
+    #[error("{0}")]
+    NotFound(String),
+
     /// Start-up configuration is missing or wrong (never produced while serving).
     #[error("configuration error: {0}")]
     Config(String),
@@ -76,8 +94,10 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::WrongEventType { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::InProgress(_) => StatusCode::CONFLICT,
+            Error::InProgress(_) | Error::UnknownIntegration(_) => StatusCode::CONFLICT,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +112,10 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::WrongEventType { .. } => "wrong_event_type",
             Error::InProgress(_) => "in_progress",
+            Error::UnknownIntegration(_) => "unknown_integration",
             Error::Dependency { .. } => "dependency_unavailable",
+            Error::Upstream { .. } => "kombo_error",
+            Error::NotFound(_) => "not_found",
             Error::Config(_) => "misconfigured",
             Error::Internal(_) => "internal",
         }
@@ -102,7 +125,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::InProgress(_) | Error::Dependency { .. } | Error::Config(_) | Error::Internal(_)
+            Error::InProgress(_)
+                | Error::UnknownIntegration(_)
+                | Error::Dependency { .. }
+                | Error::Config(_)
+                | Error::Internal(_)
         )
     }
 
@@ -116,11 +143,21 @@ impl Error {
         struct Inner<'a> {
             code: &'a str,
             message: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            kombo_code: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            kombo_log_url: Option<&'a str>,
         }
+        let (kombo_code, kombo_log_url) = match self {
+            Error::Upstream { code, log_url, .. } => (Some(code.as_str()), log_url.as_deref()),
+            _ => (None, None),
+        };
         serde_json::to_string(&Body {
             error: Inner {
                 code: self.code(),
                 message: self.to_string(),
+                kombo_code,
+                kombo_log_url,
             },
         })
         .expect("a struct of strings serializes")

@@ -5,11 +5,13 @@
 //! → [`decide`] (what must happen, as data) → [`ports`] ([`dynamo`], [`sns`]) →
 //! [`webhook::respond`] (the HTTP answer, from [`error::Error`] on failure).
 
+pub mod backend;
 pub mod config;
 pub mod decide;
 pub mod dynamo;
 pub mod error;
 pub mod event;
+pub mod kombo;
 pub mod ports;
 pub mod request;
 pub mod signature;
@@ -26,6 +28,27 @@ use aws_config::{BehaviorVersion, ConfigLoader};
 
 /// The production wiring: DynamoDB and SNS adapters.
 pub type AwsApp = App<dynamo::DynamoStore, sns::SnsPublisher>;
+
+/// The production wiring of the backend API: DynamoDB and the Kombo API.
+pub type AwsBackend = backend::Backend<dynamo::DynamoStore, kombo::KomboClient>;
+
+impl AwsBackend {
+    /// Builds the backend function serving `route` from its environment.
+    pub async fn from_env(route: backend::Route) -> Result<Self, Error> {
+        let settings = config::Settings::from_env(false)?;
+        let kombo = route
+            .calls_kombo()
+            .then(kombo::KomboClient::from_env)
+            .transpose()?;
+        let sdk = aws_config_loader().load().await;
+        Ok(backend::Backend {
+            store: dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings),
+            kombo,
+            settings,
+            clock: time::OffsetDateTime::now_utc,
+        })
+    }
+}
 
 /// The AWS SDK configuration every client is built from: the standard environment
 /// (region, credentials, `AWS_ENDPOINT_URL` for local servers) plus deliberate

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::decide::{Alert, Mapping, Status, Tombstone};
+use crate::decide::{Alert, Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
 
 /// What a conditional insert of a new mapping found.
@@ -30,11 +30,34 @@ pub enum Tombstoned {
     AlreadyDeleted,
 }
 
+/// What a state update found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateApplied {
+    /// Recorded (or the same update recorded again).
+    Applied,
+    /// A newer state is stored; nothing changed.
+    Stale,
+    /// The integration is a tombstone; nothing changed.
+    Deleted,
+    /// No row yet (the create has not arrived); nothing changed.
+    Unknown,
+}
+
 pub trait MappingStore: Send + Sync {
     /// Stores `m` unless a row (active or tombstone) exists: one conditional write.
     fn insert(&self, m: &Mapping) -> impl Future<Output = Result<Inserted, Error>> + Send;
     /// Marks the integration deleted unless it is already: one conditional write.
     fn tombstone(&self, t: &Tombstone) -> impl Future<Output = Result<Tombstoned, Error>> + Send;
+    /// Records a state unless a newer one is stored: one conditional write.
+    fn update_state(
+        &self,
+        u: &StateUpdate,
+    ) -> impl Future<Output = Result<StateApplied, Error>> + Send;
+    /// Every row of one customer (the `by-origin-id` index), tombstones included.
+    fn by_origin(
+        &self,
+        origin_id: &str,
+    ) -> impl Future<Output = Result<Vec<Mapping>, Error>> + Send;
 }
 
 /// The state of a claim on an event id.

@@ -10,10 +10,12 @@ use lambda_http::{Body, LambdaEvent};
 use time::OffsetDateTime;
 
 use crate::config::Settings;
-use crate::decide::{Alert, Decide, Decision, Mapping, Status};
+use crate::decide::{Alert, Decide, Decision, Mapping, StateUpdate, Status};
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
-use crate::ports::{AlertPublisher, Claim, ClaimStore, Inserted, MappingStore, Tombstoned};
+use crate::ports::{
+    AlertPublisher, Claim, ClaimStore, Inserted, MappingStore, StateApplied, Tombstoned,
+};
 use crate::signature::Secrets;
 
 /// A payload type one function serves.
@@ -29,6 +31,9 @@ impl Webhook for event::IntegrationDeleted {
     const PUBLISHES: bool = false;
 }
 impl Webhook for event::ConnectionFlowFailed {
+    const PUBLISHES: bool = true;
+}
+impl Webhook for event::IntegrationStateChanged {
     const PUBLISHES: bool = true;
 }
 
@@ -51,6 +56,12 @@ pub enum Outcome {
     Alerted,
     /// The alert for this event was published before: nothing sent.
     AlreadyAlerted,
+    /// The integration's new state is recorded.
+    StateRecorded,
+    /// The new state is recorded and the INVALID alert published.
+    StateRecordedAlerted,
+    /// A newer state is stored already: nothing changed.
+    IgnoredStale,
 }
 
 impl Outcome {
@@ -64,6 +75,9 @@ impl Outcome {
             Outcome::AlreadyDeleted => "already_deleted",
             Outcome::Alerted => "alerted",
             Outcome::AlreadyAlerted => "already_alerted",
+            Outcome::StateRecorded => "state_recorded",
+            Outcome::StateRecordedAlerted => "state_recorded_alerted",
+            Outcome::IgnoredStale => "ignored_stale",
         }
     }
 }
@@ -183,6 +197,16 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                 })
                 .await
             }
+            Decision::State(update, None) => self.record_state(&update, None).await,
+            Decision::State(update, Some(alert)) => {
+                self.once(
+                    event_id,
+                    now,
+                    Outcome::AlreadyAlerted,
+                    self.record_state(&update, Some(&alert)),
+                )
+                .await
+            }
             Decision::StoreUnassigned(m, alert) => {
                 self.once(
                     event_id,
@@ -211,6 +235,27 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         }
         self.alerts.publish(alert).await?;
         Ok(Outcome::StoredUnassigned)
+    }
+
+    /// Records a state; publishes `alert` only if this update is the newest recorded
+    /// (an older INVALID superseded by a newer state pages nobody).
+    async fn record_state(
+        &self,
+        update: &StateUpdate,
+        alert: Option<&Alert>,
+    ) -> Result<Outcome, Error> {
+        match self.store.update_state(update).await? {
+            StateApplied::Unknown => Err(Error::UnknownIntegration(update.integration_id.clone())),
+            StateApplied::Deleted => Ok(Outcome::IgnoredTombstoned),
+            StateApplied::Stale => Ok(Outcome::IgnoredStale),
+            StateApplied::Applied => match alert {
+                None => Ok(Outcome::StateRecorded),
+                Some(alert) => {
+                    self.alerts.publish(alert).await?;
+                    Ok(Outcome::StateRecordedAlerted)
+                }
+            },
+        }
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →
@@ -255,28 +300,31 @@ fn existing(status: Status) -> Outcome {
     }
 }
 
-/// The one function from a result to the HTTP answer.
+/// The one function from a webhook's result to the HTTP answer.
 pub fn respond(
     event_id: Option<&str>,
     result: &Result<Outcome, Error>,
 ) -> ApiGatewayV2httpResponse {
-    let (status, body) = match result {
-        Ok(outcome) => (
+    match result {
+        Ok(outcome) => answer(
             200,
             serde_json::json!({ "status": "ok", "outcome": outcome.as_str(), "event_id": event_id })
                 .to_string(),
+            false,
         ),
-        Err(e) => (e.status().as_u16(), e.body()),
-    };
+        Err(e) => answer(e.status().as_u16(), e.body(), e.is_retryable()),
+    }
+}
+
+/// A JSON answer; `retry` adds `Retry-After` (the sender should deliver again later).
+pub fn answer(status: u16, body: String, retry: bool) -> ApiGatewayV2httpResponse {
     let mut resp = ApiGatewayV2httpResponse::default();
     resp.status_code = i64::from(status);
     resp.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Err(e) = result
-        && e.is_retryable()
-    {
+    if retry {
         resp.headers
             .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::*;
 
 /// Builds the function binaries (debug; incremental) and returns where they are.
@@ -216,4 +216,118 @@ async fn a_binary_without_its_secret_refuses_to_start_and_says_which_variable() 
     );
     assert!(stderr.contains("KOMBO_WEBHOOK_SECRET"), "{stderr}");
     assert!(stack.rows().await.is_empty());
+}
+
+fn response_body(result: &Value, i: usize) -> (i64, Value) {
+    let resp = &result["responses"][i]["response"];
+    (
+        resp["statusCode"].as_i64().unwrap(),
+        serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_lifecycle_samples_through_their_built_binaries() {
+    let stack = Stack::new("lifecycle-bin");
+    let kombo = FakeKombo::start();
+    let with_kombo = |function: &str| {
+        let mut env = template_env(&stack, function);
+        env.retain(|(k, _)| k != "KOMBO_API_BASE_URL");
+        env.push(("KOMBO_API_BASE_URL".into(), kombo.base_url.clone()));
+        env
+    };
+
+    let (r, err) = invoke(
+        "integration-created",
+        &template_env(&stack, "integration-created"),
+        &["integration-created.json"],
+    );
+    assert_eq!(answers(&r), [(200, "stored".to_owned())], "{err}");
+    let (r, err) = invoke(
+        "integration-state-changed",
+        &template_env(&stack, "integration-state-changed"),
+        &[
+            "integration-state-changed.json",
+            "integration-state-changed.json",
+        ],
+    );
+    assert_eq!(
+        answers(&r),
+        [
+            (200, "state_recorded_alerted".to_owned()),
+            (200, "already_alerted".to_owned())
+        ],
+        "{err}"
+    );
+
+    let (r, err) = invoke(
+        "customer-integrations",
+        &template_env(&stack, "customer-integrations"),
+        &["customer-integrations.json"],
+    );
+    let (code, body) = response_body(&r, 0);
+    assert_eq!(code, 200, "{body} {err}");
+    let list = body["integrations"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["integration_id"],
+        "successfactors:CBNMt7dSNCzBdnRTx87dev4E"
+    );
+    assert_eq!(list[0]["state"], "INVALID");
+
+    let (r, err) = invoke(
+        "connection-link",
+        &with_kombo("connection-link"),
+        &["connection-link.json"],
+    );
+    assert_eq!(
+        response_body(&r, 0),
+        (
+            200,
+            json!({ "origin_id": "36123", "link": "https://connect.kombo.dev/v1?token=fake-36123" })
+        ),
+        "{err}"
+    );
+    let (r, err) = invoke(
+        "delete-integration",
+        &with_kombo("delete-integration"),
+        &["delete-integration.json"],
+    );
+    assert_eq!(
+        response_body(&r, 0),
+        (
+            200,
+            json!({ "integration_id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E", "outcome": "deleted", "kombo": "deleted" })
+        ),
+        "{err}"
+    );
+
+    let sent: Vec<(String, String)> = kombo
+        .requests()
+        .await
+        .iter()
+        .map(|q| {
+            (
+                q["method"].as_str().unwrap().to_owned(),
+                q["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("POST".to_owned(), "/v1/connect/create-link".to_owned()),
+            (
+                "DELETE".to_owned(),
+                "/v1/integrations/successfactors:CBNMt7dSNCzBdnRTx87dev4E".to_owned()
+            )
+        ]
+    );
+    assert_eq!(stack.rows().await[0]["status"], "DELETED");
+    let alerts = stack.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0]["Subject"],
+        "Kombo integration invalid: Acme, Inc. (successfactors LMS)"
+    );
 }

@@ -33,32 +33,35 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Spawns `cmd` from a thread that lives as long as the test process, with PDEATHSIG:
+/// when the test process ends, for whatever reason, the child is killed. Returns its stdout.
+fn spawn_tied_to_process(mut cmd: Command) -> std::process::ChildStdout {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .expect("spawning a test service (run `make deps`?)");
+        tx.send(child.stdout.take().unwrap()).unwrap();
+        let _ = child.wait();
+    });
+    rx.recv().unwrap()
+}
+
 /// The moto server of this test process: `http://127.0.0.1:PORT`.
 pub fn moto() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT.get_or_init(|| {
         let port = free_port();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // The child is spawned from a thread that lives as long as the process, with
-        // PDEATHSIG: when the test process ends, for whatever reason, moto is killed.
-        std::thread::spawn(move || {
-            let mut cmd = Command::new("moto_server");
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let mut child = cmd
-                .spawn()
-                .expect("moto_server not found: run `make deps` (pip install 'moto[server]')");
-            tx.send(()).unwrap();
-            let _ = child.wait();
-        });
-        rx.recv().unwrap();
+        let mut cmd = Command::new("moto_server");
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        spawn_tied_to_process(cmd);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -69,6 +72,51 @@ pub fn moto() -> &'static str {
         }
         format!("http://127.0.0.1:{port}")
     })
+}
+
+/// Obviously fake: the API key the fake Kombo accepts.
+pub const KOMBO_KEY: &str = "local-fake-kombo-api-key-not-real";
+
+/// A fake Kombo API of its own (`scripts/fake_kombo.py`) that records every request.
+pub struct FakeKombo {
+    pub base_url: String,
+    root: String,
+}
+
+impl FakeKombo {
+    pub fn start() -> FakeKombo {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("scripts/fake_kombo.py"))
+            .args(["--api-key", KOMBO_KEY]);
+        let stdout = spawn_tied_to_process(cmd);
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("fake_kombo.py prints its port");
+        let root = format!("http://127.0.0.1:{port}");
+        FakeKombo {
+            base_url: format!("{root}/v1"),
+            root,
+        }
+    }
+
+    /// Every request it received, in order.
+    pub async fn requests(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/__requests", self.root))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub fn client(&self) -> shared::kombo::KomboClient {
+        shared::kombo::KomboClient::new(&self.base_url, KOMBO_KEY)
+            .unwrap()
+            .with_backoff(Duration::from_millis(10))
+    }
 }
 
 /// Runs `python3 scripts/<script> <args>`, requires success, returns its stdout.

@@ -1,0 +1,12 @@
+//! Backend API, `POST /customers/{origin_id}/connection-link: a Kombo connection link carrying the customer's id.`
+//! IAM-authorized route. Wiring only; the logic lives in the `shared` crate.
+
+use lambda_http::{Error, lambda_runtime::run, service_fn};
+use shared::{AwsBackend, backend::Route};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = AwsBackend::from_env(Route::ConnectionLink).await?;
+    run(service_fn(|event| app.handle(Route::ConnectionLink, event))).await
+}

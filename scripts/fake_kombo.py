@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""A local stand-in for Kombo's API (base path /v1), for tests and `make dev`. It records
+every request exactly (method, path, headers, JSON body) and answers as Kombo documents:
+
+    POST   /v1/connect/create-link      {"status":"success","data":{"link":"https://connect.kombo.dev/v1?token=..."}}
+    DELETE /v1/integrations/{id}        {"status":"success","data":{}}; a deleted or unknown id
+                                        answers 404 PLATFORM.INTEGRATION_NOT_FOUND
+    GET    /__requests                  the recorded requests, as JSON (not a Kombo route)
+
+Scripted failures, by id: origin id or integration id `...:rate-limited` always answers 429
+PLATFORM.RATE_LIMIT_EXCEEDED, `...:flaky` answers 503 once and then succeeds, `...:broken`
+answers 500 with a log_url. A wrong API key answers 401 PLATFORM.AUTHENTICATION_INVALID.
+
+    fake_kombo.py [--port N] [--api-key KEY]     prints "PORT <n>" once listening
+"""
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+RECORDED = []
+SEEN = set()
+DELETED = set()
+LOCK = threading.Lock()
+
+
+def error(code, status, message):
+    return status, {
+        "status": "error",
+        "error": {
+            "code": code,
+            "title": code.split(".")[-1].replace("_", " ").title(),
+            "message": message,
+            "log_url": f"https://app.kombo.dev/env/test/logs/{code.lower()}",
+        },
+    }
+
+
+def scripted(key):
+    """A scripted failure for `key`, or None."""
+    if key.endswith("rate-limited"):
+        return error("PLATFORM.RATE_LIMIT_EXCEEDED", 429, "Too many requests.")
+    if key.endswith("broken"):
+        return error("PLATFORM.UNKNOWN_ERROR", 500, "Something went wrong on Kombo's side.")
+    if key.endswith("flaky"):
+        with LOCK:
+            first = key not in SEEN
+            SEEN.add(key)
+        if first:
+            return error("PLATFORM.TEMPORARILY_UNAVAILABLE", 503, "Try again.")
+    return None
+
+
+def make_handler(api_key):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def send(self, status, doc):
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def record(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            entry = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+            with LOCK:
+                RECORDED.append(entry)
+            return entry
+
+        def authorized(self):
+            if self.headers.get("Authorization") != f"Bearer {api_key}":
+                self.send(*error("PLATFORM.AUTHENTICATION_INVALID", 401, "The API key is invalid."))
+                return False
+            return True
+
+        def do_GET(self):
+            if self.path == "/__requests":
+                with LOCK:
+                    return self.send(200, list(RECORDED))
+            self.record()
+            self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+
+        def do_POST(self):
+            entry = self.record()
+            if not self.authorized():
+                return
+            if self.path != "/v1/connect/create-link":
+                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+            body = entry["body"] if isinstance(entry["body"], dict) else {}
+            for field in ("end_user_email", "end_user_organization_name"):
+                if not body.get(field):
+                    return self.send(*error("PLATFORM.INPUT_INVALID", 400, f"{field} is required."))
+            failure = scripted(str(body.get("end_user_origin_id", "")))
+            if failure:
+                return self.send(*failure)
+            token = f"fake-{body.get('end_user_origin_id', 'none')}"
+            self.send(200, {"status": "success", "data": {"link": f"https://connect.kombo.dev/v1?token={token}"}})
+
+        def do_DELETE(self):
+            self.record()
+            if not self.authorized():
+                return
+            prefix = "/v1/integrations/"
+            if not self.path.startswith(prefix):
+                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+            integration_id = unquote(self.path[len(prefix):])
+            failure = scripted(integration_id)
+            if failure:
+                return self.send(*failure)
+            with LOCK:
+                gone = integration_id in DELETED or integration_id.endswith("missing")
+                DELETED.add(integration_id)
+            if gone:
+                return self.send(*error("PLATFORM.INTEGRATION_NOT_FOUND", 404, "The integration does not exist."))
+            self.send(200, {"status": "success", "data": {}})
+
+    return Handler
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--api-key", default="local-fake-kombo-api-key-not-real")
+    a = p.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(a.api_key))
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+//! The backend API, for the user's own backend (IAM-authorized routes on the same HTTP
+//! API; API Gateway checks the SigV4 signature before a function runs):
+//!
+//! - `POST /customers/{origin_id}/connection-link` → Kombo `POST /connect/create-link`;
+//! - `GET /customers/{origin_id}/integrations[?include_deleted=true]` → the customer's rows;
+//! - `DELETE /integrations/{integration_id}` → Kombo `DELETE /integrations/{id}`, then
+//!   the tombstone (Kombo's `PLATFORM.INTEGRATION_NOT_FOUND` still tombstones; any other
+//!   Kombo failure leaves the row untouched and answers 502 with Kombo's code and log URL).
+
+use lambda_http::LambdaEvent;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_http::http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::config::Settings;
+use crate::decide::{Status, Tombstone};
+use crate::error::Error;
+use crate::kombo::{CreateLink, KomboApi};
+use crate::ports::{MappingStore, Tombstoned};
+
+/// The three backend routes, one per function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    ConnectionLink,
+    CustomerIntegrations,
+    DeleteIntegration,
+}
+
+impl Route {
+    fn method(self) -> Method {
+        match self {
+            Route::ConnectionLink => Method::POST,
+            Route::CustomerIntegrations => Method::GET,
+            Route::DeleteIntegration => Method::DELETE,
+        }
+    }
+
+    /// The route's path, as declared in `template.yaml`.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            Route::ConnectionLink => "/customers/{origin_id}/connection-link",
+            Route::CustomerIntegrations => "/customers/{origin_id}/integrations",
+            Route::DeleteIntegration => "/integrations/{integration_id}",
+        }
+    }
+
+    /// Whether the route calls Kombo (and so needs the API key).
+    pub fn calls_kombo(self) -> bool {
+        self != Route::CustomerIntegrations
+    }
+}
+
+pub struct Backend<S, K> {
+    pub store: S,
+    /// `None` for the route that never calls Kombo.
+    pub kombo: Option<K>,
+    pub settings: Settings,
+    pub clock: fn() -> OffsetDateTime,
+}
+
+/// The request body of `POST /customers/{origin_id}/connection-link`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkRequest {
+    end_user_email: String,
+    end_user_organization_name: String,
+    #[serde(default)]
+    integration_tool: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    link_type: Option<String>,
+}
+
+/// A path parameter: API Gateway's `pathParameters`, or else (a local run behind a
+/// function URL, which has none) the segment of `rawPath` where the route's pattern,
+/// aligned on the path's end, names it.
+fn path_param(req: &ApiGatewayV2httpRequest, route: Route, name: &str) -> Result<String, Error> {
+    if let Some(v) = req.path_parameters.get(name).filter(|v| !v.is_empty()) {
+        return Ok(v.clone());
+    }
+    let raw = req.raw_path.as_deref().unwrap_or_default();
+    let path: Vec<&str> = raw.trim_end_matches('/').split('/').collect();
+    let pattern: Vec<&str> = route.pattern().trim_start_matches('/').split('/').collect();
+    let offset = path.len().checked_sub(pattern.len());
+    let placeholder = format!("{{{name}}}");
+    offset
+        .and_then(|offset| {
+            let tail = &path[offset..];
+            let fits = pattern
+                .iter()
+                .zip(tail)
+                .all(|(p, s)| p.starts_with('{') || p == s);
+            let i = pattern.iter().position(|p| *p == placeholder)?;
+            fits.then(|| percent_decode(tail[i]))
+        })
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::BadRequest(format!("path parameter {name} is missing")))
+}
+
+fn percent_decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn body_json<T: for<'de> Deserialize<'de>>(req: &ApiGatewayV2httpRequest) -> Result<T, Error> {
+    let raw = req.body.as_deref().unwrap_or_default();
+    let bytes = if req.is_base64_encoded {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| {
+                Error::BadRequest("isBase64Encoded is true but the body is not valid base64".into())
+            })?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    if bytes.len() > crate::request::MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge {
+            actual: bytes.len(),
+            limit: crate::request::MAX_BODY_BYTES,
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut *de)
+        .map_err(|e| Error::BadRequest(format!("body: {}: {}", e.path(), e.inner())))?;
+    de.end()
+        .map_err(|e| Error::BadRequest(format!("body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+fn one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), Error> {
+    match value {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(Error::BadRequest(format!(
+            "body: {field} must be one of {}, got {v:?}",
+            allowed.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl<S: MappingStore, K: KomboApi> Backend<S, K> {
+    /// The Lambda handler of `route`: always answers.
+    pub async fn handle(
+        &self,
+        route: Route,
+        event: LambdaEvent<ApiGatewayV2httpRequest>,
+    ) -> Result<ApiGatewayV2httpResponse, lambda_http::Error> {
+        Ok(self.serve(route, &event.payload).await)
+    }
+
+    pub async fn serve(
+        &self,
+        route: Route,
+        req: &ApiGatewayV2httpRequest,
+    ) -> ApiGatewayV2httpResponse {
+        let started = std::time::Instant::now();
+        let result = self.process(route, req).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let route_key = req.route_key.as_deref().unwrap_or("?");
+        match &result {
+            Ok(_) => tracing::info!(
+                route = route_key,
+                status = 200,
+                latency_ms,
+                "backend request handled"
+            ),
+            Err(e) => {
+                tracing::warn!(route = route_key, status = e.status().as_u16(), outcome = e.code(), latency_ms, error = %e, "backend request failed")
+            }
+        }
+        match result {
+            Ok(body) => crate::webhook::answer(200, body.to_string(), false),
+            Err(e) => crate::webhook::answer(e.status().as_u16(), e.body(), e.is_retryable()),
+        }
+    }
+
+    fn kombo(&self) -> Result<&K, Error> {
+        self.kombo
+            .as_ref()
+            .ok_or_else(|| Error::Config(format!("{} is not set", crate::kombo::API_KEY_ENV)))
+    }
+
+    async fn process(&self, route: Route, req: &ApiGatewayV2httpRequest) -> Result<Value, Error> {
+        let method = &req.request_context.http.method;
+        if *method != route.method() {
+            return Err(Error::MethodNotAllowed(method.to_string()));
+        }
+        match route {
+            Route::ConnectionLink => {
+                let origin_id = path_param(req, route, "origin_id")?;
+                let origin_id = origin_id.as_str();
+                let body: LinkRequest = body_json(req)?;
+                if body.end_user_email.trim().is_empty() || !body.end_user_email.contains('@') {
+                    return Err(Error::BadRequest(
+                        "body: end_user_email must be an e-mail address".into(),
+                    ));
+                }
+                if body.end_user_organization_name.trim().is_empty() {
+                    return Err(Error::BadRequest(
+                        "body: end_user_organization_name must not be empty".into(),
+                    ));
+                }
+                one_of("language", &body.language, &["en", "de", "fr", "it", "es"])?;
+                one_of("link_type", &body.link_type, &["EMBEDDED", "MAGIC_LINK"])?;
+                let link = self
+                    .kombo()?
+                    .create_link(&CreateLink {
+                        end_user_email: body.end_user_email,
+                        end_user_organization_name: body.end_user_organization_name,
+                        end_user_origin_id: origin_id.to_owned(),
+                        integration_category: "LMS".into(),
+                        integration_tool: body.integration_tool,
+                        language: body.language,
+                        link_type: body.link_type,
+                    })
+                    .await?;
+                Ok(json!({ "origin_id": origin_id, "link": link }))
+            }
+            Route::CustomerIntegrations => {
+                let origin_id = path_param(req, route, "origin_id")?;
+                let origin_id = origin_id.as_str();
+                let include_deleted =
+                    req.query_string_parameters.first("include_deleted") == Some("true");
+                let rows: Vec<_> = self
+                    .store
+                    .by_origin(origin_id)
+                    .await?
+                    .into_iter()
+                    .filter(|m| include_deleted || m.status == Status::Active)
+                    .collect();
+                Ok(json!({ "origin_id": origin_id, "integrations": rows }))
+            }
+            Route::DeleteIntegration => {
+                let integration_id = path_param(req, route, "integration_id")?;
+                let integration_id = integration_id.as_str();
+                let kombo = match self.kombo()?.delete_integration(integration_id).await {
+                    Ok(()) => "deleted",
+                    Err(e) if e.is_not_found() => "not_found",
+                    Err(e) => return Err(e.into()),
+                };
+                let request_id = req.request_context.request_id.clone().unwrap_or_default();
+                let tombstone = Tombstone::deleted_by_api(
+                    integration_id,
+                    format!("api-delete:{request_id}"),
+                    (self.clock)(),
+                    &self.settings,
+                );
+                let outcome = match self.store.tombstone(&tombstone).await? {
+                    Tombstoned::Marked => "deleted",
+                    Tombstoned::AlreadyDeleted => "already_deleted",
+                };
+                Ok(json!({ "integration_id": integration_id, "outcome": outcome, "kombo": kombo }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(raw_path: &str) -> ApiGatewayV2httpRequest {
+        let mut r = ApiGatewayV2httpRequest::default();
+        r.raw_path = Some(raw_path.to_owned());
+        r
+    }
+
+    #[test]
+    fn path_parameters_come_from_api_gateway_or_the_raw_path() {
+        let mut r = at("/ignored");
+        r.path_parameters.insert("origin_id".into(), "42".into());
+        assert_eq!(
+            path_param(&r, Route::ConnectionLink, "origin_id").unwrap(),
+            "42"
+        );
+        let local = at("/lambda-url/connection-link/customers/4%202/connection-link");
+        assert_eq!(
+            path_param(&local, Route::ConnectionLink, "origin_id").unwrap(),
+            "4 2"
+        );
+        let id = at("/integrations/workday:abc");
+        assert_eq!(
+            path_param(&id, Route::DeleteIntegration, "integration_id").unwrap(),
+            "workday:abc"
+        );
+        assert!(
+            path_param(
+                &at("/customers/42/other"),
+                Route::ConnectionLink,
+                "origin_id"
+            )
+            .is_err()
+        );
+        assert!(path_param(&at("/"), Route::DeleteIntegration, "integration_id").is_err());
+    }
+}
