@@ -5,7 +5,7 @@ export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/integration-created.json
 URL ?=
 
-.PHONY: help deps test lint dev send events build bench sam-validate sam-build
+.PHONY: help deps test lint dev send events build bench bench-coldstart sizes sam-validate sam-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,6 +33,18 @@ build: ## release arm64 bootstrap.zip per function (target/lambda/<fn>/)
 
 bench: ## criterion benchmarks of the per-event CPU path (see BENCHMARKS.md)
 	cargo bench -p shared --bench pipeline
+
+bench-coldstart: ## cold start, Rust vs the Python peer: wall time, peak RSS, instructions (valgrind)
+	scripts/deps.sh test
+	python3 -c "import awslambdaric" 2>/dev/null || python3 -m pip install --quiet awslambdaric
+	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	cargo build --release --bins
+	python3 bench/coldstart.py
+
+sizes: ## size of each arm64 bootstrap.zip (after make build) and the TLS stack check
+	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%-60s %8.2f MB\n", $$9, $$5/1048576}'
+	@echo "crates present in two versions (no rustls/hyper/h2/aws-lc expected):"
+	@cargo tree -d -e normal --target aarch64-unknown-linux-gnu | grep -E '^[a-z]' || true
 
 sam-validate: ## sam validate --lint (installs aws-sam-cli from PyPI if missing)
 	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli

@@ -10,7 +10,8 @@ event is handed out on /invocation/next; when every event has been answered the 
 stopped and one JSON object is printed:
 
     {"responses": [{"event": path, "response": {...}} | {"event": path, "error": {...}}],
-     "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer, "init_error": ...}
+     "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer,
+     "peak_rss_kb": the process's VmHWM just before it is stopped, "init_error": ...}
 
 This is what `sam local invoke` does inside Docker; the tests and the cold-start bench use it.
 """
@@ -155,8 +156,21 @@ def main():
     threading.Thread(target=lambda: (child.wait(), state.done.set()), daemon=True).start()
     finished = state.done.wait(a.timeout)
     exited = child.poll()
-    child.kill()
-    child.wait()
+    peak_rss_kb = None
+    try:
+        with open(f"/proc/{child.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak_rss_kb = int(line.split()[1])
+    except OSError:
+        pass
+    # SIGTERM first, so a wrapper such as valgrind can report before it goes.
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
     def ms(t):
         return None if t is None else round((t - started) * 1000, 3)
@@ -166,6 +180,7 @@ def main():
         "ready_ms": ms(state.ready_at),
         "first_answer_ms": ms(state.first_answer_at),
         "init_error": state.init_error,
+        "peak_rss_kb": peak_rss_kb,
         "exited_early": exited,
         "timed_out": not finished,
     }

@@ -44,6 +44,24 @@ impl DynamoStore {
         }
     }
 
+    /// Opens the connection (DNS, TCP, TLS) during init, so the first webhook after a cold
+    /// start does not pay for it: one `GetItem` of a key that never exists, on the table
+    /// this function uses (the idempotency table where it has one).
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        let (table, key) = match &self.idempotency_table {
+            Some(t) => (t.as_str(), "event_id"),
+            None => (self.table.as_str(), "integration_id"),
+        };
+        self.client
+            .get_item()
+            .table_name(table)
+            .key(key, s("__warm-up__"))
+            .send()
+            .await
+            .map_err(dependency)?;
+        Ok(())
+    }
+
     fn idempotency_table(&self) -> Result<&str, Error> {
         self.idempotency_table
             .as_deref()

@@ -41,12 +41,16 @@ impl AwsBackend {
             .then(kombo::KomboClient::from_env)
             .transpose()?;
         let sdk = aws_config_loader().load().await;
-        Ok(backend::Backend {
+        let app = backend::Backend {
             store: dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings),
             kombo,
             settings,
             clock: time::OffsetDateTime::now_utc,
-        })
+        };
+        if route != backend::Route::ConnectionLink {
+            warm_up(app.store.warm_up()).await;
+        }
+        Ok(app)
     }
 }
 
@@ -66,6 +70,16 @@ pub fn aws_config_loader() -> ConfigLoader {
         .retry_config(RetryConfig::standard().with_max_attempts(config::AWS_MAX_ATTEMPTS))
 }
 
+/// Runs a warm-up during init, for at most a second; a failure is only logged (the first
+/// request then opens the connection itself, as it would without a warm-up).
+async fn warm_up(f: impl std::future::Future<Output = Result<(), Error>>) {
+    match tokio::time::timeout(std::time::Duration::from_secs(1), f).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "connection warm-up failed"),
+        Err(_) => tracing::warn!("connection warm-up took over 1 s; going on"),
+    }
+}
+
 impl AwsApp {
     /// Builds the app for the function serving `E` from its environment: the secret,
     /// the settings, and the AWS clients (once per container).
@@ -73,7 +87,13 @@ impl AwsApp {
         let secrets = signature::Secrets::from_env()?;
         let settings = config::Settings::from_env(E::PUBLISHES)?;
         let sdk = aws_config_loader().load().await;
-        Ok(Self::with_sdk_config(secrets, settings, &sdk))
+        let app = Self::with_sdk_config(secrets, settings, &sdk);
+        warm_up(async {
+            let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
+            ddb.and(sns)
+        })
+        .await;
+        Ok(app)
     }
 
     /// Builds the app from an explicit SDK configuration (tests, local servers).

@@ -22,6 +22,21 @@ impl SnsPublisher {
     }
 }
 
+impl SnsPublisher {
+    /// Opens the connection during init (see [`crate::dynamo::DynamoStore::warm_up`]).
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        if let Some(topic) = &self.topic_arn {
+            self.client
+                .get_topic_attributes()
+                .topic_arn(topic)
+                .send()
+                .await
+                .map_err(|e| Error::dependency("SNS", e))?;
+        }
+        Ok(())
+    }
+}
+
 impl AlertPublisher for SnsPublisher {
     async fn publish(&self, alert: &Alert) -> Result<(), Error> {
         let topic = self

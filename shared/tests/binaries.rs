@@ -146,6 +146,10 @@ async fn every_sample_event_through_its_built_binary() {
             !stderr.contains("user@example.com"),
             "{function} logged creator_email:\n{stderr}"
         );
+        assert!(
+            !stderr.contains("warm-up"),
+            "{function}: the init warm-up failed:\n{stderr}"
+        );
     }
 
     let rows = stack.rows().await;

@@ -41,13 +41,17 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "IdempotencyTable"),
                 ("dynamodb:DeleteItem", "IdempotencyTable"),
                 ("sns:Publish", "AlertTopic"),
+                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
                 ("kms:GenerateDataKey", "AlertKey"),
                 ("kms:Decrypt", "AlertKey"),
             ]),
         ),
         (
             "IntegrationDeletedFunction",
-            set(&[("dynamodb:UpdateItem", "MappingsTable")]),
+            set(&[
+                ("dynamodb:UpdateItem", "MappingsTable"),
+                ("dynamodb:GetItem", "MappingsTable"),
+            ]), // GetItem: warm-up at init
         ),
         (
             "IntegrationStateChangedFunction",
@@ -58,6 +62,7 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "IdempotencyTable"),
                 ("dynamodb:DeleteItem", "IdempotencyTable"),
                 ("sns:Publish", "AlertTopic"),
+                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
                 ("kms:GenerateDataKey", "AlertKey"),
                 ("kms:Decrypt", "AlertKey"),
             ]),
@@ -66,11 +71,17 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         ("ConnectionLinkFunction", set(&[])),
         (
             "CustomerIntegrationsFunction",
-            set(&[("dynamodb:Query", "MappingsTable/index/by-origin-id")]),
+            set(&[
+                ("dynamodb:Query", "MappingsTable/index/by-origin-id"),
+                ("dynamodb:GetItem", "MappingsTable"),
+            ]), // GetItem: warm-up at init
         ),
         (
             "DeleteIntegrationFunction",
-            set(&[("dynamodb:UpdateItem", "MappingsTable")]),
+            set(&[
+                ("dynamodb:UpdateItem", "MappingsTable"),
+                ("dynamodb:GetItem", "MappingsTable"),
+            ]), // GetItem: warm-up at init
         ),
         (
             "ConnectionFlowFailedFunction",
@@ -80,6 +91,7 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:UpdateItem", "IdempotencyTable"),
                 ("dynamodb:DeleteItem", "IdempotencyTable"),
                 ("sns:Publish", "AlertTopic"),
+                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
                 ("kms:GenerateDataKey", "AlertKey"),
                 ("kms:Decrypt", "AlertKey"),
             ]),
