@@ -680,3 +680,77 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
         "alerts: 0 lost, 0 doubled"
     );
 }
+
+mod faults {
+    use super::*;
+    use shared::App;
+
+    fn app_with(stack: &Stack, ddb: &aws_config::SdkConfig, sns: &aws_config::SdkConfig) -> AwsApp {
+        App {
+            store: shared::dynamo::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(ddb),
+                &stack.settings(),
+            ),
+            alerts: shared::sns::SnsPublisher::new(
+                aws_sdk_sns::Client::new(sns),
+                &stack.settings(),
+            ),
+            secrets: Secrets::parse(SECRET).unwrap(),
+            settings: stack.settings(),
+            clock: time::OffsetDateTime::now_utc,
+        }
+    }
+
+    #[tokio::test]
+    async fn dynamodb_throttling_is_retried_then_a_503_and_kombos_retry_converges() {
+        let stack = Stack::new("throttled");
+        let fault = FaultServer::start("dynamodb-throttled");
+        let (good, throttled) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
+        let app = app_with(&stack, &throttled, &good);
+        let body = created_body("ev-thr", "workday:throttled", Some("42"));
+        let (status, reply) = serve(&app, CREATED, &signed(CREATED, &body)).await;
+        assert_eq!(
+            (status, reply["error"]["code"].as_str()),
+            (503, Some("dependency_unavailable"))
+        );
+        assert_eq!(
+            fault.count().await,
+            3,
+            "the SDK retried the throttled write 3 times in all"
+        );
+        assert!(stack.rows().await.is_empty());
+
+        let healthy = stack.app().await;
+        let (status, reply) = serve(&healthy, CREATED, &signed(CREATED, &body)).await;
+        assert_eq!((status, reply["outcome"].as_str()), (200, Some("stored")));
+        assert_eq!(stack.rows().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn sns_5xx_after_the_claim_releases_it_and_the_retry_publishes_once() {
+        let stack = Stack::new("sns500");
+        let fault = FaultServer::start("sns-500");
+        let (good, failing) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
+        let app = app_with(&stack, &good, &failing);
+        let body = flow_failed_body("ev-500", Some("42"));
+        let (status, _) = serve(&app, FLOW_FAILED, &signed(FLOW_FAILED, &body)).await;
+        assert_eq!(status, 503);
+        assert!(fault.count().await >= 1);
+        assert!(stack.claims().await.is_empty(), "claim released");
+
+        let healthy = stack.app().await;
+        assert_eq!(
+            serve(&healthy, FLOW_FAILED, &signed(FLOW_FAILED, &body))
+                .await
+                .1["outcome"],
+            "alerted"
+        );
+        assert_eq!(
+            serve(&healthy, FLOW_FAILED, &signed(FLOW_FAILED, &body))
+                .await
+                .1["outcome"],
+            "already_alerted"
+        );
+        assert_eq!(stack.alerts().await.len(), 1, "0 lost, 0 doubled");
+    }
+}

@@ -74,6 +74,42 @@ pub fn moto() -> &'static str {
     })
 }
 
+/// A loopback endpoint that fails every request like AWS (`scripts/fault_server.py`).
+pub struct FaultServer {
+    pub endpoint: String,
+}
+
+impl FaultServer {
+    /// `fault`: `dynamodb-throttled` or `sns-500`.
+    pub fn start(fault: &str) -> FaultServer {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("scripts/fault_server.py"))
+            .arg(fault);
+        let stdout = spawn_tied_to_process(cmd);
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("fault_server.py prints its port");
+        FaultServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// How many requests it has failed.
+    pub async fn count(&self) -> usize {
+        reqwest::get(format!("{}/__count", self.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
 /// Obviously fake: the API key the fake Kombo accepts.
 pub const KOMBO_KEY: &str = "local-fake-kombo-api-key-not-real";
 
