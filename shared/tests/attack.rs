@@ -683,30 +683,13 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
 
 mod faults {
     use super::*;
-    use shared::App;
-
-    fn app_with(stack: &Stack, ddb: &aws_config::SdkConfig, sns: &aws_config::SdkConfig) -> AwsApp {
-        App {
-            store: shared::dynamo::DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(ddb),
-                &stack.settings(),
-            ),
-            alerts: shared::sns::SnsPublisher::new(
-                aws_sdk_sns::Client::new(sns),
-                &stack.settings(),
-            ),
-            secrets: Secrets::parse(SECRET).unwrap(),
-            settings: stack.settings(),
-            clock: time::OffsetDateTime::now_utc,
-        }
-    }
 
     #[tokio::test]
     async fn dynamodb_throttling_is_retried_then_a_503_and_kombos_retry_converges() {
         let stack = Stack::new("throttled");
         let fault = FaultServer::start("dynamodb-throttled");
         let (good, throttled) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
-        let app = app_with(&stack, &throttled, &good);
+        let app = stack.app_with(&throttled, &good);
         let body = created_body("ev-thr", "workday:throttled", Some("42"));
         let (status, reply) = serve(&app, CREATED, &signed(CREATED, &body)).await;
         assert_eq!(
@@ -731,7 +714,7 @@ mod faults {
         let stack = Stack::new("sns500");
         let fault = FaultServer::start("sns-500");
         let (good, failing) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
-        let app = app_with(&stack, &good, &failing);
+        let app = stack.app_with(&good, &failing);
         let body = flow_failed_body("ev-500", Some("42"));
         let (status, _) = serve(&app, FLOW_FAILED, &signed(FLOW_FAILED, &body)).await;
         assert_eq!(status, 503);

@@ -5,10 +5,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use shared::App;
 use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
 use shared::ports::{Claim, ClaimStore};
-use shared::signature::Secrets;
-use shared::{App, AwsApp};
 use support::*;
 use time::OffsetDateTime;
 
@@ -333,19 +332,7 @@ async fn dynamodb_unreachable_answers_503_and_changes_nothing() {
     let stack = Stack::new("ddb-down");
     let sdk_ok = stack.sdk().await;
     let sdk_down = Stack::sdk_at(REFUSED).await;
-    let app: AwsApp = App {
-        store: shared::dynamo::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk_down),
-            &stack.settings(),
-        ),
-        alerts: shared::sns::SnsPublisher::new(
-            aws_sdk_sns::Client::new(&sdk_ok),
-            &stack.settings(),
-        ),
-        secrets: Secrets::parse(SECRET).unwrap(),
-        settings: stack.settings(),
-        clock: OffsetDateTime::now_utc,
-    };
+    let app = stack.app_with(&sdk_down, &sdk_ok);
     for (route, body) in [
         (CREATED, created_body("e1", "workday:down", Some("1"))),
         (DELETED, deleted_body("e2", "workday:down", Some("1"))),
@@ -365,30 +352,10 @@ async fn dynamodb_unreachable_answers_503_and_changes_nothing() {
     assert!(stack.alerts().await.is_empty());
 }
 
-fn app_with_sns_down(
-    stack: &Stack,
-    sdk_ok: &aws_config::SdkConfig,
-    sdk_down: &aws_config::SdkConfig,
-) -> AwsApp {
-    App {
-        store: shared::dynamo::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(sdk_ok),
-            &stack.settings(),
-        ),
-        alerts: shared::sns::SnsPublisher::new(
-            aws_sdk_sns::Client::new(sdk_down),
-            &stack.settings(),
-        ),
-        secrets: Secrets::parse(SECRET).unwrap(),
-        settings: stack.settings(),
-        clock: OffsetDateTime::now_utc,
-    }
-}
-
 #[tokio::test]
 async fn sns_failing_after_the_claim_releases_it_and_the_retry_publishes_once() {
     let stack = Stack::new("sns-down");
-    let broken = app_with_sns_down(&stack, &stack.sdk().await, &Stack::sdk_at(REFUSED).await);
+    let broken = stack.app_with(&stack.sdk().await, &Stack::sdk_at(REFUSED).await);
     let body = flow_failed_body("ev-sns", Some("42"));
     let resp = broken
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
@@ -412,7 +379,7 @@ async fn sns_failing_after_the_claim_releases_it_and_the_retry_publishes_once() 
 #[tokio::test]
 async fn unassigned_notice_lost_to_an_sns_failure_is_sent_by_the_retry() {
     let stack = Stack::new("sns-down-created");
-    let broken = app_with_sns_down(&stack, &stack.sdk().await, &Stack::sdk_at(REFUSED).await);
+    let broken = stack.app_with(&stack.sdk().await, &Stack::sdk_at(REFUSED).await);
     let body = created_body("ev-un", "workday:un", None);
     assert_eq!(
         status(

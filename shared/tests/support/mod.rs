@@ -54,6 +54,21 @@ fn spawn_tied_to_process(mut cmd: Command) -> std::process::ChildStdout {
     rx.recv().unwrap()
 }
 
+/// Starts `python3 scripts/<script> <args>` (a loopback service that prints `PORT <n>`
+/// once listening), tied to this process; returns `http://127.0.0.1:<n>`.
+fn start_script_service(script: &str, args: &[&str]) -> String {
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("scripts").join(script)).args(args);
+    let stdout = spawn_tied_to_process(cmd);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .unwrap_or_else(|| panic!("{script} did not print its port: {line:?}"));
+    format!("http://127.0.0.1:{port}")
+}
+
 /// The moto server of this test process: `http://127.0.0.1:PORT`.
 pub fn moto() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
@@ -82,18 +97,8 @@ pub struct FaultServer {
 impl FaultServer {
     /// `fault`: `dynamodb-throttled` or `sns-500`.
     pub fn start(fault: &str) -> FaultServer {
-        let mut cmd = Command::new("python3");
-        cmd.arg(repo_root().join("scripts/fault_server.py"))
-            .arg(fault);
-        let stdout = spawn_tied_to_process(cmd);
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("fault_server.py prints its port");
         FaultServer {
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: start_script_service("fault_server.py", &[fault]),
         }
     }
 
@@ -121,17 +126,7 @@ pub struct FakeKombo {
 
 impl FakeKombo {
     pub fn start() -> FakeKombo {
-        let mut cmd = Command::new("python3");
-        cmd.arg(repo_root().join("scripts/fake_kombo.py"))
-            .args(["--api-key", KOMBO_KEY]);
-        let stdout = spawn_tied_to_process(cmd);
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .expect("fake_kombo.py prints its port");
-        let root = format!("http://127.0.0.1:{port}");
+        let root = start_script_service("fake_kombo.py", &["--api-key", KOMBO_KEY]);
         FakeKombo {
             base_url: format!("{root}/v1"),
             root,
@@ -235,6 +230,21 @@ impl Stack {
             self.settings(),
             &self.sdk().await,
         )
+    }
+
+    /// The production app with DynamoDB and SNS reached through the given configurations
+    /// (a stopped port, a fault server, ...): for fault injection.
+    pub fn app_with(&self, ddb: &SdkConfig, sns: &SdkConfig) -> AwsApp {
+        shared::App {
+            store: shared::dynamo::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(ddb),
+                &self.settings(),
+            ),
+            alerts: shared::sns::SnsPublisher::new(aws_sdk_sns::Client::new(sns), &self.settings()),
+            secrets: Secrets::parse(SECRET).unwrap(),
+            settings: self.settings(),
+            clock: time::OffsetDateTime::now_utc,
+        }
     }
 
     pub async fn ddb(&self) -> aws_sdk_dynamodb::Client {
