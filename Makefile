@@ -5,7 +5,7 @@ export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/integration-created.json
 URL ?=
 
-.PHONY: help deps test lint dev send events build bench bench-coldstart sizes sam-validate sam-build
+.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ sizes: ## size of each arm64 bootstrap.zip (after make build) and the TLS stack 
 	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%-60s %8.2f MB\n", $$9, $$5/1048576}'
 	@echo "crates present in two versions (no rustls/hyper/h2/aws-lc expected):"
 	@cargo tree -d -e normal --target aarch64-unknown-linux-gnu | grep -E '^[a-z]' || true
+
+FUZZ_SECONDS ?= 300
+fuzz: ## libFuzzer on the request path (size, verify, parse, decide) for FUZZ_SECONDS (default 300)
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/request_path
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none request_path corpus/request_path seeds/request_path -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 sam-validate: ## sam validate --lint (installs aws-sam-cli from PyPI if missing)
 	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli

@@ -103,6 +103,8 @@ def main():
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({k: v for k, v in fn_env.items() if not k.startswith("_")})
         env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+        # The interpreter itself, not a launcher shim (pyenv's would add its own start-up).
+        env["PEER_PYTHON"] = os.path.realpath(sys.executable)
 
         impls = [("Rust (release)", a.rust), ("Python 3.11 peer (boto3, awslambdaric)", os.path.join(HERE, "python-peer", "bootstrap"))]
         results = {}

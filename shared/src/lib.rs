@@ -5,6 +5,8 @@
 //! → [`decide`] (what must happen, as data) → [`ports`] ([`dynamo`], [`sns`]) →
 //! [`webhook::respond`] (the HTTP answer, from [`error::Error`] on failure).
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod config;
 pub mod decide;
