@@ -52,6 +52,17 @@ fn backend_event(
     .unwrap()
 }
 
+/// `POST /customers/42/connection-link` with `body`.
+fn link_event(body: Value) -> ApiGatewayV2httpRequest {
+    backend_event(
+        "POST",
+        "/customers/42/connection-link",
+        json!({"origin_id": "42"}),
+        "",
+        Some(body),
+    )
+}
+
 async fn backend(stack: &Stack, kombo: &FakeKombo) -> AwsBackend {
     Backend {
         store: DynamoStore::new(
@@ -164,18 +175,7 @@ async fn connection_link_route_answers_the_link_for_the_customer() {
     let (stack, kombo) = (Stack::new("link"), FakeKombo::start());
     let app = backend(&stack, &kombo).await;
     let body = json!({ "end_user_email": "it@acme.example", "end_user_organization_name": "Acme, Inc.", "language": "fr" });
-    let resp = app
-        .serve(
-            Route::ConnectionLink,
-            &backend_event(
-                "POST",
-                "/customers/42/connection-link",
-                json!({"origin_id": "42"}),
-                "",
-                Some(body),
-            ),
-        )
-        .await;
+    let resp = app.serve(Route::ConnectionLink, &link_event(body)).await;
     assert_eq!(status(&resp), 200);
     assert_eq!(
         body_json(&resp),
@@ -211,18 +211,7 @@ async fn connection_link_route_answers_the_link_for_the_customer() {
             "unknown field `extra`",
         ),
     ] {
-        let resp = app
-            .serve(
-                Route::ConnectionLink,
-                &backend_event(
-                    "POST",
-                    "/customers/42/connection-link",
-                    json!({"origin_id": "42"}),
-                    "",
-                    Some(bad),
-                ),
-            )
-            .await;
+        let resp = app.serve(Route::ConnectionLink, &link_event(bad)).await;
         assert_eq!(status(&resp), 400);
         assert!(
             body_json(&resp)["error"]["message"]

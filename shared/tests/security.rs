@@ -21,29 +21,36 @@ fn as_list(v: &Value) -> Vec<Value> {
 
 /// What each function's code calls, on which template resource. A permission beyond
 /// this is one the function does not use; one missing breaks it in AWS.
+/// What every function that alerts uses besides its own: the claim records (conditional
+/// put, read, complete, release), the topic (publish, and a read to open the connection
+/// at init), and the topic's key.
+const ALERTING: &[(&str, &str)] = &[
+    ("dynamodb:PutItem", "IdempotencyTable"),
+    ("dynamodb:GetItem", "IdempotencyTable"),
+    ("dynamodb:UpdateItem", "IdempotencyTable"),
+    ("dynamodb:DeleteItem", "IdempotencyTable"),
+    ("sns:Publish", "AlertTopic"),
+    ("sns:GetTopicAttributes", "AlertTopic"),
+    ("kms:GenerateDataKey", "AlertKey"),
+    ("kms:Decrypt", "AlertKey"),
+];
+
 fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
     let set = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
             .map(|(a, r)| (a.to_string(), r.to_string()))
-            .collect()
+            .collect::<BTreeSet<_>>()
     };
+    let alerting = |own: &[(&str, &str)]| set(own).union(&set(ALERTING)).cloned().collect();
     BTreeMap::from([
         (
             "IntegrationCreatedFunction",
-            set(&[
-                // insert (conditional put; get only where a server omits the old item)
+            // insert (conditional put; get only where a server omits the old item), and
+            // alerting for the unassigned notice
+            alerting(&[
                 ("dynamodb:PutItem", "MappingsTable"),
                 ("dynamodb:GetItem", "MappingsTable"),
-                // claims for the unassigned notice
-                ("dynamodb:PutItem", "IdempotencyTable"),
-                ("dynamodb:GetItem", "IdempotencyTable"),
-                ("dynamodb:UpdateItem", "IdempotencyTable"),
-                ("dynamodb:DeleteItem", "IdempotencyTable"),
-                ("sns:Publish", "AlertTopic"),
-                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
-                ("kms:GenerateDataKey", "AlertKey"),
-                ("kms:Decrypt", "AlertKey"),
             ]),
         ),
         (
@@ -55,17 +62,7 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         ),
         (
             "IntegrationStateChangedFunction",
-            set(&[
-                ("dynamodb:UpdateItem", "MappingsTable"),
-                ("dynamodb:PutItem", "IdempotencyTable"),
-                ("dynamodb:GetItem", "IdempotencyTable"),
-                ("dynamodb:UpdateItem", "IdempotencyTable"),
-                ("dynamodb:DeleteItem", "IdempotencyTable"),
-                ("sns:Publish", "AlertTopic"),
-                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
-                ("kms:GenerateDataKey", "AlertKey"),
-                ("kms:Decrypt", "AlertKey"),
-            ]),
+            alerting(&[("dynamodb:UpdateItem", "MappingsTable")]),
         ),
         // Calls only Kombo: no AWS permission beyond its logs.
         ("ConnectionLinkFunction", set(&[])),
@@ -83,19 +80,7 @@ fn used() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 ("dynamodb:GetItem", "MappingsTable"),
             ]), // GetItem: warm-up at init
         ),
-        (
-            "ConnectionFlowFailedFunction",
-            set(&[
-                ("dynamodb:PutItem", "IdempotencyTable"),
-                ("dynamodb:GetItem", "IdempotencyTable"),
-                ("dynamodb:UpdateItem", "IdempotencyTable"),
-                ("dynamodb:DeleteItem", "IdempotencyTable"),
-                ("sns:Publish", "AlertTopic"),
-                ("sns:GetTopicAttributes", "AlertTopic"), // warm-up at init
-                ("kms:GenerateDataKey", "AlertKey"),
-                ("kms:Decrypt", "AlertKey"),
-            ]),
-        ),
+        ("ConnectionFlowFailedFunction", alerting(&[])),
     ])
 }
 
