@@ -146,7 +146,9 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
             }
             Err(e) => {
                 let (status, outcome) = (e.status().as_u16(), e.code());
-                let cause = std::error::Error::source(e).map(|s| format!("{s:?}"));
+                // The error chain's messages, not the raw AWS response that `Debug` would include.
+                let cause = std::error::Error::source(e)
+                    .map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
                 if e.is_retryable() {
                     tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed, sender should retry");
                 } else {

@@ -52,13 +52,26 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         status(&app.serve::<ConnectionFlowFailed>(&alert).await),
         200
     );
+    // A dependency failure: logged with its cause (the error chain, not the raw response).
+    let down = stack.app_with(
+        &Stack::sdk_at("http://127.0.0.1:9").await,
+        &stack.sdk().await,
+    );
+    let unreachable = signed(
+        CREATED,
+        &created_body("ev-log-down", "workday:down", Some("42")),
+    );
+    assert_eq!(
+        status(&down.serve::<IntegrationCreated>(&unreachable).await),
+        503
+    );
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(lines[0]["event_id"], "ev-log");
     assert_eq!(lines[0]["event_type"], "integration-created");
     assert_eq!(lines[0]["integration_id"], "workday:log");
@@ -68,6 +81,11 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
     assert_eq!(lines[1]["outcome"], "unauthorized");
     assert_eq!(lines[1]["status"], 401);
     assert_eq!(lines[2]["outcome"], "alerted");
+    assert_eq!(lines[3]["outcome"], "dependency_unavailable");
+    assert_eq!(lines[3]["status"], 503);
+    assert_eq!(lines[3]["level"], "ERROR");
+    let cause = lines[3]["cause"].as_str().expect("a cause");
+    assert!(cause.contains("dispatch failure"), "{cause}");
     assert!(
         !text.contains("jane.doe@example.com"),
         "creator_email logged: {text}"
