@@ -107,23 +107,7 @@ fn percent_decode(segment: &str) -> String {
 }
 
 fn body_json<T: for<'de> Deserialize<'de>>(req: &ApiGatewayV2httpRequest) -> Result<T, Error> {
-    let raw = req.body.as_deref().unwrap_or_default();
-    let bytes = if req.is_base64_encoded {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .map_err(|_| {
-                Error::BadRequest("isBase64Encoded is true but the body is not valid base64".into())
-            })?
-    } else {
-        raw.as_bytes().to_vec()
-    };
-    if bytes.len() > crate::request::MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge {
-            actual: bytes.len(),
-            limit: crate::request::MAX_BODY_BYTES,
-        });
-    }
+    let bytes = crate::request::body_bytes(req)?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     let value = serde_path_to_error::deserialize(&mut *de)
         .map_err(|e| Error::BadRequest(format!("body: {}: {}", e.path(), e.inner())))?;

@@ -182,15 +182,7 @@ impl MappingStore for DynamoStore {
     async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {
         let update = Update::new(to_item(&t.mark)?, to_item(&t.descriptive)?);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("integration_id", s(&t.integration_id))
-            .update_expression(update.expression)
-            .set_expression_attribute_names(Some(update.names))
-            .expression_attribute_names("#cond_status", "status")
-            .set_expression_attribute_values(Some(update.values))
-            .expression_attribute_values(":cond_deleted", s("DELETED"))
+            .update_row(&t.integration_id, update)
             .condition_expression(
                 "attribute_not_exists(#cond_status) OR #cond_status <> :cond_deleted",
             )
@@ -206,15 +198,7 @@ impl MappingStore for DynamoStore {
     async fn update_state(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
         let update = Update::new(to_item(&u.fields)?, Item::new());
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("integration_id", s(&u.integration_id))
-            .update_expression(update.expression)
-            .set_expression_attribute_names(Some(update.names))
-            .expression_attribute_names("#cond_status", "status")
-            .set_expression_attribute_values(Some(update.values))
-            .expression_attribute_values(":cond_deleted", s("DELETED"))
+            .update_row(&u.integration_id, update)
             .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
             // `<=`: the same update applies again (a retry after a failed alert).
             .condition_expression(
@@ -259,6 +243,24 @@ impl MappingStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// An `UpdateItem` of one mapping row applying `update`, with `#cond_status` and
+    /// `:cond_deleted` bound for the caller's condition (tombstones are never changed).
+    fn update_row(
+        &self,
+        integration_id: &str,
+        update: Update,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(integration_id))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .expression_attribute_names("#cond_status", "status")
+            .set_expression_attribute_values(Some(update.values))
+            .expression_attribute_values(":cond_deleted", s("DELETED"))
+    }
+
     /// Sends a conditional put. `None`: the item was written. `Some(old)`: the condition
     /// failed and `old` is what stands there (returned by the failed write itself; a
     /// consistent read only for servers that do not return it).

@@ -61,10 +61,6 @@ pub enum Error {
     )]
     UnknownIntegration(String),
 
-    /// Nothing of that name (an unknown route parameter).
-    #[error("{0}")]
-    NotFound(String),
-
     /// Start-up configuration is missing or wrong (never produced while serving).
     #[error("configuration error: {0}")]
     Config(String),
@@ -97,7 +93,6 @@ impl Error {
             Error::InProgress(_) | Error::UnknownIntegration(_) => StatusCode::CONFLICT,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,7 +110,6 @@ impl Error {
             Error::UnknownIntegration(_) => "unknown_integration",
             Error::Dependency { .. } => "dependency_unavailable",
             Error::Upstream { .. } => "kombo_error",
-            Error::NotFound(_) => "not_found",
             Error::Config(_) => "misconfigured",
             Error::Internal(_) => "internal",
         }

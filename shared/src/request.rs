@@ -51,8 +51,9 @@ pub fn verified_body<'r>(
     Ok(body)
 }
 
-/// The body as sent by Kombo, size-checked before and after decoding.
-fn body_bytes(req: &ApiGatewayV2httpRequest) -> Result<Cow<'_, [u8]>, Error> {
+/// The body as sent, size-checked before and after decoding (API Gateway base64-encodes
+/// some bodies). Shared by the webhooks and the backend API.
+pub(crate) fn body_bytes(req: &ApiGatewayV2httpRequest) -> Result<Cow<'_, [u8]>, Error> {
     let raw = req.body.as_deref().unwrap_or_default();
     let too_large = |actual| Error::PayloadTooLarge {
         actual,

@@ -423,9 +423,11 @@ fn state_body(event_id: &str, integration_id: &str, state: &str, updated_at: &st
 async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
     let stack = Stack::new("state");
     let app = stack.app().await;
-    let serve = |body: String| {
+    // A state-changed delivery for workday:st: (event id, state, Kombo's updated_at).
+    let state = |event_id: &'static str, state: &'static str, at: &'static str| {
         let app = &app;
         async move {
+            let body = state_body(event_id, "workday:st", state, at);
             let resp = app
                 .serve::<IntegrationStateChanged>(&signed(STATE_CHANGED, &body))
                 .await;
@@ -434,13 +436,7 @@ async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
     };
 
     // Before its create: retried later, nothing stored.
-    let (code, body) = serve(state_body(
-        "s0",
-        "workday:st",
-        "ACTIVE",
-        "2026-11-01T10:00:00Z",
-    ))
-    .await;
+    let (code, body) = state("s0", "ACTIVE", "2026-11-01T10:00:00Z").await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),
         (409, Some("unknown_integration"))
@@ -452,42 +448,18 @@ async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
         &created_body("c1", "workday:st", Some("42")),
     ))
     .await;
-    let (code, body) = serve(state_body(
-        "s1",
-        "workday:st",
-        "ACTIVE",
-        "2026-11-01T10:00:00Z",
-    ))
-    .await;
+    let (code, body) = state("s1", "ACTIVE", "2026-11-01T10:00:00Z").await;
     assert_eq!(
         (code, body["outcome"].as_str()),
         (200, Some("state_recorded"))
     );
 
-    let (_, body) = serve(state_body(
-        "s2",
-        "workday:st",
-        "INVALID",
-        "2026-11-02T10:00:00Z",
-    ))
-    .await;
+    let (_, body) = state("s2", "INVALID", "2026-11-02T10:00:00Z").await;
     assert_eq!(body["outcome"], "state_recorded_alerted");
-    let (_, body) = serve(state_body(
-        "s2",
-        "workday:st",
-        "INVALID",
-        "2026-11-02T10:00:00Z",
-    ))
-    .await;
+    let (_, body) = state("s2", "INVALID", "2026-11-02T10:00:00Z").await;
     assert_eq!(body["outcome"], "already_alerted");
     // An older update arriving late changes nothing and pages nobody.
-    let (_, body) = serve(state_body(
-        "s-old",
-        "workday:st",
-        "INVALID",
-        "2026-10-01T10:00:00Z",
-    ))
-    .await;
+    let (_, body) = state("s-old", "INVALID", "2026-10-01T10:00:00Z").await;
     assert_eq!(body["outcome"], "ignored_stale");
 
     let row = &stack.rows().await[0];
@@ -516,13 +488,7 @@ async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
         &deleted_body("d1", "workday:st", Some("42")),
     ))
     .await;
-    let (_, body) = serve(state_body(
-        "s3",
-        "workday:st",
-        "ACTIVE",
-        "2026-11-03T10:00:00Z",
-    ))
-    .await;
+    let (_, body) = state("s3", "ACTIVE", "2026-11-03T10:00:00Z").await;
     assert_eq!(body["outcome"], "ignored_tombstoned");
     assert_eq!(stack.rows().await[0]["status"], "DELETED");
 }
