@@ -19,11 +19,7 @@ use shared::signature::Secrets;
 use support::*;
 
 async fn serve(app: &AwsApp, route: &str, req: &ApiGatewayV2httpRequest) -> (i64, Value) {
-    let resp = match route {
-        CREATED => app.serve::<IntegrationCreated>(req).await,
-        DELETED => app.serve::<IntegrationDeleted>(req).await,
-        _ => app.serve::<ConnectionFlowFailed>(req).await,
-    };
+    let resp = serve_route(app, route, req).await;
     (status(&resp), body_json(&resp))
 }
 

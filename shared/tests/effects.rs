@@ -339,11 +339,7 @@ async fn dynamodb_unreachable_answers_503_and_changes_nothing() {
         (FLOW_FAILED, flow_failed_body("e3", Some("1"))),
     ] {
         let req = signed(route, &body);
-        let resp = match route {
-            CREATED => app.serve::<IntegrationCreated>(&req).await,
-            DELETED => app.serve::<IntegrationDeleted>(&req).await,
-            _ => app.serve::<ConnectionFlowFailed>(&req).await,
-        };
+        let resp = serve_route(&app, route, &req).await;
         assert_eq!(status(&resp), 503, "{route}");
         assert_eq!(body_json(&resp)["error"]["code"], "dependency_unavailable");
         assert_eq!(resp.headers["retry-after"], "30");

@@ -5,26 +5,14 @@
 mod support;
 
 use base64::Engine as _;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::json;
-use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
+use shared::event::IntegrationCreated;
 use shared::signature::Secrets;
 use shared::{App, AwsApp};
 use support::*;
 
 const ROUTES: [&str; 3] = [CREATED, DELETED, FLOW_FAILED];
-
-async fn serve(
-    app: &AwsApp,
-    route: &str,
-    req: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
-    match route {
-        CREATED => app.serve::<IntegrationCreated>(req).await,
-        DELETED => app.serve::<IntegrationDeleted>(req).await,
-        _ => app.serve::<ConnectionFlowFailed>(req).await,
-    }
-}
 
 fn valid_body(route: &str) -> String {
     match route {
@@ -48,7 +36,7 @@ async fn rejected(
     error: &str,
     says: &str,
 ) {
-    let resp = serve(app, route, &req).await;
+    let resp = serve_route(app, route, &req).await;
     let body = body_json(&resp);
     assert_eq!(status(&resp), code, "{route}: {body}");
     assert_eq!(body["error"]["code"], error, "{route}: {body}");

@@ -350,6 +350,21 @@ pub fn body_json(resp: &ApiGatewayV2httpResponse) -> Value {
     }
 }
 
+/// Serves `req` on the function of `route` (one of the three webhook routes below).
+pub async fn serve_route(
+    app: &AwsApp,
+    route: &str,
+    req: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
+    match route {
+        CREATED => app.serve::<IntegrationCreated>(req).await,
+        DELETED => app.serve::<IntegrationDeleted>(req).await,
+        FLOW_FAILED => app.serve::<ConnectionFlowFailed>(req).await,
+        other => panic!("no webhook function for route {other}"),
+    }
+}
+
 pub const CREATED: &str = "/webhooks/kombo/integration-created";
 pub const DELETED: &str = "/webhooks/kombo/integration-deleted";
 pub const FLOW_FAILED: &str = "/webhooks/kombo/connection-flow-failed";
