@@ -557,35 +557,8 @@ async fn a_dependency_that_never_answers_is_a_503_inside_the_lambda_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
     let stack = Stack::new("load");
-    // All 206 deliveries are in flight at once. moto (one Python process on 2 cores) then
-    // queues requests for seconds: with the production budget (2 s an attempt) that turns
-    // into client timeouts, and a publish that timed out at the client after SNS executed
-    // it is sent again (the known limit in RELIABILITY). This test is about the
-    // exactly-once logic under concurrency, so it gives the SDK a budget that fits moto's
-    // queueing (20 s an attempt, 25 s an operation) and the claims an expiry above the
-    // longest hold (claim + publish + complete at 25 s each: 90 s).
-    let mut settings = stack.settings();
-    settings.claim_expiry = time::Duration::seconds(90);
-    let sdk = shared::aws_config_loader()
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(25))
-                .build(),
-        )
-        .endpoint_url(&stack.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let app = Arc::new(AwsApp::with_sdk_config(
-        Secrets::parse(SECRET).unwrap(),
-        settings,
-        &sdk,
-    ));
+    // All 206 deliveries are in flight at once (see app_for_concurrency for the budget).
+    let app = Arc::new(stack.app_for_concurrency().await);
     // 70 integrations: each gets a create and a duplicate of it; every third a delete
     // (sent in the same burst, so often before its create); every fifth a failed-flow
     // alert delivered three times.

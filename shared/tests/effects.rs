@@ -276,7 +276,7 @@ async fn storm<E: shared::Webhook + 'static>(
     body: String,
     n: usize,
 ) -> Vec<i64> {
-    let app = std::sync::Arc::new(stack.app().await);
+    let app = std::sync::Arc::new(stack.app_for_concurrency().await);
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let (app, req) = (app.clone(), signed(route, &body));

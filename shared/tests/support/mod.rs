@@ -223,6 +223,32 @@ impl Stack {
         Self::sdk_at(&self.endpoint).await
     }
 
+    /// The production app for many concurrent deliveries: moto (one Python process on 2
+    /// cores) then queues requests for seconds. With the production budget (2 s an
+    /// attempt) that turns into client timeouts, and a publish that timed out at the client
+    /// after moto executed it is sent again (the known limit in RELIABILITY). Tests of the
+    /// exactly-once logic under concurrency use this app instead: an SDK budget that fits
+    /// moto's queueing (20 s an attempt, 25 s an operation) and claims that expire only
+    /// after the longest hold (claim + publish + complete at 25 s each: 90 s).
+    pub async fn app_for_concurrency(&self) -> AwsApp {
+        let mut settings = self.settings();
+        settings.claim_expiry = time::Duration::seconds(90);
+        let sdk = shared::aws_config_loader()
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(25))
+                    .build(),
+            )
+            .endpoint_url(&self.endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        AwsApp::with_sdk_config(Secrets::parse(SECRET).unwrap(), settings, &sdk)
+    }
+
     /// The production app wired to this stack.
     pub async fn app(&self) -> AwsApp {
         AwsApp::with_sdk_config(
