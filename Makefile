@@ -1,6 +1,12 @@
 # The two quick-start commands are `make dev` and `make test`; the rest are helpers.
 SHELL := /bin/bash
 export SAM_CLI_TELEMETRY := 0
+# Python tools live in project-local virtual environments (scripts/deps.sh makes them):
+# .venv/tools first on PATH gives every recipe, test and script its python3, moto_server,
+# cfn-lint and cargo-lambda; SAM CLI has its own.
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/tools/bin:$(PATH)
+SAM := $(VENV)/sam/bin/sam
 .DEFAULT_GOAL := help
 EVENT ?= events/integration-created.json
 URL ?=
@@ -10,22 +16,25 @@ URL ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, unit + moto + binary tests
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit + moto + binary tests
 	scripts/deps.sh test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
+	shellcheck --shell=sh scripts/deps.sh
+	shellcheck .ci/run
 	cargo test --workspace
 
 dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
 	scripts/deps.sh dev
-	scripts/dev.sh
+	python3 scripts/dev.py
 
 send: ## send a signed sample to the local run: make send EVENT=events/<name>.json
-	scripts/send.py $(EVENT) $(URL)
+	python3 scripts/send.py $(EVENT) $(URL)
 
 events: ## re-sign the sample events in events/ after editing a body
-	scripts/events.py
+	scripts/deps.sh test
+	python3 scripts/events.py
 
 build: ## release arm64 bootstrap.zip per function (target/lambda/<fn>/)
 	scripts/deps.sh build
@@ -35,9 +44,7 @@ bench: ## criterion benchmarks of the per-event CPU path (see BENCHMARKS.md)
 	cargo bench -p shared --bench pipeline
 
 bench-coldstart: ## cold start, Rust vs the Python peer: wall time, peak RSS, instructions (valgrind)
-	scripts/deps.sh test
-	python3 -c "import awslambdaric" 2>/dev/null || python3 -m pip install --quiet awslambdaric
-	command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	scripts/deps.sh bench
 	cargo build --release --bins
 	python3 bench/coldstart.py
 
@@ -52,11 +59,11 @@ fuzz: ## libFuzzer on the request path (size, verify, parse, decide) for FUZZ_SE
 	mkdir -p fuzz/corpus/request_path
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none request_path corpus/request_path seeds/request_path -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
-sam-validate: ## sam validate --lint (installs aws-sam-cli from PyPI if missing)
-	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli
-	sam validate --lint --region us-east-1
+sam-validate: ## sam validate --lint (SAM CLI in .venv/sam)
+	scripts/deps.sh sam
+	$(SAM) validate --lint --region us-east-1
 
 sam-build: ## sam build --beta-features (cargo-lambda, arm64)
 	scripts/deps.sh build
-	command -v sam >/dev/null || python3 -m pip install --quiet aws-sam-cli
-	sam build --beta-features
+	scripts/deps.sh sam
+	$(SAM) build --beta-features

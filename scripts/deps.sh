@@ -1,30 +1,88 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Installs, only where missing, what the local run and the tests need. Idempotent, no
-# prompts: PyPI packages go through the current Python's pip.
-#   scripts/deps.sh test   moto server (DynamoDB/SNS/SQS on loopback), cfn-lint
+# prompts, POSIX sh (runs on macOS's bash 3.2 / zsh and on dash). Python tools go into
+# project-local virtual environments under .venv/ (git-ignored), pinned in
+# scripts/requirements/; nothing is installed globally with pip.
+#   scripts/deps.sh test   .venv/tools: moto server, cfn-lint, shellcheck; rustfmt + clippy
 #   scripts/deps.sh dev    the same, plus cargo-lambda (serves the functions locally)
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
-set -euo pipefail
+#   scripts/deps.sh sam    .venv/sam: AWS SAM CLI
+#   scripts/deps.sh bench  the Python peer's runtime client, valgrind
+# System packages (python3 with venv, a Rust toolchain) are prerequisites: installed with
+# apt-get only when running as root on Debian/Ubuntu (as CI does); otherwise one line says
+# what is missing.
+set -eu
+cd "$(dirname "$0")/.."
 
-want=()
-have_py() { python3 -c "import $1" >/dev/null 2>&1; }
-need_moto() { command -v moto_server >/dev/null 2>&1 && have_py flask && have_py flask_cors || want+=("moto[server]"); }
-need_lint() { command -v cfn-lint >/dev/null 2>&1 || want+=("cfn-lint"); have_py yaml || want+=("pyyaml"); have_py boto3 || want+=("boto3"); }
-need_lambda() { command -v cargo-lambda >/dev/null 2>&1 || want+=("cargo-lambda"); }
-need_zig() { have_py ziglang || want+=("ziglang"); }
+PYTHON=${PYTHON:-python3}
+missing=""
+
+is_root() { [ "$(id -u)" = 0 ]; }
+can_apt() { is_root && command -v apt-get >/dev/null 2>&1; }
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null; apt_updated=1; }
+  echo "installing with apt-get: $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+# need COMMAND-THAT-MUST-SUCCEED DEBIAN-PACKAGE HINT
+need() {
+  if sh -c "$1" >/dev/null 2>&1; then return 0; fi
+  if can_apt; then apt_install "$2"; sh -c "$1" >/dev/null 2>&1 && return 0; fi
+  missing="$missing
+  - $3"
+}
+
+need_python() {
+  need "command -v $PYTHON" python3 "python3 (Debian/Ubuntu: sudo apt-get install python3; macOS: xcode-select --install or brew install python)"
+  need "$PYTHON -c 'import venv, ensurepip'" python3-venv "python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
+}
+
+need_rust_components() {
+  command -v cargo >/dev/null 2>&1 || { missing="$missing
+  - a Rust toolchain (https://rustup.rs)"; return 0; }
+  for pair in fmt:rustfmt clippy:clippy; do
+    sub=${pair%%:*} component=${pair#*:}
+    cargo "$sub" --version >/dev/null 2>&1 && continue
+    if command -v rustup >/dev/null 2>&1; then rustup component add "$component"
+    else missing="$missing
+  - the $component component of the Rust toolchain (rustup component add $component)"; fi
+  done
+}
+
+fail_if_missing() {
+  [ -z "$missing" ] && return 0
+  echo "scripts/deps.sh: missing prerequisites (see README, Quick start):$missing" >&2
+  exit 1
+}
+
+# venv NAME REQUIREMENTS-FILE: creates .venv/NAME and installs the file's pins into it,
+# again only when the file changed (a stamp holds its checksum).
+venv() {
+  dir=.venv/$1 req=scripts/requirements/$2.txt
+  stamp=$dir/.installed-$2
+  sum=$(cksum <"$req")
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  echo "installing into $dir: $(grep -v '^#' "$req" | tr '\n' ' ')"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$sum" >"$stamp"
+}
 
 case "${1:-test}" in
-  test) need_moto; need_lint ;;
-  dev) need_moto; need_lint; need_lambda ;;
-  build) need_lambda; need_zig
-    rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu ;;
-  *) echo "usage: $0 test|dev|build" >&2; exit 2 ;;
+  test) need_python; need_rust_components; fail_if_missing
+    venv tools tools ;;
+  dev) need_python; need_rust_components; fail_if_missing
+    venv tools tools; venv tools lambda ;;
+  build) need_python; fail_if_missing
+    venv tools tools; venv tools lambda
+    rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \
+      || rustup target add aarch64-unknown-linux-gnu ;;
+  sam) need_python; fail_if_missing
+    venv sam sam ;;
+  bench) need_python
+    need "command -v valgrind" valgrind "valgrind (Debian/Ubuntu: sudo apt-get install valgrind; not on macOS: run the benchmark on Linux)"
+    fail_if_missing
+    venv tools tools; venv tools bench ;;
+  *) echo "usage: $0 test|dev|build|sam|bench" >&2; exit 2 ;;
 esac
-
-if [ ${#want[@]} -gt 0 ]; then
-  echo "installing from PyPI: ${want[*]}"
-  python3 -m pip install --quiet --disable-pip-version-check "${want[@]}"
-  hash -r
-  # pyenv installs console scripts behind shims that need a rehash.
-  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-fi

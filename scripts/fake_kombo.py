@@ -11,7 +11,7 @@ Scripted failures, by id: origin id or integration id `...:rate-limited` always 
 PLATFORM.RATE_LIMIT_EXCEEDED, `...:flaky` answers 503 once and then succeeds, `...:broken`
 answers 500 with a log_url. A wrong API key answers 401 PLATFORM.AUTHENTICATION_INVALID.
 
-    fake_kombo.py [--port N] [--api-key KEY]     prints "PORT <n>" once listening
+    fake_kombo.py [--host H] [--port N] [--api-key KEY]     prints "PORT <n>" once listening
 """
 
 import argparse
@@ -138,10 +138,11 @@ def make_handler(api_key):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--api-key", default="local-fake-kombo-api-key-not-real")
     a = p.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(a.api_key))
+    server = ThreadingHTTPServer((a.host, a.port), make_handler(a.api_key))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

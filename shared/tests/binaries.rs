@@ -32,7 +32,7 @@ fn binaries() -> &'static PathBuf {
 
 /// Runs `function` on the runtime API server with `env`, feeding it `events`.
 fn invoke(function: &str, env: &[(String, String)], events: &[&str]) -> (Value, String) {
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(support::tool("python3"));
     cmd.arg(repo_root().join("scripts/runtime_api.py"))
         .args(["--name", function, "--timeout", "30"])
         .arg(binaries().join(function))

@@ -25,6 +25,18 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A Python tool (`python3`, `moto_server`): the one in the project's virtual environment
+/// (`.venv/tools`, made by `scripts/deps.sh test`) where it exists, so that `cargo test`
+/// run by hand finds what `make test` installed; otherwise whatever PATH has.
+pub fn tool(name: &str) -> PathBuf {
+    let local = repo_root().join(".venv/tools/bin").join(name);
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from(name)
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -57,7 +69,7 @@ fn spawn_tied_to_process(mut cmd: Command) -> std::process::ChildStdout {
 /// Starts `python3 scripts/<script> <args>` (a loopback service that prints `PORT <n>`
 /// once listening), tied to this process; returns `http://127.0.0.1:<n>`.
 fn start_script_service(script: &str, args: &[&str]) -> String {
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(tool("python3"));
     cmd.arg(repo_root().join("scripts").join(script)).args(args);
     let stdout = spawn_tied_to_process(cmd);
     let mut line = String::new();
@@ -74,7 +86,7 @@ pub fn moto() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT.get_or_init(|| {
         let port = free_port();
-        let mut cmd = Command::new("moto_server");
+        let mut cmd = Command::new(tool("moto_server"));
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         spawn_tied_to_process(cmd);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -152,7 +164,7 @@ impl FakeKombo {
 
 /// Runs `python3 scripts/<script> <args>`, requires success, returns its stdout.
 pub fn script(script: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("python3")
+    let out = Command::new(tool("python3"))
         .arg(repo_root().join("scripts").join(script))
         .args(args)
         .output()

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""`make dev`: every function running locally against a local DynamoDB/SNS server.
+
+ 1. starts moto on $LOCAL_BIND:$LOCAL_AWS_PORT (default 127.0.0.1:4566);
+ 2. creates the resources template.yaml declares (scripts/local_aws.py), plus a queue
+    subscribed to the alert topic so alerts can be seen;
+ 3. starts a fake Kombo API (scripts/fake_kombo.py) on $LOCAL_BIND:$LOCAL_KOMBO_PORT
+    (default 4567) for the backend routes;
+ 4. serves every function with `cargo lambda watch` on 127.0.0.1:$LOCAL_FN_PORT (default
+    9000) with the template's environment and the fake local secret.
+
+LOCAL_BIND=0.0.0.0 makes moto and the fake Kombo reachable from containers (sam local).
+Ctrl-C (or the end of any of the three) stops everything it started. Written in Python
+rather than shell so that it behaves the same on Linux and macOS (no setsid there): each
+child runs in its own session, and stopping it stops the whole process group.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+LOCAL = os.path.join(ROOT, ".local")
+
+
+def port_busy(host, port):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+class Stack:
+    def __init__(self):
+        self.children = []
+
+    def start(self, name, argv, **kw):
+        log = kw.pop("log", None)
+        out = open(os.path.join(LOCAL, log), "w") if log else None
+        p = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
+                             start_new_session=True, **kw)
+        self.children.append((name, p))
+        return p
+
+    def stop(self):
+        print("\nstopping local stack", flush=True)
+        for _, p in self.children:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        for _, p in self.children:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def main():
+    bind = os.environ.get("LOCAL_BIND", "127.0.0.1")
+    aws_port = int(os.environ.get("LOCAL_AWS_PORT", "4566"))
+    fn_port = int(os.environ.get("LOCAL_FN_PORT", "9000"))
+    kombo_port = int(os.environ.get("LOCAL_KOMBO_PORT", "4567"))
+    endpoint = f"http://127.0.0.1:{aws_port}"
+    os.makedirs(LOCAL, exist_ok=True)
+    for p in (aws_port, fn_port, kombo_port):
+        if port_busy("127.0.0.1", p):
+            sys.exit(f"port {p} is in use (another make dev?); set LOCAL_AWS_PORT / LOCAL_FN_PORT / LOCAL_KOMBO_PORT")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
+
+    stack = Stack()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        stack.start("moto", ["moto_server", "-H", bind, "-p", str(aws_port)], env=env, log="moto.log")
+        deadline = time.monotonic() + 30
+        while not port_busy("127.0.0.1", aws_port):
+            if time.monotonic() > deadline:
+                sys.exit("moto did not start; see .local/moto.log")
+            time.sleep(0.1)
+        stack.start("fake Kombo", [sys.executable, "scripts/fake_kombo.py", "--host", bind, "--port", str(kombo_port)],
+                    log="fake_kombo.log")
+        with open(os.path.join(LOCAL, "state.json"), "w") as out:
+            subprocess.run([sys.executable, "scripts/local_aws.py", "create", "--endpoint", endpoint, "--prefix", "local",
+                            "--kombo-url", f"http://127.0.0.1:{kombo_port}/v1"], cwd=ROOT, env=env, stdout=out, check=True)
+        with open(os.path.join(LOCAL, "state.json")) as f:
+            state = json.load(f)
+        # The union of the functions' template environments (each reads only what it needs).
+        fn_env = {}
+        for fn in state["functions"].values():
+            fn_env.update({k: v for k, v in fn.items() if not k.startswith("_")})
+        fn_env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+        env_file = os.path.join(LOCAL, "functions.env")
+        with open(env_file, "w") as f:
+            f.write("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
+        stack.start("cargo lambda watch", ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
+                                           "--invoke-port", str(fn_port), "--env-file", env_file], env=env)
+        urls = "\n".join(f"  http://127.0.0.1:{fn_port}/lambda-url/{fn}/   deployed as {v['_route']}"
+                         for fn, v in state["functions"].items())
+        print(f"""
+Local stack is up (resources from template.yaml on {endpoint}).
+Function URLs (the first request to each compiles it; give it a moment):
+{urls}
+A fake Kombo API answers the backend functions on http://127.0.0.1:{kombo_port}/v1.
+
+Send a signed sample (in another terminal), then see the rows and alerts it produced:
+  make send EVENT=events/integration-created.json
+  make send EVENT=events/connection-flow-failed.json
+  make send EVENT=events/connection-flow-failed-forged.json     # answered 401
+  make send EVENT=events/customer-integrations.json              # backend API: the customer's rows
+  scripts/send.py my-body.json                                   # any JSON body, signed with the local secret
+Ctrl-C stops everything.
+""", flush=True)
+        while True:
+            for name, p in stack.children:
+                if p.poll() is not None:
+                    sys.exit(f"{name} exited with status {p.returncode}; stopping")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
