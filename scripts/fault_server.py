@@ -4,12 +4,25 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
 
     fault_server.py dynamodb-throttled   400 ProvisionedThroughputExceededException (JSON 1.0)
     fault_server.py sns-500              500 InternalError (query/XML protocol)
+    fault_server.py proxy UPSTREAM RULE [RULE ...]
+        forwards every request to UPSTREAM (moto) except those a RULE matches:
+        RULE = ACTION:OPERATION[:TIMES], OPERATION a DynamoDB target (PutItem, UpdateItem, ...)
+        or an SNS action (Publish); ACTION one of
+          hang            accept and never answer (a dependency that hangs at that step)
+          500             answer 500 like the service, without forwarding
+          apply-then-500  forward (the service applies it), then answer 500 instead: the
+                          SDK retries a write that was already applied
+        TIMES (default: always) limits how often the rule fires.
 
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed.
 """
 
 import sys
 import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = {
@@ -62,10 +75,90 @@ def handler(fault):
     return Handler
 
 
+def operation(headers, body):
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+
+
+def error_for(op):
+    """A 500 shaped like the service that owns `op`."""
+    if op in ("Publish", "GetTopicAttributes"):
+        return FAULTS["sns-500"]
+    return (500, "application/x-amz-json-1.0",
+            b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}')
+
+
+def proxy_handler(upstream, rules):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, code, ctype, payload, headers=()):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            with LOCK:
+                self.reply(200, "text/plain", str(COUNT[0]).encode())
+
+        def forward(self, body):
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            req = urllib.request.Request(upstream + self.path, data=body, method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    return r.status, r.headers.get("Content-Type", ""), r.read(), r.headers.items()
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers.get("Content-Type", ""), e.read(), e.headers.items()
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            op = operation(self.headers, body)
+            action = None
+            with LOCK:
+                for rule in rules:
+                    if rule["op"] == op and rule["left"] != 0:
+                        rule["left"] -= 1
+                        action = rule["action"]
+                        COUNT[0] += 1
+                        break
+            if action == "hang":
+                time.sleep(3600)
+                return
+            if action == "500":
+                return self.reply(*error_for(op))
+            status, ctype, payload, headers = self.forward(body)
+            if action == "apply-then-500":
+                return self.reply(*error_for(op))
+            keep = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection", "date", "server")]
+            self.reply(status, ctype, payload, keep)
+
+    return Handler
+
+
+def parse_rule(text):
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500"):
+        raise SystemExit(f"bad rule {text!r}\n{__doc__}")
+    return {"action": parts[0], "op": parts[1], "left": int(parts[2]) if len(parts) == 3 else -1}
+
+
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in FAULTS:
+    if len(sys.argv) >= 4 and sys.argv[1] == "proxy":
+        handler_class = proxy_handler(sys.argv[2].rstrip("/"), [parse_rule(r) for r in sys.argv[3:]])
+    elif len(sys.argv) == 2 and sys.argv[1] in FAULTS:
+        handler_class = handler(sys.argv[1])
+    else:
         raise SystemExit(__doc__)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(sys.argv[1]))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -2,14 +2,14 @@
 """A Lambda Runtime API server on loopback: runs a function binary (`bootstrap`) the way
 Lambda does, without Docker, feeds it events and records its answers.
 
-    runtime_api.py [--name FN] BINARY EVENT.json [EVENT.json ...]
+    runtime_api.py [--name FN] [--deadline-ms MS] BINARY EVENT.json [EVENT.json ...]
 
 The binary is started with the Lambda environment (AWS_LAMBDA_RUNTIME_API pointing here,
 plus whatever this process's environment holds: table names, AWS_ENDPOINT_URL, ...). Each
 event is handed out on /invocation/next; when every event has been answered the binary is
 stopped and one JSON object is printed:
 
-    {"responses": [{"event": path, "response": {...}} | {"event": path, "error": {...}}],
+    {"responses": [{"event": path, "response": {...} | "error": {...}, "answered_ms": ...}],
      "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer,
      "peak_rss_kb": the process's VmHWM just before it is stopped, "init_error": ...}
 
@@ -30,8 +30,10 @@ PREFIX = "/2018-06-01/runtime"
 
 
 class State:
-    def __init__(self, events):
+    def __init__(self, events, deadline_ms):
         self.events = events
+        self.deadline_ms = deadline_ms
+        self.handed_out = {}
         self.next_index = 0
         self.pending = {}
         self.responses = [None] * len(events)
@@ -78,13 +80,14 @@ def handler_for(state, function_arn):
             request_id = str(uuid.uuid4())
             with state.lock:
                 state.pending[request_id] = index
+                state.handed_out[index] = time.monotonic()
             self.reply(
                 200,
                 payload,
                 {
                     "Content-Type": "application/json",
                     "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 10_000),
+                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + state.deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": function_arn,
                     "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
                 },
@@ -110,7 +113,11 @@ def handler_for(state, function_arn):
                     value = json.loads(body)
                 except ValueError:
                     value = body.decode(errors="replace")
-                state.responses[index] = {"event": state.events[index][0], parts[2]: value}
+                state.responses[index] = {
+                    "event": state.events[index][0],
+                    parts[2]: value,
+                    "answered_ms": round((time.monotonic() - state.handed_out[index]) * 1000, 3),
+                }
                 state.answered += 1
                 if state.answered == len(state.events):
                     state.done.set()
@@ -123,6 +130,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="function")
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--deadline-ms", type=int, default=10_000,
+                   help="the invocation deadline handed to the function (Lambda-Runtime-Deadline-Ms), from now")
     p.add_argument("binary")
     p.add_argument("events", nargs="+")
     a = p.parse_args()
@@ -131,7 +140,7 @@ def main():
     for path in a.events:
         with open(path, "rb") as f:
             events.append((path, f.read()))
-    state = State(events)
+    state = State(events, a.deadline_ms)
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{a.name}"
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state, arn))
     server.daemon_threads = True

@@ -38,6 +38,11 @@ pub struct Mapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
     pub last_event_id: String,
+    /// The `integration-created` event that stored (or completed) the row; written by
+    /// that create only, so a retry of it knows the row is its own whatever other events
+    /// changed since. Absent on rows recorded from a state change before their create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_event_id: Option<String>,
     /// TTL (epoch seconds); set on tombstones only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -129,8 +134,8 @@ pub enum Decision {
     Tombstone(Tombstone),
     /// Publish an alert, exactly once per event id.
     Alert(Alert),
-    /// Record an integration's new state (unless a newer one is stored), and alert once
-    /// when it became INVALID.
+    /// Record an integration's new state (unless a newer one is stored; a row is made for
+    /// an integration not seen yet), and alert once when this event made it INVALID.
     State(StateUpdate, Option<Alert>),
 }
 
@@ -166,6 +171,7 @@ impl Decide for IntegrationCreated {
             updated_at: at,
             deleted_at: None,
             last_event_id: e.id.clone(),
+            created_event_id: Some(e.id.clone()),
             expires_at: None,
             state: None,
             setup_status: None,
@@ -259,6 +265,12 @@ pub struct StateFields {
 pub struct StateUpdate {
     pub integration_id: String,
     pub fields: StateFields,
+    /// What the event says about the integration: fills a row that does not exist yet
+    /// (an integration created before this stack was deployed), never overwrites.
+    pub descriptive: Descriptive,
+    /// The new state is INVALID: the store records which event made it so, and tells
+    /// whether this event is the one that did (then on-call is paged).
+    pub invalid: bool,
 }
 
 impl Decide for IntegrationStateChanged {
@@ -275,8 +287,20 @@ impl Decide for IntegrationStateChanged {
                 updated_at: rfc3339(now),
                 last_event_id: e.id.clone(),
             },
+            descriptive: Descriptive {
+                origin_id: d.end_user.origin_id.clone(),
+                tool: Some(d.integration_tool.to_string()),
+                category: Some(d.integration_category.to_string()),
+                organization_name: Some(d.end_user.organization_name.clone()),
+                creator_email: d
+                    .end_user
+                    .creator_email
+                    .as_ref()
+                    .map(|s| s.expose().to_owned()),
+            },
+            invalid: d.state == IntegrationState::Invalid,
         };
-        let invalid = (d.state == IntegrationState::Invalid).then(|| {
+        let invalid = update.invalid.then(|| {
             alert(
                 AlertKind::IntegrationInvalid,
                 format!(

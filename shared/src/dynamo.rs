@@ -8,13 +8,15 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
-use crate::ports::{Claim, ClaimStore, Inserted, MappingStore, StateApplied, Tombstoned};
+use crate::ports::{
+    Claim, ClaimStore, Inserted, MappingStore, StateApplied, StateResult, Tombstoned,
+};
 
 /// The customer index of the mappings table.
 pub const BY_ORIGIN_INDEX: &str = "by-origin-id";
@@ -107,17 +109,70 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The part of an existing row a conditional write needs to explain its failure.
-#[derive(Deserialize)]
+/// The part of an existing row (or claim) a conditional write needs to explain itself.
+#[derive(Deserialize, Default)]
 struct Existing {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
     last_event_id: Option<String>,
+    #[serde(default)]
+    created_event_id: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    invalid_event_id: Option<String>,
+    #[serde(default)]
+    state_updated_at_ms: Option<i64>,
+    /// Claims only: the token of the invocation that holds it.
+    #[serde(default)]
+    token: Option<String>,
 }
 
+impl Existing {
+    fn deleted(&self) -> bool {
+        self.status.as_deref() == Some("DELETED")
+    }
+
+    /// Whether `event_id` wrote this row's defining fact: `field` (the create's or the
+    /// INVALID's event id) or, on a row written before that field existed (an upgrade
+    /// from a version without it), `last_event_id`.
+    fn written_by(&self, field: &Option<String>, event_id: &str) -> bool {
+        match field {
+            Some(id) => id == event_id,
+            None => self.last_event_id.as_deref() == Some(event_id),
+        }
+    }
+}
+
+/// Fields a create (or a state change on a row not seen yet) only fills where absent.
+const CREATE_SETS: [&str; 5] = [
+    "status",
+    "created_at",
+    "created_event_id",
+    "updated_at",
+    "last_event_id",
+];
+
+/// Splits `item` into what a write always sets (`always`) and what it only fills where
+/// absent; the key is left out (an update names it as the key).
+fn split(mut item: Item, always: &[&str]) -> (Item, Item) {
+    item.remove("integration_id");
+    let set = always
+        .iter()
+        .filter_map(|k| item.remove_entry(*k))
+        .collect();
+    (set, item)
+}
+
+/// "May this state update be applied": the row is new, or not deleted and holds no
+/// newer state. `<=`: the same update applies again (a retry after a failed alert).
+const STATE_APPLIES: &str = "(attribute_not_exists(integration_id) OR (#cond_status <> :cond_deleted \
+     AND (attribute_not_exists(state_updated_at_ms) OR state_updated_at_ms <= :cond_ms)))";
+
 fn read_existing(item: Option<&Item>) -> Option<Existing> {
-    serde_dynamo::from_item(item?.clone()).ok()
+    let item = item.filter(|i| !i.is_empty())?;
+    serde_dynamo::from_item(item.clone()).ok()
 }
 
 /// `SET #a0 = :a0, ..., #b0 = if_not_exists(#b0, :b0), ...` from two serialized structs.
@@ -158,24 +213,44 @@ impl Update {
 
 impl MappingStore for DynamoStore {
     async fn insert(&self, m: &Mapping) -> Result<Inserted, Error> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(m)?))
-            .condition_expression("attribute_not_exists(integration_id)");
-        let Some(old) = self
-            .put_unless_exists(put, &self.table, ("integration_id", &m.integration_id))
-            .await?
-        else {
-            return Ok(Inserted::Stored);
+        let (always, if_absent) = split(to_item(m)?, &CREATE_SETS);
+        let result = self
+            .update_row(&m.integration_id, Update::new(always, if_absent))
+            // New, or a row a state change recorded before its create (no `created_at`).
+            .condition_expression(
+                "attribute_not_exists(integration_id) OR \
+                 (attribute_not_exists(created_at) AND #cond_status <> :cond_deleted)",
+            )
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(out) if out.attributes().is_none_or(|a| a.is_empty()) => {
+                return Ok(Inserted::Stored);
+            }
+            Ok(_) => return Ok(Inserted::Completed),
+            Err(e) => e,
         };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(dependency(err));
+        };
+        let old = match read_existing(failed.item()) {
+            Some(old) => old,
+            None => {
+                self.read_row(&self.table, ("integration_id", &m.integration_id))
+                    .await?
+            }
+        };
+        let event_id = &m.last_event_id;
         Ok(Inserted::Exists {
-            status: match old.status.as_deref() {
-                Some("DELETED") => Status::Deleted,
-                _ => Status::Active,
+            status: if old.deleted() {
+                Status::Deleted
+            } else {
+                Status::Active
             },
-            last_event_id: old.last_event_id.unwrap_or_default(),
+            own: old.written_by(&old.created_event_id, event_id),
         })
     }
 
@@ -195,31 +270,51 @@ impl MappingStore for DynamoStore {
         })
     }
 
-    async fn update_state(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
-        let update = Update::new(to_item(&u.fields)?, Item::new());
-        let result = self
-            .update_row(&u.integration_id, update)
-            .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
-            // `<=`: the same update applies again (a retry after a failed alert).
-            .condition_expression(
-                "attribute_exists(integration_id) AND #cond_status <> :cond_deleted \
-                 AND (attribute_not_exists(state_updated_at_ms) OR state_updated_at_ms <= :cond_ms)",
-            )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(StateApplied::Applied),
-            Err(e) => e,
-        };
-        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
-        else {
-            return Err(dependency(err));
-        };
-        Ok(match read_existing(failed.item()) {
-            None => StateApplied::Unknown,
-            Some(old) if old.status.as_deref() == Some("DELETED") => StateApplied::Deleted,
-            Some(_) => StateApplied::Stale,
+    async fn update_state(&self, u: &StateUpdate) -> Result<StateResult, Error> {
+        let event_id = u.fields.last_event_id.as_str();
+        if u.invalid {
+            // The transition: applies only if the row is not INVALID already, and records
+            // this event as the one that made it so.
+            let mut always = to_item(&u.fields)?;
+            always.insert("invalid_event_id".into(), s(event_id));
+            let transition = self.state_write(u, always, true).await?;
+            let old = match transition {
+                Ok(()) => {
+                    return Ok(StateResult {
+                        applied: StateApplied::Applied,
+                        made_invalid: true,
+                    });
+                }
+                Err(old) => old,
+            };
+            let Some(old) = old else {
+                return Ok(StateResult {
+                    applied: StateApplied::Stale,
+                    made_invalid: false,
+                });
+            };
+            // INVALID already: this event's own INVALID period (a retry after a failed
+            // page), or another event's (then this is only a newer detail, no page).
+            let made_invalid = old.state.as_deref() == Some("INVALID")
+                && old.written_by(&old.invalid_event_id, event_id);
+            let applied = if old.deleted() {
+                StateApplied::Deleted
+            } else if old
+                .state_updated_at_ms
+                .is_some_and(|ms| ms > u.fields.state_updated_at_ms)
+            {
+                StateApplied::Stale
+            } else {
+                self.plain_state_write(u).await?
+            };
+            return Ok(StateResult {
+                applied,
+                made_invalid,
+            });
+        }
+        Ok(StateResult {
+            applied: self.plain_state_write(u).await?,
+            made_invalid: false,
         })
     }
 
@@ -243,6 +338,69 @@ impl MappingStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A state update with `always` set and the row's descriptive fields filled where
+    /// absent (a row is made for an integration not seen yet), under [`STATE_APPLIES`];
+    /// `transition` adds "and the row is not INVALID already". `Err(old)`: the condition
+    /// failed, with the row that stands (None: no row, or the server returned none).
+    async fn state_write(
+        &self,
+        u: &StateUpdate,
+        always: Item,
+        transition: bool,
+    ) -> Result<Result<(), Option<Existing>>, Error> {
+        let mut if_absent = to_item(&u.descriptive)?;
+        if_absent.insert("status".into(), s("ACTIVE"));
+        let mut write = self
+            .update_row(&u.integration_id, Update::new(always, if_absent))
+            .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        write = if transition {
+            write
+                .condition_expression(format!(
+                    "{STATE_APPLIES} AND (attribute_not_exists(#cond_state) OR #cond_state <> :cond_invalid)"
+                ))
+                .expression_attribute_names("#cond_state", "state")
+                .expression_attribute_values(":cond_invalid", s("INVALID"))
+        } else {
+            write.condition_expression(STATE_APPLIES)
+        };
+        match write.send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Err(read_existing(failed.item())))
+                }
+                _ => Err(dependency(err)),
+            },
+        }
+    }
+
+    /// A state update that is not a transition to INVALID.
+    async fn plain_state_write(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
+        Ok(
+            match self.state_write(u, to_item(&u.fields)?, false).await? {
+                Ok(()) => StateApplied::Applied,
+                Err(Some(old)) if old.deleted() => StateApplied::Deleted,
+                Err(_) => StateApplied::Stale,
+            },
+        )
+    }
+
+    /// A consistent read of what stands at `key`, for servers whose failed conditional
+    /// writes do not return it.
+    async fn read_row(&self, table: &str, (key, value): (&str, &str)) -> Result<Existing, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(key, s(value))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dependency)?;
+        Ok(read_existing(out.item()).unwrap_or_default())
+    }
+
     /// An `UpdateItem` of one mapping row applying `update`, with `#cond_status` and
     /// `:cond_deleted` bound for the caller's condition (tombstones are never changed).
     fn update_row(
@@ -285,19 +443,7 @@ impl DynamoStore {
         if let Some(old) = read_existing(failed.item()) {
             return Ok(Some(old));
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(key, s(value))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dependency)?;
-        Ok(Some(read_existing(out.item()).unwrap_or(Existing {
-            status: None,
-            last_event_id: None,
-        })))
+        self.read_row(table, (key, value)).await.map(Some)
     }
 }
 
@@ -352,6 +498,13 @@ impl ClaimStore for DynamoStore {
                 .await?
             {
                 None => Claim::Acquired,
+                // Our own claim: the SDK retried a put that DynamoDB had applied.
+                Some(old)
+                    if old.status.as_deref() == Some(IN_PROGRESS)
+                        && old.token.as_deref() == Some(token) =>
+                {
+                    Claim::Acquired
+                }
                 Some(old) if old.status.as_deref() == Some(COMPLETED) => Claim::Completed,
                 Some(_) => Claim::InProgress,
             },

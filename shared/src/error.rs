@@ -55,12 +55,6 @@ pub enum Error {
         log_url: Option<String>,
     },
 
-    /// A state change for an integration whose create has not arrived yet; retry later.
-    #[error(
-        "integration {0} is not known yet (its integration-created event has not arrived); retry later"
-    )]
-    UnknownIntegration(String),
-
     /// Start-up configuration is missing or wrong (never produced while serving).
     #[error("configuration error: {0}")]
     Config(String),
@@ -90,7 +84,9 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::WrongEventType { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::InProgress(_) | Error::UnknownIntegration(_) => StatusCode::CONFLICT,
+            // 429, not 409: our own normal condition, and senders that treat every other
+            // 4xx as final still come back.
+            Error::InProgress(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,7 +103,6 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::WrongEventType { .. } => "wrong_event_type",
             Error::InProgress(_) => "in_progress",
-            Error::UnknownIntegration(_) => "unknown_integration",
             Error::Dependency { .. } => "dependency_unavailable",
             Error::Upstream { .. } => "kombo_error",
             Error::Config(_) => "misconfigured",
@@ -119,11 +114,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::InProgress(_)
-                | Error::UnknownIntegration(_)
-                | Error::Dependency { .. }
-                | Error::Config(_)
-                | Error::Internal(_)
+            Error::InProgress(_) | Error::Dependency { .. } | Error::Config(_) | Error::Internal(_)
         )
     }
 

@@ -14,10 +14,14 @@ use crate::error::Error;
 pub enum Inserted {
     /// The row did not exist and is now stored.
     Stored,
+    /// A row recorded from a state change (its create had not been seen) is now complete.
+    Completed,
     /// A row was there already and is unchanged.
     Exists {
         status: Status,
-        last_event_id: String,
+        /// The row was stored by this same create event (a retry of it), whatever other
+        /// events changed on it since.
+        own: bool,
     },
 }
 
@@ -33,26 +37,34 @@ pub enum Tombstoned {
 /// What a state update found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateApplied {
-    /// Recorded (or the same update recorded again).
+    /// Recorded (or the same update recorded again; a row made if there was none).
     Applied,
     /// A newer state is stored; nothing changed.
     Stale,
     /// The integration is a tombstone; nothing changed.
     Deleted,
-    /// No row yet (the create has not arrived); nothing changed.
-    Unknown,
+}
+
+/// A state update's result and whether this event is the one that made the integration
+/// INVALID (its INVALID period still stands): the only case that pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateResult {
+    pub applied: StateApplied,
+    pub made_invalid: bool,
 }
 
 pub trait MappingStore: Send + Sync {
-    /// Stores `m` unless a row (active or tombstone) exists: one conditional write.
+    /// Stores `m` unless a row (active or tombstone) exists, or completes a row recorded
+    /// from a state change: one conditional write.
     fn insert(&self, m: &Mapping) -> impl Future<Output = Result<Inserted, Error>> + Send;
     /// Marks the integration deleted unless it is already: one conditional write.
     fn tombstone(&self, t: &Tombstone) -> impl Future<Output = Result<Tombstoned, Error>> + Send;
-    /// Records a state unless a newer one is stored: one conditional write.
+    /// Records a state unless a newer one is stored or the integration is deleted: one
+    /// conditional write (two when an INVALID follows an INVALID).
     fn update_state(
         &self,
         u: &StateUpdate,
-    ) -> impl Future<Output = Result<StateApplied, Error>> + Send;
+    ) -> impl Future<Output = Result<StateResult, Error>> + Send;
     /// Every row of one customer (the `by-origin-id` index), tombstones included.
     fn by_origin(
         &self,

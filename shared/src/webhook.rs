@@ -42,6 +42,8 @@ impl Webhook for event::IntegrationStateChanged {
 pub enum Outcome {
     /// A new mapping was stored.
     Stored,
+    /// A row recorded from a state change (the create came later) is now complete.
+    Completed,
     /// A new mapping without customer was stored and the notice published.
     StoredUnassigned,
     /// The mapping exists already (a duplicate or repeated create): nothing changed.
@@ -68,6 +70,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Stored => "stored",
+            Outcome::Completed => "completed",
             Outcome::StoredUnassigned => "stored_unassigned",
             Outcome::AlreadyStored => "already_stored",
             Outcome::IgnoredTombstoned => "ignored_tombstoned",
@@ -187,6 +190,7 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         match decision {
             Decision::Store(m) => Ok(match self.store.insert(&m).await? {
                 Inserted::Stored => Outcome::Stored,
+                Inserted::Completed => Outcome::Completed,
                 Inserted::Exists { status, .. } => existing(status),
             }),
             Decision::Tombstone(t) => Ok(match self.store.tombstone(&t).await? {
@@ -223,41 +227,39 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
 
     /// Stores a mapping without customer and publishes the notice, unless the
     /// integration was deleted meanwhile. A retry after a failed publish finds the row
-    /// stored by this same event and publishes then.
+    /// its own create stored (`created_event_id`, which no other event writes) and
+    /// publishes then, whatever state changes arrived in between.
     async fn store_and_notify(&self, m: &Mapping, alert: &Alert) -> Result<Outcome, Error> {
         match self.store.insert(m).await? {
             Inserted::Exists {
                 status: Status::Deleted,
                 ..
             } => return Ok(Outcome::IgnoredTombstoned),
-            Inserted::Exists { last_event_id, .. } if last_event_id != m.last_event_id => {
-                return Ok(Outcome::AlreadyStored);
-            }
-            Inserted::Stored | Inserted::Exists { .. } => {}
+            Inserted::Exists { own: false, .. } => return Ok(Outcome::AlreadyStored),
+            Inserted::Stored | Inserted::Completed | Inserted::Exists { own: true, .. } => {}
         }
         self.alerts.publish(alert).await?;
         Ok(Outcome::StoredUnassigned)
     }
 
-    /// Records a state; publishes `alert` only if this update is the newest recorded
-    /// (an older INVALID superseded by a newer state pages nobody).
+    /// Records a state; publishes `alert` only if this event is the one that made the
+    /// integration INVALID and that INVALID period still stands (a second INVALID, an
+    /// older one arriving late, or one already superseded pages nobody).
     async fn record_state(
         &self,
         update: &StateUpdate,
         alert: Option<&Alert>,
     ) -> Result<Outcome, Error> {
-        match self.store.update_state(update).await? {
-            StateApplied::Unknown => Err(Error::UnknownIntegration(update.integration_id.clone())),
-            StateApplied::Deleted => Ok(Outcome::IgnoredTombstoned),
-            StateApplied::Stale => Ok(Outcome::IgnoredStale),
-            StateApplied::Applied => match alert {
-                None => Ok(Outcome::StateRecorded),
-                Some(alert) => {
-                    self.alerts.publish(alert).await?;
-                    Ok(Outcome::StateRecordedAlerted)
-                }
-            },
+        let result = self.store.update_state(update).await?;
+        if let (true, Some(alert)) = (result.made_invalid, alert) {
+            self.alerts.publish(alert).await?;
+            return Ok(Outcome::StateRecordedAlerted);
         }
+        Ok(match result.applied {
+            StateApplied::Deleted => Outcome::IgnoredTombstoned,
+            StateApplied::Stale => Outcome::IgnoredStale,
+            StateApplied::Applied => Outcome::StateRecorded,
+        })
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →

@@ -607,9 +607,9 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
                 let t = Instant::now();
                 let (mut status, _) = serve(&app, route, &req).await;
                 let first = status;
-                // What Kombo does with a 409 (in progress) or a 503: deliver again later.
+                // What Kombo does with a 429 (in progress) or a 503: deliver again later.
                 let mut retries = 0;
-                while (status == 409 || status == 503) && retries < 400 {
+                while (status == 429 || status == 503) && retries < 400 {
                     retries += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     status = serve(&app, route, &req).await.0;

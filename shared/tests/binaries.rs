@@ -5,85 +5,8 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 use support::*;
-
-/// Builds the function binaries (debug; incremental) and returns where they are.
-fn binaries() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(repo_root())
-            .args(["build", "--quiet", "--bins"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build --bins failed");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join("target"));
-        target.join("debug")
-    })
-}
-
-/// Runs `function` on the runtime API server with `env`, feeding it `events`.
-fn invoke(function: &str, env: &[(String, String)], events: &[&str]) -> (Value, String) {
-    let mut cmd = Command::new(support::tool("python3"));
-    cmd.arg(repo_root().join("scripts/runtime_api.py"))
-        .args(["--name", function, "--timeout", "30"])
-        .arg(binaries().join(function))
-        .args(events.iter().map(|e| repo_root().join("events").join(e)))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let result = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("runtime_api.py printed {stdout:?}: {e}"));
-    (result, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// The function's environment as the template declares it, resolved against `stack`.
-fn template_env(stack: &Stack, function: &str) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = stack.raw["functions"][function]
-        .as_object()
-        .unwrap_or_else(|| panic!("template.yaml has no function {function}"))
-        .iter()
-        .filter(|(k, _)| !k.starts_with('_'))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect();
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        env.push((k.into(), v.into()));
-    }
-    env
-}
-
-fn answers(result: &Value) -> Vec<(i64, String)> {
-    result["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let resp = &r["response"];
-            let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
-            let what = body["outcome"]
-                .as_str()
-                .or(body["error"]["code"].as_str())
-                .unwrap()
-                .to_owned();
-            (resp["statusCode"].as_i64().unwrap(), what)
-        })
-        .collect()
-}
 
 #[test]
 fn sample_events_are_signed_for_their_current_bodies() {

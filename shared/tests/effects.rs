@@ -295,11 +295,11 @@ async fn fifty_concurrent_identical_alerts_publish_one_message() {
     let stack = Stack::new("storm-flow");
     let body = flow_failed_body("ev-storm", Some("42"));
     let codes = storm::<ConnectionFlowFailed>(&stack, FLOW_FAILED, body.clone(), 50).await;
-    assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
     assert!(codes.contains(&200));
-    // Kombo retries the ones told 409 (in progress): they converge on 200, no new message.
+    // Kombo retries the ones told 429 (in progress): they converge on 200, no new message.
     let app = stack.app().await;
-    for _ in codes.iter().filter(|c| **c == 409) {
+    for _ in codes.iter().filter(|c| **c == 429) {
         let r = app
             .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
             .await;
@@ -313,7 +313,7 @@ async fn fifty_concurrent_identical_creates_store_one_row_and_one_notice() {
     let stack = Stack::new("storm-created");
     let body = created_body("ev-storm-c", "workday:storm", None);
     let codes = storm::<IntegrationCreated>(&stack, CREATED, body, 50).await;
-    assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
     assert_eq!(stack.rows().await.len(), 1);
     assert_eq!(stack.alerts().await.len(), 1);
 
@@ -419,7 +419,7 @@ async fn a_claim_left_by_a_killed_invocation_is_taken_over_after_it_expires() {
     let early = app
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
         .await;
-    assert_eq!(status(&early), 409, "still in progress: retry later");
+    assert_eq!(status(&early), 429, "still in progress: retry later");
     assert_eq!(body_json(&early)["error"]["code"], "in_progress");
     assert!(stack.alerts().await.is_empty());
 

@@ -435,19 +435,34 @@ async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
         }
     };
 
-    // Before its create: retried later, nothing stored.
-    let (code, body) = state("s0", "ACTIVE", "2026-11-01T10:00:00Z").await;
+    // Before its create (an integration that existed before the stack): the row is
+    // recorded from the state change, and the create completes it later.
+    let (code, body) = state("s0", "ACTIVE", "2026-11-01T09:00:00Z").await;
     assert_eq!(
-        (code, body["error"]["code"].as_str()),
-        (409, Some("unknown_integration"))
+        (code, body["outcome"].as_str()),
+        (200, Some("state_recorded"))
     );
-    assert!(stack.rows().await.is_empty());
+    let row = &stack.rows().await[0];
+    assert_eq!(
+        (&row["origin_id"], &row["status"], &row["state"]),
+        (&json!("42"), &json!("ACTIVE"), &json!("ACTIVE"))
+    );
+    assert_eq!(row.get("created_at"), None, "no create seen yet");
 
-    app.serve::<IntegrationCreated>(&signed(
-        CREATED,
-        &created_body("c1", "workday:st", Some("42")),
-    ))
-    .await;
+    let resp = app
+        .serve::<IntegrationCreated>(&signed(
+            CREATED,
+            &created_body("c1", "workday:st", Some("42")),
+        ))
+        .await;
+    assert_eq!(body_json(&resp)["outcome"], "completed");
+    let row = &stack.rows().await[0];
+    assert_eq!(row["created_event_id"], "c1");
+    assert!(row["created_at"].is_string());
+    assert_eq!(
+        row["state"], "ACTIVE",
+        "the create keeps the recorded state"
+    );
     let (code, body) = state("s1", "ACTIVE", "2026-11-01T10:00:00Z").await;
     assert_eq!(
         (code, body["outcome"].as_str()),

@@ -3,6 +3,10 @@
 //! resources `template.yaml` declares (created by `scripts/local_aws.py`).
 #![allow(dead_code)]
 
+pub mod lambda;
+#[allow(unused_imports)]
+pub use lambda::*;
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -111,6 +115,16 @@ impl FaultServer {
     pub fn start(fault: &str) -> FaultServer {
         FaultServer {
             endpoint: start_script_service("fault_server.py", &[fault]),
+        }
+    }
+
+    /// A proxy to `upstream` that applies `rules` (`hang:Publish`, `apply-then-500:PutItem:1`,
+    /// ...; see `scripts/fault_server.py`) and forwards everything else.
+    pub fn proxy(upstream: &str, rules: &[&str]) -> FaultServer {
+        let mut args = vec!["proxy", upstream];
+        args.extend_from_slice(rules);
+        FaultServer {
+            endpoint: start_script_service("fault_server.py", &args),
         }
     }
 

@@ -1,0 +1,383 @@
+//! Whole lifecycles through the built binaries (the Lambda Runtime API, as in
+//! production): events in the orders Kombo may send them, retries after a failed
+//! dependency, and other events arriving between an event and its retry. What is
+//! asserted is what on-call receives (the SNS messages, through a subscribed queue) and
+//! what the table says, after every sequence.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::*;
+
+const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
+
+fn state_body(event_id: &str, integration_id: &str, state: &str, qa: &str, at: &str) -> String {
+    state_body_for(Some("42"), event_id, integration_id, state, qa, at)
+}
+
+fn state_body_for(
+    origin_id: Option<&str>,
+    event_id: &str,
+    integration_id: &str,
+    state: &str,
+    qa: &str,
+    at: &str,
+) -> String {
+    json!({
+        "id": event_id,
+        "type": "integration-state-changed",
+        "data": {
+            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
+            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+            "qa_status": qa, "setup_status": "COMPLETED", "state": state, "updated_at": at
+        }
+    })
+    .to_string()
+}
+
+/// One test's stack, a folder for its event files, and a way to run one delivery.
+struct Run {
+    stack: Stack,
+    dir: tempdir::Dir,
+}
+
+mod tempdir {
+    /// A folder under the target directory, removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let p = std::env::temp_dir().join(format!("kombo-seq-{name}-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Run {
+    fn new(name: &str) -> Run {
+        Run {
+            stack: Stack::new(name),
+            dir: tempdir::Dir::new(name),
+        }
+    }
+
+    fn file(&self, name: &str, route: &str, body: &str) -> PathBuf {
+        event_file(&self.dir.0, name, route, body)
+    }
+
+    /// Delivers `(route, body)` in order to the function of each route, in one process
+    /// per function run (a cold start each time the function changes), with `env_extra`.
+    fn deliver(
+        &self,
+        deliveries: &[(&str, String)],
+        env_extra: &[(&str, &str)],
+    ) -> Vec<(i64, String)> {
+        let mut out = Vec::new();
+        for (i, (route, body)) in deliveries.iter().enumerate() {
+            let function = route.rsplit('/').next().unwrap();
+            let mut env = template_env(&self.stack, function);
+            for (k, v) in env_extra {
+                env = with_env(env, k, v);
+            }
+            let file = self.file(&format!("{i}-{function}"), route, body);
+            let (result, log) = invoke_files(function, &env, &[file], 10_000);
+            let got = answers(&result);
+            assert_eq!(got.len(), 1, "{result}\n{log}");
+            out.push(got[0].clone());
+        }
+        out
+    }
+
+    async fn subjects(&self) -> Vec<String> {
+        let mut s: Vec<String> = self
+            .stack
+            .alerts()
+            .await
+            .iter()
+            .map(|a| a["Subject"].as_str().unwrap().to_owned())
+            .collect();
+        s.sort();
+        s
+    }
+
+    async fn row(&self, integration_id: &str) -> Value {
+        self.stack
+            .rows()
+            .await
+            .into_iter()
+            .find(|r| r["integration_id"] == integration_id)
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn pairs(expected: &[(i64, &str)]) -> Vec<(i64, String)> {
+    expected.iter().map(|(c, o)| (*c, o.to_string())).collect()
+}
+
+/// A port nothing listens on: SNS (or DynamoDB) "down".
+fn closed_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn an_unassigned_notice_survives_a_state_change_between_its_failure_and_its_retry() {
+    let run = Run::new("seq-unassigned");
+    let id = "workday:unassigned1";
+    let create = created_body("c-un", id, None);
+    let down = closed_endpoint();
+    // SNS down: the create stores the row, the notice fails, 503 for Kombo to retry.
+    let first = run.deliver(
+        &[(CREATED, create.clone())],
+        &[("AWS_ENDPOINT_URL_SNS", &down)],
+    );
+    assert_eq!(first, pairs(&[(503, "dependency_unavailable")]));
+    // A state change for the same integration arrives before the retry (it rewrites
+    // last_event_id), then Kombo's retry, then a late duplicate.
+    let rest = run.deliver(
+        &[
+            (
+                STATE_CHANGED,
+                state_body_for(None, "s-un", id, "ACTIVE", "PASSED", "2026-11-20T10:00:00Z"),
+            ),
+            (CREATED, create.clone()),
+            (CREATED, create),
+        ],
+        &[],
+    );
+    assert_eq!(
+        rest,
+        pairs(&[
+            (200, "state_recorded"),
+            (200, "stored_unassigned"),
+            (200, "already_stored")
+        ])
+    );
+    assert_eq!(
+        run.subjects().await,
+        ["Kombo integration without customer: Acme, Inc. (workday LMS)"]
+    );
+    let row = run.row(id).await;
+    assert_eq!(row["created_event_id"], "c-un");
+    assert_eq!(row["state"], "ACTIVE");
+    assert_eq!(row.get("origin_id"), None);
+}
+
+#[tokio::test]
+async fn an_integration_from_before_the_stack_is_recorded_from_its_state_and_paged_on_invalid() {
+    let run = Run::new("seq-preexisting");
+    let id = "workday:preexisting1";
+    let got = run.deliver(
+        &[
+            // Kombo never sends its create: the state change records it, and INVALID pages.
+            (
+                STATE_CHANGED,
+                state_body("s-pre1", id, "INVALID", "FAILED", "2026-11-20T10:00:00Z"),
+            ),
+            (
+                STATE_CHANGED,
+                state_body("s-pre1", id, "INVALID", "FAILED", "2026-11-20T10:00:00Z"),
+            ),
+            // A late (or retried) create completes the row instead of being ignored.
+            (CREATED, created_body("c-pre", id, Some("42"))),
+            (CREATED, created_body("c-pre", id, Some("42"))),
+            (DELETED, deleted_body("d-pre", id, Some("42"))),
+            // A tombstone is never revived by a state change.
+            (
+                STATE_CHANGED,
+                state_body("s-pre2", id, "ACTIVE", "PASSED", "2026-11-21T10:00:00Z"),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(
+        got,
+        pairs(&[
+            (200, "state_recorded_alerted"),
+            (200, "already_alerted"),
+            (200, "completed"),
+            (200, "already_stored"),
+            (200, "deleted"),
+            (200, "ignored_tombstoned"),
+        ])
+    );
+    assert_eq!(
+        run.subjects().await,
+        ["Kombo integration invalid: Acme, Inc. (workday LMS)"]
+    );
+    let row = run.row(id).await;
+    assert_eq!(row["status"], "DELETED");
+    assert_eq!(row["origin_id"], "42");
+    assert_eq!(row["created_event_id"], "c-pre");
+    assert_eq!(
+        row["state"], "INVALID",
+        "the state after the delete was not applied"
+    );
+}
+
+#[tokio::test]
+async fn on_call_is_paged_when_an_integration_becomes_invalid_not_on_every_invalid() {
+    let run = Run::new("seq-becomes");
+    let id = "workday:becomes1";
+    let st = |ev: &str, state: &str, qa: &str, at: &str| {
+        (STATE_CHANGED, state_body(ev, id, state, qa, at))
+    };
+    let got = run.deliver(
+        &[
+            (CREATED, created_body("c-b", id, Some("42"))),
+            st("s1", "ACTIVE", "PASSED", "2026-11-20T10:00:00Z"),
+            st("s2", "INVALID", "PASSED", "2026-11-20T11:00:00Z"), // becomes INVALID: page
+            st("s3", "INVALID", "FAILED", "2026-11-20T12:00:00Z"), // still INVALID: no page
+            st("s0", "INVALID", "FAILED", "2026-11-20T09:00:00Z"), // older, late: no page
+            st("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z"),
+            st("s5", "INVALID", "PASSED", "2026-11-20T14:00:00Z"), // becomes INVALID again: page
+        ],
+        &[],
+    );
+    assert_eq!(
+        got,
+        pairs(&[
+            (200, "stored"),
+            (200, "state_recorded"),
+            (200, "state_recorded_alerted"),
+            (200, "state_recorded"),
+            (200, "ignored_stale"),
+            (200, "state_recorded"),
+            (200, "state_recorded_alerted"),
+        ])
+    );
+    assert_eq!(run.subjects().await.len(), 2);
+    let row = run.row(id).await;
+    assert_eq!(
+        (&row["state"], &row["last_event_id"]),
+        (&json!("INVALID"), &json!("s5"))
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_page_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_invalid_detail() {
+    let run = Run::new("seq-invalid-retry");
+    let id = "workday:invalidretry1";
+    let invalid = state_body("s-inv", id, "INVALID", "PASSED", "2026-11-20T11:00:00Z");
+    run.deliver(&[(CREATED, created_body("c-ir", id, Some("42")))], &[]);
+    let down = closed_endpoint();
+    let first = run.deliver(
+        &[(STATE_CHANGED, invalid.clone())],
+        &[("AWS_ENDPOINT_URL_SNS", &down)],
+    );
+    assert_eq!(first, pairs(&[(503, "dependency_unavailable")]));
+    let rest = run.deliver(
+        &[
+            // A newer INVALID (only qa_status differs) arrives before the retry.
+            (
+                STATE_CHANGED,
+                state_body("s-inv2", id, "INVALID", "FAILED", "2026-11-20T12:00:00Z"),
+            ),
+            (STATE_CHANGED, invalid.clone()),
+            (STATE_CHANGED, invalid),
+        ],
+        &[],
+    );
+    assert_eq!(
+        rest,
+        pairs(&[
+            (200, "state_recorded"),
+            (200, "state_recorded_alerted"),
+            (200, "already_alerted")
+        ])
+    );
+    assert_eq!(
+        run.subjects().await.len(),
+        1,
+        "exactly one page for one INVALID period"
+    );
+    assert_eq!(
+        run.row(id).await["qa_status"],
+        "FAILED",
+        "the newer detail stands"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_the_sdk_retried_after_dynamodb_applied_it_is_recognised_as_its_own() {
+    let run = Run::new("seq-claim-retry");
+    // The first PutItem (the claim) is applied by DynamoDB, then answered 500: the SDK
+    // sends it again, and the condition fails on our own claim.
+    let proxy = FaultServer::proxy(&run.stack.endpoint, &["apply-then-500:PutItem:1"]);
+    let got = run.deliver(
+        &[(FLOW_FAILED, flow_failed_body("f-claim", Some("42")))],
+        &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint)],
+    );
+    assert_eq!(proxy.count().await, 1, "the fault fired");
+    assert_eq!(got, pairs(&[(200, "alerted")]));
+    assert_eq!(run.subjects().await.len(), 1);
+    assert_eq!(run.stack.claims().await[0]["status"], "COMPLETED");
+}
+
+#[tokio::test]
+async fn rows_and_retries_written_by_the_previous_version_keep_working() {
+    let run = Run::new("seq-upgrade");
+    let ddb = run.stack.ddb().await;
+    // Rows as the previous version wrote them: no created_event_id, no invalid_event_id.
+    let put = |item: Value| {
+        let ddb = ddb.clone();
+        let table = run.stack.table.clone();
+        async move {
+            ddb.put_item()
+                .table_name(table)
+                .set_item(Some(serde_dynamo::to_item(item).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let base = |id: &str, last: &str| {
+        json!({"integration_id": id, "tool": "workday", "category": "LMS",
+               "organization_name": "Acme, Inc.", "status": "ACTIVE",
+               "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+               "last_event_id": last})
+    };
+    // An unassigned create whose notice failed before the upgrade: its retry notifies.
+    put(base("workday:legacy-un", "c-legacy")).await;
+    // An INVALID recorded before the upgrade whose page failed: its retry pages.
+    let mut invalid = base("workday:legacy-inv", "s-legacy");
+    invalid["origin_id"] = json!("42");
+    invalid["state"] = json!("INVALID");
+    invalid["state_updated_at_ms"] = json!(1_795_000_000_000_i64);
+    put(invalid).await;
+    let got = run.deliver(
+        &[
+            (CREATED, created_body("c-legacy", "workday:legacy-un", None)),
+            (CREATED, created_body("c-other", "workday:legacy-un", None)),
+            (
+                STATE_CHANGED,
+                state_body(
+                    "s-legacy",
+                    "workday:legacy-inv",
+                    "INVALID",
+                    "PASSED",
+                    "2026-11-18T11:06:40Z",
+                ),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(
+        got,
+        pairs(&[
+            (200, "stored_unassigned"),
+            (200, "already_stored"),
+            (200, "state_recorded_alerted")
+        ])
+    );
+    assert_eq!(run.subjects().await.len(), 2);
+}

@@ -1,0 +1,116 @@
+//! The built function binaries, run the way Lambda (and `sam local invoke`) runs them: a
+//! Lambda Runtime API server on loopback (`scripts/runtime_api.py`) starts a binary with
+//! the environment the template gives it, hands it events and records the answers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::{Stack, repo_root, signed, tool};
+
+/// Builds the function binaries (debug; incremental) and returns where they are.
+pub fn binaries() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(repo_root())
+            .args(["build", "--quiet", "--bins"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build --bins failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join("target"));
+        target.join("debug")
+    })
+}
+
+/// Runs `function` on the runtime API server with `env`, feeding it the event files in
+/// order, each with `deadline_ms` to its deadline. Returns runtime_api.py's report and
+/// what the function logged.
+pub fn invoke_files(
+    function: &str,
+    env: &[(String, String)],
+    events: &[PathBuf],
+    deadline_ms: u64,
+) -> (Value, String) {
+    let mut cmd = Command::new(tool("python3"));
+    cmd.arg(repo_root().join("scripts/runtime_api.py"))
+        .args(["--name", function, "--timeout", "60"])
+        .args(["--deadline-ms", &deadline_ms.to_string()])
+        .arg(binaries().join(function))
+        .args(events)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("runtime_api.py printed {stdout:?}: {e}"));
+    (result, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// [`invoke_files`] with sample events from `events/` and Lambda's 10 s.
+pub fn invoke(function: &str, env: &[(String, String)], events: &[&str]) -> (Value, String) {
+    let paths: Vec<PathBuf> = events
+        .iter()
+        .map(|e| repo_root().join("events").join(e))
+        .collect();
+    invoke_files(function, env, &paths, 10_000)
+}
+
+/// Writes a signed API Gateway event for `body` on `route` into `dir`, named `name`.
+pub fn event_file(dir: &Path, name: &str, route: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec(&signed(route, body)).unwrap()).unwrap();
+    path
+}
+
+/// The function's environment as the template declares it, resolved against `stack`.
+pub fn template_env(stack: &Stack, function: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = stack.raw["functions"][function]
+        .as_object()
+        .unwrap_or_else(|| panic!("template.yaml has no function {function}"))
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    env
+}
+
+/// `env` with `key` set to `value` (replacing it if present).
+pub fn with_env(mut env: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+    env.retain(|(k, _)| k != key);
+    env.push((key.into(), value.into()));
+    env
+}
+
+/// (status, outcome or error code) of every answer, in order.
+pub fn answers(result: &Value) -> Vec<(i64, String)> {
+    result["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let resp = &r["response"];
+            let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+            let what = body["outcome"]
+                .as_str()
+                .or(body["error"]["code"].as_str())
+                .unwrap()
+                .to_owned();
+            (resp["statusCode"].as_i64().unwrap(), what)
+        })
+        .collect()
+}
