@@ -9,7 +9,10 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
 
 Scripted failures, by id: origin id or integration id `...:rate-limited` always answers 429
 PLATFORM.RATE_LIMIT_EXCEEDED, `...:flaky` answers 503 once and then succeeds, `...:broken`
-answers 500 with a log_url. A wrong API key answers 401 PLATFORM.AUTHENTICATION_INVALID.
+answers 500 with a log_url, `...:hang` never answers, `...:hang-once` does the work (a delete
+happens) and then never answers, the first time only. An `integration_tool` of
+`no-such-tool` answers 400 PLATFORM.INPUT_INVALID. A wrong API key answers 401
+PLATFORM.AUTHENTICATION_INVALID.
 
     fake_kombo.py [--host H] [--port N] [--api-key KEY]     prints "PORT <n>" once listening
 """
@@ -18,6 +21,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -45,6 +49,8 @@ def scripted(key):
         return error("PLATFORM.RATE_LIMIT_EXCEEDED", 429, "Too many requests.")
     if key.endswith("broken"):
         return error("PLATFORM.UNKNOWN_ERROR", 500, "Something went wrong on Kombo's side.")
+    if key.endswith(":hang"):
+        time.sleep(3600)
     if key.endswith("flaky"):
         with LOCK:
             first = key not in SEEN
@@ -109,6 +115,8 @@ def make_handler(api_key):
             for field in ("end_user_email", "end_user_organization_name"):
                 if not body.get(field):
                     return self.send(*error("PLATFORM.INPUT_INVALID", 400, f"{field} is required."))
+            if body.get("integration_tool") == "no-such-tool":
+                return self.send(*error("PLATFORM.INPUT_INVALID", 400, "integration_tool: Invalid enum value."))
             failure = scripted(str(body.get("end_user_origin_id", "")))
             if failure:
                 return self.send(*failure)
@@ -129,6 +137,10 @@ def make_handler(api_key):
             with LOCK:
                 gone = integration_id in DELETED or integration_id.endswith("missing")
                 DELETED.add(integration_id)
+                hang = integration_id.endswith("hang-once") and integration_id not in SEEN
+                SEEN.add(integration_id)
+            if hang:
+                time.sleep(3600)
             if gone:
                 return self.send(*error("PLATFORM.INTEGRATION_NOT_FOUND", 404, "The integration does not exist."))
             self.send(200, {"status": "success", "data": {}})

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::config::Settings;
+use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
 use crate::decide::{Status, Tombstone};
 use crate::error::Error;
 use crate::kombo::{CreateLink, KomboApi};
@@ -72,6 +73,16 @@ pub(crate) struct LinkRequest {
     language: Option<String>,
     #[serde(default)]
     link_type: Option<String>,
+    #[serde(default)]
+    remote_environment: Option<String>,
+    #[serde(default)]
+    scope_config_id: Option<String>,
+    #[serde(default)]
+    enable_filtering: Option<bool>,
+    #[serde(default)]
+    enable_field_mapping: Option<bool>,
+    #[serde(default)]
+    enable_static_ips: Option<bool>,
 }
 
 /// A path parameter: API Gateway's `pathParameters`, or else (a local run behind a
@@ -133,16 +144,29 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
         route: Route,
         event: LambdaEvent<ApiGatewayV2httpRequest>,
     ) -> Result<ApiGatewayV2httpResponse, lambda_http::Error> {
-        Ok(self.serve(route, &event.payload).await)
+        let deadline = Deadline::from_epoch_ms(event.context.deadline);
+        Ok(self.serve_until(route, &event.payload, deadline).await)
     }
 
+    /// [`Self::serve_until`] with the template's function timeout from now.
     pub async fn serve(
         &self,
         route: Route,
         req: &ApiGatewayV2httpRequest,
     ) -> ApiGatewayV2httpResponse {
+        self.serve_until(route, req, Deadline::after(FUNCTION_TIMEOUT))
+            .await
+    }
+
+    /// Serves one request, every call inside `deadline`, and logs one line about it.
+    pub async fn serve_until(
+        &self,
+        route: Route,
+        req: &ApiGatewayV2httpRequest,
+        deadline: Deadline,
+    ) -> ApiGatewayV2httpResponse {
         let started = std::time::Instant::now();
-        let result = self.process(route, req).await;
+        let result = self.process(route, req, deadline).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let route_key = req.route_key.as_deref().unwrap_or("?");
         match &result {
@@ -168,7 +192,12 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
             .ok_or_else(|| Error::Config(format!("{} is not set", crate::kombo::API_KEY_ENV)))
     }
 
-    async fn process(&self, route: Route, req: &ApiGatewayV2httpRequest) -> Result<Value, Error> {
+    async fn process(
+        &self,
+        route: Route,
+        req: &ApiGatewayV2httpRequest,
+        deadline: Deadline,
+    ) -> Result<Value, Error> {
         let method = &req.request_context.http.method;
         if *method != route.method() {
             return Err(Error::MethodNotAllowed(method.to_string()));
@@ -192,15 +221,23 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 one_of("link_type", &body.link_type, &["EMBEDDED", "MAGIC_LINK"])?;
                 let link = self
                     .kombo()?
-                    .create_link(&CreateLink {
-                        end_user_email: body.end_user_email,
-                        end_user_organization_name: body.end_user_organization_name,
-                        end_user_origin_id: origin_id.to_owned(),
-                        integration_category: "LMS".into(),
-                        integration_tool: body.integration_tool,
-                        language: body.language,
-                        link_type: body.link_type,
-                    })
+                    .create_link(
+                        &CreateLink {
+                            end_user_email: body.end_user_email,
+                            end_user_organization_name: body.end_user_organization_name,
+                            end_user_origin_id: origin_id.to_owned(),
+                            integration_category: "LMS".into(),
+                            integration_tool: body.integration_tool,
+                            language: body.language,
+                            link_type: body.link_type,
+                            remote_environment: body.remote_environment,
+                            scope_config_id: body.scope_config_id,
+                            enable_filtering: body.enable_filtering,
+                            enable_field_mapping: body.enable_field_mapping,
+                            enable_static_ips: body.enable_static_ips,
+                        },
+                        deadline,
+                    )
                     .await?;
                 Ok(json!({ "origin_id": origin_id, "link": link }))
             }
@@ -209,9 +246,8 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 let origin_id = origin_id.as_str();
                 let include_deleted =
                     req.query_string_parameters.first("include_deleted") == Some("true");
-                let rows: Vec<_> = self
-                    .store
-                    .by_origin(origin_id)
+                let rows: Vec<_> = deadline
+                    .run("DynamoDB", self.store.by_origin(origin_id))
                     .await?
                     .into_iter()
                     .filter(|m| include_deleted || m.status == Status::Active)
@@ -221,7 +257,11 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
             Route::DeleteIntegration => {
                 let integration_id = path_param(req, route, "integration_id")?;
                 let integration_id = integration_id.as_str();
-                let kombo = match self.kombo()?.delete_integration(integration_id).await {
+                let kombo = match self
+                    .kombo()?
+                    .delete_integration(integration_id, deadline)
+                    .await
+                {
                     Ok(()) => "deleted",
                     Err(e) if e.is_not_found() => "not_found",
                     Err(e) => return Err(e.into()),
@@ -233,7 +273,10 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                     (self.clock)(),
                     &self.settings,
                 );
-                let outcome = match self.store.tombstone(&tombstone).await? {
+                let outcome = match deadline
+                    .run("DynamoDB", self.store.tombstone(&tombstone))
+                    .await?
+                {
                     Tombstoned::Marked => "deleted",
                     Tombstoned::AlreadyDeleted => "already_deleted",
                 };

@@ -73,9 +73,10 @@ impl DynamoStore {
 
 fn dependency<E, R>(e: SdkError<E, R>) -> Error
 where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
     SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    Error::dependency(SERVICE, e)
+    Error::aws(SERVICE, e)
 }
 
 /// A conditional write's result: `Ok(true)` written, `Ok(false)` its condition did not

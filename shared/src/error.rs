@@ -47,6 +47,17 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// DynamoDB or SNS refused the request itself (invalid, not found, not allowed): not an
+    /// outage, so retrying the same request changes nothing until someone fixes the cause.
+    #[error(
+        "{service} refused the request (not an outage; a retry will not help until the cause is fixed)"
+    )]
+    Rejected {
+        service: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Kombo's API refused or failed a call the backend made (its code and log URL kept).
     #[error("Kombo API error {code}: {message}")]
     Upstream {
@@ -54,6 +65,19 @@ pub enum Error {
         message: String,
         log_url: Option<String>,
     },
+
+    /// Kombo refused the caller's input (`PLATFORM.INPUT_INVALID`): the caller's to fix.
+    #[error("Kombo refused the request: {message}")]
+    UpstreamRejected {
+        code: String,
+        message: String,
+        log_url: Option<String>,
+    },
+
+    /// A Kombo call was sent and no answer came in time: it may or may not have happened.
+    /// Retrying is safe (a repeated delete is answered not-found, which still tombstones).
+    #[error("Kombo did not answer in time, so whether it acted is unknown; retrying is safe ({0})")]
+    UpstreamUnknown(String),
 
     /// Start-up configuration is missing or wrong (never produced while serving).
     #[error("configuration error: {0}")]
@@ -75,6 +99,39 @@ impl Error {
         }
     }
 
+    /// An AWS SDK failure: [`Error::Rejected`] when the service refused the request as
+    /// such (its error `code` says so), [`Error::Dependency`] otherwise.
+    pub fn aws<E, R>(service: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+        aws_sdk_dynamodb::error::SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+    {
+        const REFUSALS: [&str; 10] = [
+            "ValidationException",
+            "SerializationException",
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidParameter",
+            "InvalidParameterValue",
+            "NotFound",
+            "AuthorizationError",
+            "KMSAccessDenied",
+        ];
+        let refused = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .is_some_and(|c| REFUSALS.contains(&c));
+        if refused {
+            Error::Rejected {
+                service,
+                source: e.into(),
+            }
+        } else {
+            Error::dependency(service, e)
+        }
+    }
+
     /// The HTTP status for this error: the one place where that is decided.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -89,7 +146,11 @@ impl Error {
             Error::InProgress(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            Error::Config(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::UpstreamRejected { .. } => StatusCode::BAD_REQUEST,
+            Error::UpstreamUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::Config(_) | Error::Internal(_) | Error::Rejected { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -105,7 +166,10 @@ impl Error {
             Error::InProgress(_) => "in_progress",
             Error::Dependency { .. } => "dependency_unavailable",
             Error::Upstream { .. } => "kombo_error",
+            Error::UpstreamRejected { .. } => "kombo_input_invalid",
+            Error::UpstreamUnknown(_) => "kombo_outcome_unknown",
             Error::Config(_) => "misconfigured",
+            Error::Rejected { .. } => "dependency_rejected",
             Error::Internal(_) => "internal",
         }
     }
@@ -134,7 +198,10 @@ impl Error {
             kombo_log_url: Option<&'a str>,
         }
         let (kombo_code, kombo_log_url) = match self {
-            Error::Upstream { code, log_url, .. } => (Some(code.as_str()), log_url.as_deref()),
+            Error::Upstream { code, log_url, .. }
+            | Error::UpstreamRejected { code, log_url, .. } => {
+                (Some(code.as_str()), log_url.as_deref())
+            }
             _ => (None, None),
         };
         serde_json::to_string(&Body {

@@ -131,7 +131,26 @@ impl std::fmt::Display for NonEmpty {
 /// `origin_id`: null, absent and the empty string all mean "created without one"
 /// (DynamoDB index keys cannot be empty strings, and an empty id names no customer).
 fn origin_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+    let id = Option::<String>::deserialize(d)?.filter(|s| !s.is_empty());
+    if let Some(id) = &id {
+        fits_key(id).map_err(serde::de::Error::custom)?;
+    }
+    Ok(id)
+}
+
+/// DynamoDB's limit on a partition key (the table's, and the customer index's).
+pub const MAX_KEY_BYTES: usize = 2048;
+
+/// An id stored as a key must fit DynamoDB's key size: refused (400 naming the field)
+/// rather than answered 500 on every retry.
+fn fits_key(id: &str) -> Result<(), String> {
+    if id.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_KEY_BYTES} can be stored",
+            id.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The `end_user` object shared by all lifecycle events.
@@ -148,8 +167,10 @@ pub struct EndUser {
 pub trait WebhookEvent: for<'de> Deserialize<'de> {
     /// The envelope's `type` for this payload.
     const TYPE: &'static str;
-    /// The integration the event is about, if it names one (for logs).
+    /// The integration the event is about, if it names one (for logs and keys).
     fn integration_id(&self) -> Option<&str>;
+    /// The name of that field in `data`.
+    const ID_FIELD: &'static str = "integration_id";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -205,6 +226,7 @@ pub struct DataChanged {
 }
 
 impl WebhookEvent for IntegrationCreated {
+    const ID_FIELD: &'static str = "id";
     const TYPE: &'static str = "integration-created";
     fn integration_id(&self) -> Option<&str> {
         Some(self.id.as_str())
@@ -212,6 +234,7 @@ impl WebhookEvent for IntegrationCreated {
 }
 
 impl WebhookEvent for IntegrationDeleted {
+    const ID_FIELD: &'static str = "id";
     const TYPE: &'static str = "integration-deleted";
     fn integration_id(&self) -> Option<&str> {
         Some(self.id.as_str())
@@ -284,6 +307,9 @@ pub fn parse<T: WebhookEvent>(body: &[u8]) -> Result<Envelope<T>, ParseError> {
     expect_object("data", raw.data.get().as_bytes())?;
     let de = &mut serde_json::Deserializer::from_str(raw.data.get());
     let data: T = serde_path_to_error::deserialize(de).map_err(|e| describe("data", &e))?;
+    if let Some(id) = data.integration_id() {
+        fits_key(id).map_err(|m| ParseError::Invalid(format!("data.{}: {m}", T::ID_FIELD)))?;
+    }
     Ok(Envelope { id: raw.id.0, data })
 }
 
@@ -340,6 +366,26 @@ mod tests {
             Err(ParseError::Invalid(m)) => m,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn ids_over_dynamodbs_key_limit_are_refused_naming_the_field() {
+        let long = "x".repeat(MAX_KEY_BYTES + 1);
+        let origin = CREATED.replace("\"36123\"", &format!("\"{long}\""));
+        let m = invalid::<IntegrationCreated>(&origin);
+        assert!(
+            m.starts_with("data.end_user.origin_id: is 2049 bytes long"),
+            "{m}"
+        );
+        let id = CREATED.replace(
+            "\"successfactors:CBNMt7dSNCzBdnRTx87dev4E\"",
+            &format!("\"{long}\""),
+        );
+        let m = invalid::<IntegrationCreated>(&id);
+        assert!(m.starts_with("data.id: is 2049 bytes long"), "{m}");
+        let fits = "y".repeat(MAX_KEY_BYTES);
+        let ok = CREATED.replace("\"36123\"", &format!("\"{fits}\""));
+        assert!(parse::<IntegrationCreated>(ok.as_bytes()).is_ok());
     }
 
     #[test]

@@ -2,20 +2,28 @@
 //! `POST /connect/create-link` and `DELETE /integrations/{id}`.
 //!
 //! reqwest with rustls (the same rustls and crypto provider as the AWS SDK), a base URL
-//! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`), the API
-//! key as a bearer token, timeouts, and retries with exponential backoff on 429, 5xx and
-//! transport errors. Kombo's error shape is parsed into [`KomboError::Api`].
+//! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
+//! `https://api.ca.kombo.dev/v1`), the API key as a bearer token, and every attempt inside
+//! the invocation's [`Deadline`]. Retries with exponential backoff, only where repeating
+//! the request cannot do the work twice: a `DELETE` on 429, 5xx and transport errors; the
+//! non-idempotent `POST /connect/create-link` only when the request never reached Kombo
+//! (a connect error) or Kombo refused it unprocessed (429). Kombo's error shape is parsed
+//! into [`KomboError::Api`].
 
 use std::future::Future;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::event::Sensitive;
 
 pub const EU_BASE_URL: &str = "https://api.kombo.dev/v1";
 pub const US_BASE_URL: &str = "https://api.us.kombo.dev/v1";
+pub const CA_BASE_URL: &str = "https://api.ca.kombo.dev/v1";
+/// The longest one attempt may take (the invocation's deadline may cut it shorter).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `KOMBO_API_KEY`: the Kombo API key.
 pub const API_KEY_ENV: &str = "KOMBO_API_KEY";
 /// `KOMBO_API_BASE_URL`: defaults to [`EU_BASE_URL`].
@@ -34,6 +42,16 @@ pub struct CreateLink {
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_config_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_filtering: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_field_mapping: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_static_ips: Option<bool>,
 }
 
 /// Why a Kombo call failed.
@@ -50,6 +68,10 @@ pub enum KomboError {
     /// No usable answer (connection, timeout, an unexpected body) after the retries.
     #[error("Kombo could not be reached: {0}")]
     Transport(String),
+    /// The request was sent and no answer came (a timeout, a dropped connection): Kombo
+    /// may or may not have done it.
+    #[error("Kombo did not answer in time: {0}")]
+    Unknown(String),
 }
 
 impl KomboError {
@@ -61,6 +83,17 @@ impl KomboError {
 impl From<KomboError> for Error {
     fn from(e: KomboError) -> Self {
         match e {
+            // The caller's own mistake (an unknown `integration_tool`, say): theirs to fix.
+            KomboError::Api {
+                code,
+                message,
+                log_url,
+                ..
+            } if code == "PLATFORM.INPUT_INVALID" => Error::UpstreamRejected {
+                code,
+                message,
+                log_url,
+            },
             KomboError::Api {
                 code,
                 message,
@@ -71,6 +104,7 @@ impl From<KomboError> for Error {
                 message,
                 log_url,
             },
+            KomboError::Unknown(m) => Error::UpstreamUnknown(m),
             KomboError::Transport(m) => Error::Upstream {
                 code: "KOMBO_UNREACHABLE".into(),
                 message: m,
@@ -85,11 +119,22 @@ pub trait KomboApi: Send + Sync {
     fn create_link(
         &self,
         body: &CreateLink,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<String, KomboError>> + Send;
     fn delete_integration(
         &self,
         integration_id: &str,
+        deadline: Deadline,
     ) -> impl Future<Output = Result<(), KomboError>> + Send;
+}
+
+/// Which failures a call may retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Idempotent: 429, 5xx, transport errors.
+    Idempotent,
+    /// Not idempotent: only what Kombo cannot have acted on (connect errors, 429).
+    Unsent,
 }
 
 #[derive(Clone, Debug)]
@@ -125,11 +170,11 @@ struct Link {
 }
 
 impl KomboClient {
-    /// A client with 10 s per attempt, 3 attempts, backoff from 200 ms.
+    /// A client with at most 10 s per attempt (less if the deadline is nearer), 3
+    /// attempts, backoff from 200 ms.
     pub fn new(base_url: &str, api_key: &str) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
             .user_agent(concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config(format!("building the Kombo HTTP client: {e}")))?;
@@ -164,21 +209,38 @@ impl KomboClient {
         path: &str,
         integration_id: Option<&str>,
         body: &impl Serialize,
+        retry: Retry,
+        deadline: Deadline,
     ) -> Result<T, KomboError> {
         let url = format!("{}{path}", self.base_url);
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let left = deadline.remaining();
+            if left.is_zero() {
+                return Err(KomboError::Transport(
+                    "no time left before the invocation's deadline".into(),
+                ));
+            }
             let mut req = self
                 .http
                 .request(method.clone(), &url)
+                .timeout(left.min(ATTEMPT_TIMEOUT))
                 .bearer_auth(self.api_key.expose())
                 .json(body);
             if let Some(id) = integration_id {
                 req = req.header("X-Integration-Id", id);
             }
             let outcome = match req.send().await {
-                Err(e) => Err((true, KomboError::Transport(e.without_url().to_string()))),
+                // Never sent: safe to send again.
+                Err(e) if e.is_connect() => {
+                    Err((true, KomboError::Transport(e.without_url().to_string())))
+                }
+                // Sent, no answer: Kombo may have acted.
+                Err(e) => Err((
+                    retry == Retry::Idempotent,
+                    KomboError::Unknown(e.without_url().to_string()),
+                )),
                 Ok(resp) => {
                     let status = resp.status();
                     let bytes = resp.bytes().await.unwrap_or_default();
@@ -188,7 +250,8 @@ impl KomboClient {
                             data: Some(data), ..
                         }) if status.is_success() => Ok(data),
                         Some(Envelope { error: Some(e), .. }) if !status.is_success() => Err((
-                            status.as_u16() == 429 || status.is_server_error(),
+                            status.as_u16() == 429
+                                || (retry == Retry::Idempotent && status.is_server_error()),
                             KomboError::Api {
                                 status: status.as_u16(),
                                 code: e
@@ -199,30 +262,53 @@ impl KomboClient {
                             },
                         )),
                         _ => Err((
-                            status.as_u16() == 429 || status.is_server_error(),
+                            status.as_u16() == 429
+                                || (retry == Retry::Idempotent && status.is_server_error()),
                             KomboError::Transport(format!("unexpected answer {status} from Kombo")),
                         )),
                     }
                 }
             };
+            let pause = self.backoff * 2u32.pow(attempt - 1);
             match outcome {
                 Ok(data) => return Ok(data),
-                Err((retryable, e)) if !retryable || attempt >= self.max_attempts => return Err(e),
-                Err(_) => tokio::time::sleep(self.backoff * 2u32.pow(attempt - 1)).await,
+                Err((retryable, e))
+                    if !retryable
+                        || attempt >= self.max_attempts
+                        || deadline.remaining() <= pause =>
+                {
+                    return Err(e);
+                }
+                Err(_) => tokio::time::sleep(pause).await,
             }
         }
     }
 }
 
 impl KomboApi for KomboClient {
-    async fn create_link(&self, body: &CreateLink) -> Result<String, KomboError> {
+    async fn create_link(
+        &self,
+        body: &CreateLink,
+        deadline: Deadline,
+    ) -> Result<String, KomboError> {
         let link: Link = self
-            .call(reqwest::Method::POST, "/connect/create-link", None, body)
+            .call(
+                reqwest::Method::POST,
+                "/connect/create-link",
+                None,
+                body,
+                Retry::Unsent,
+                deadline,
+            )
             .await?;
         Ok(link.link)
     }
 
-    async fn delete_integration(&self, integration_id: &str) -> Result<(), KomboError> {
+    async fn delete_integration(
+        &self,
+        integration_id: &str,
+        deadline: Deadline,
+    ) -> Result<(), KomboError> {
         // Percent-encoded as one path segment (`workday:abc` stays as it is, `/` does not).
         let mut url = url::Url::parse("http://x/integrations").expect("a valid URL");
         url.path_segments_mut()
@@ -235,6 +321,8 @@ impl KomboApi for KomboClient {
                 &path,
                 Some(integration_id),
                 &serde_json::json!({}),
+                Retry::Idempotent,
+                deadline,
             )
             .await?;
         Ok(())

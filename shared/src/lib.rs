@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod deadline;
 pub mod decide;
 pub mod dynamo;
 pub mod error;

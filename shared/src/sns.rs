@@ -31,7 +31,7 @@ impl SnsPublisher {
                 .topic_arn(topic)
                 .send()
                 .await
-                .map_err(|e| Error::dependency("SNS", e))?;
+                .map_err(|e| Error::aws("SNS", e))?;
         }
         Ok(())
     }
@@ -50,13 +50,16 @@ impl AlertPublisher for SnsPublisher {
             .subject(&alert.subject)
             .message(&alert.message)
             .message_attributes("alert_kind", string_attribute(alert.kind.as_str())?);
-        for (name, value) in &alert.attributes {
+        // SNS refuses an empty attribute value (Kombo may send an empty category): such an
+        // attribute is left out and the alert still goes.
+        for (name, value) in alert
+            .attributes
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+        {
             request = request.message_attributes(*name, string_attribute(value)?);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| Error::dependency("SNS", e))?;
+        request.send().await.map_err(|e| Error::aws("SNS", e))?;
         Ok(())
     }
 }

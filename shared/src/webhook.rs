@@ -10,6 +10,7 @@ use lambda_http::{Body, LambdaEvent};
 use time::OffsetDateTime;
 
 use crate::config::Settings;
+use crate::deadline::{Deadline, FUNCTION_TIMEOUT, UNDO_RESERVE};
 use crate::decide::{Alert, Decide, Decision, Mapping, StateUpdate, Status};
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
@@ -85,6 +86,9 @@ impl Outcome {
     }
 }
 
+const DDB: &str = "DynamoDB";
+const SNS: &str = "SNS";
+
 /// Everything a function needs, built once per container.
 pub struct App<S, P> {
     pub secrets: Secrets,
@@ -108,17 +112,29 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         &self,
         event: LambdaEvent<ApiGatewayV2httpRequest>,
     ) -> Result<ApiGatewayV2httpResponse, lambda_http::Error> {
-        Ok(self.serve::<E>(&event.payload).await)
+        let deadline = Deadline::from_epoch_ms(event.context.deadline);
+        Ok(self.serve_until::<E>(&event.payload, deadline).await)
     }
 
-    /// Runs the pipeline for one request and logs one line about it.
+    /// [`Self::serve_until`] with the template's function timeout from now.
     pub async fn serve<E: Webhook>(
         &self,
         req: &ApiGatewayV2httpRequest,
     ) -> ApiGatewayV2httpResponse {
+        self.serve_until::<E>(req, Deadline::after(FUNCTION_TIMEOUT))
+            .await
+    }
+
+    /// Runs the pipeline for one request, every call inside `deadline`, and logs one
+    /// line about it.
+    pub async fn serve_until<E: Webhook>(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        deadline: Deadline,
+    ) -> ApiGatewayV2httpResponse {
         let started = Instant::now();
         let mut facts = Facts::default();
-        let result = self.process::<E>(req, &mut facts).await;
+        let result = self.process::<E>(req, &mut facts, deadline).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let (event_id, integration_id) =
             (facts.event_id.as_deref(), facts.integration_id.as_deref());
@@ -152,7 +168,9 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                 // The error chain's messages, not the raw AWS response that `Debug` would include.
                 let cause = std::error::Error::source(e)
                     .map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
-                if e.is_retryable() {
+                if matches!(e, Error::Rejected { .. }) {
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
+                } else if e.is_retryable() {
                     tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed, sender should retry");
                 } else {
                     tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, "webhook rejected");
@@ -166,6 +184,7 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         &self,
         req: &ApiGatewayV2httpRequest,
         facts: &mut Facts,
+        deadline: Deadline,
     ) -> Result<Outcome, Error> {
         let body = crate::request::verified_body(req, &self.secrets)?;
         let envelope = event::parse::<E>(&body).map_err(|e| match e {
@@ -177,39 +196,48 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         let now = (self.clock)();
         let event_id = envelope.id.clone();
         let decision = E::decide(envelope, now, &self.settings);
-        self.apply(&event_id, decision, now).await
+        self.apply(&event_id, decision, now, deadline).await
     }
 
-    /// Carries a decision out.
+    /// Carries a decision out, every call inside `deadline`. Effects that must undo
+    /// themselves on failure (release a claim) run inside a deadline that leaves time
+    /// for the undo.
     pub async fn apply(
         &self,
         event_id: &str,
         decision: Decision,
         now: OffsetDateTime,
+        deadline: Deadline,
     ) -> Result<Outcome, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
         match decision {
-            Decision::Store(m) => Ok(match self.store.insert(&m).await? {
+            Decision::Store(m) => Ok(match deadline.run(DDB, self.store.insert(&m)).await? {
                 Inserted::Stored => Outcome::Stored,
                 Inserted::Completed => Outcome::Completed,
                 Inserted::Exists { status, .. } => existing(status),
             }),
-            Decision::Tombstone(t) => Ok(match self.store.tombstone(&t).await? {
-                Tombstoned::Marked => Outcome::Deleted,
-                Tombstoned::AlreadyDeleted => Outcome::AlreadyDeleted,
-            }),
+            Decision::Tombstone(t) => {
+                Ok(match deadline.run(DDB, self.store.tombstone(&t)).await? {
+                    Tombstoned::Marked => Outcome::Deleted,
+                    Tombstoned::AlreadyDeleted => Outcome::AlreadyDeleted,
+                })
+            }
             Decision::Alert(alert) => {
-                self.once(event_id, now, Outcome::AlreadyAlerted, async {
-                    self.alerts.publish(&alert).await.map(|()| Outcome::Alerted)
+                self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
+                    soft.run(SNS, self.alerts.publish(&alert))
+                        .await
+                        .map(|()| Outcome::Alerted)
                 })
                 .await
             }
-            Decision::State(update, None) => self.record_state(&update, None).await,
+            Decision::State(update, None) => self.record_state(&update, None, deadline).await,
             Decision::State(update, Some(alert)) => {
                 self.once(
                     event_id,
                     now,
+                    deadline,
                     Outcome::AlreadyAlerted,
-                    self.record_state(&update, Some(&alert)),
+                    self.record_state(&update, Some(&alert), soft),
                 )
                 .await
             }
@@ -217,8 +245,9 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                 self.once(
                     event_id,
                     now,
+                    deadline,
                     Outcome::AlreadyStored,
-                    self.store_and_notify(&m, &alert),
+                    self.store_and_notify(&m, &alert, soft),
                 )
                 .await
             }
@@ -229,8 +258,13 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
     /// integration was deleted meanwhile. A retry after a failed publish finds the row
     /// its own create stored (`created_event_id`, which no other event writes) and
     /// publishes then, whatever state changes arrived in between.
-    async fn store_and_notify(&self, m: &Mapping, alert: &Alert) -> Result<Outcome, Error> {
-        match self.store.insert(m).await? {
+    async fn store_and_notify(
+        &self,
+        m: &Mapping,
+        alert: &Alert,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        match deadline.run(DDB, self.store.insert(m)).await? {
             Inserted::Exists {
                 status: Status::Deleted,
                 ..
@@ -238,7 +272,7 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
             Inserted::Exists { own: false, .. } => return Ok(Outcome::AlreadyStored),
             Inserted::Stored | Inserted::Completed | Inserted::Exists { own: true, .. } => {}
         }
-        self.alerts.publish(alert).await?;
+        deadline.run(SNS, self.alerts.publish(alert)).await?;
         Ok(Outcome::StoredUnassigned)
     }
 
@@ -249,10 +283,11 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         &self,
         update: &StateUpdate,
         alert: Option<&Alert>,
+        deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        let result = self.store.update_state(update).await?;
+        let result = deadline.run(DDB, self.store.update_state(update)).await?;
         if let (true, Some(alert)) = (result.made_invalid, alert) {
-            self.alerts.publish(alert).await?;
+            deadline.run(SNS, self.alerts.publish(alert)).await?;
             return Ok(Outcome::StateRecordedAlerted);
         }
         Ok(match result.applied {
@@ -263,16 +298,22 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →
-    /// complete; release on failure so a retry can do it).
+    /// complete; release on failure so a retry can do it). The claim and the effect run
+    /// inside `deadline` less [`UNDO_RESERVE`]; completing or releasing inside `deadline`.
     async fn once(
         &self,
         event_id: &str,
         now: OffsetDateTime,
+        deadline: Deadline,
         duplicate: Outcome,
         effect: impl Future<Output = Result<Outcome, Error>>,
     ) -> Result<Outcome, Error> {
         let token = uuid::Uuid::new_v4().to_string();
-        match self.store.claim(event_id, &token, now).await? {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        match soft
+            .run(DDB, self.store.claim(event_id, &token, now))
+            .await?
+        {
             Claim::Completed => return Ok(duplicate),
             Claim::InProgress => return Err(Error::InProgress(event_id.to_owned())),
             Claim::Acquired => {}
@@ -282,13 +323,17 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                 // The effect happened: answer 200 even if marking it fails. The claim
                 // then expires and a later duplicate could repeat the effect, which is
                 // better than making Kombo retry now and repeat it for sure.
-                if let Err(e) = self.store.complete(event_id, &token, (self.clock)()).await {
+                let complete = self.store.complete(event_id, &token, (self.clock)());
+                if let Err(e) = deadline.run(DDB, complete).await {
                     tracing::error!(event_id, error = %e, "effect done but claim not marked completed");
                 }
                 Ok(outcome)
             }
             Err(e) => {
-                if let Err(release) = self.store.release(event_id, &token).await {
+                if let Err(release) = deadline
+                    .run(DDB, self.store.release(event_id, &token))
+                    .await
+                {
                     tracing::error!(event_id, error = %release, "claim not released; a retry can take it over once it expires");
                 }
                 Err(e)

@@ -7,6 +7,7 @@ mod support;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{Value, json};
 use shared::backend::{Backend, Route};
+use shared::deadline::Deadline;
 use shared::event::{IntegrationCreated, IntegrationStateChanged};
 use shared::kombo::{CreateLink, KomboApi, KomboClient, KomboError};
 use shared::{AwsBackend, dynamo::DynamoStore};
@@ -84,17 +85,29 @@ fn link_request(origin: &str) -> CreateLink {
         integration_tool: Some("workday".into()),
         language: Some("de".into()),
         link_type: Some("EMBEDDED".into()),
+        remote_environment: None,
+        scope_config_id: None,
+        enable_filtering: None,
+        enable_field_mapping: None,
+        enable_static_ips: None,
     }
+}
+
+fn ten_seconds() -> Deadline {
+    Deadline::after(std::time::Duration::from_secs(10))
 }
 
 #[tokio::test]
 async fn the_client_sends_exactly_the_documented_requests() {
     let kombo = FakeKombo::start();
     let client = kombo.client();
-    let link = client.create_link(&link_request("42")).await.unwrap();
+    let link = client
+        .create_link(&link_request("42"), ten_seconds())
+        .await
+        .unwrap();
     assert_eq!(link, "https://connect.kombo.dev/v1?token=fake-42");
     client
-        .delete_integration("workday:8d1hpPsbjxUkoCoa1veLZGe5")
+        .delete_integration("workday:8d1hpPsbjxUkoCoa1veLZGe5", ten_seconds())
         .await
         .unwrap();
 
@@ -135,11 +148,14 @@ async fn the_client_sends_exactly_the_documented_requests() {
 async fn the_client_retries_429_and_5xx_and_types_kombo_errors() {
     let kombo = FakeKombo::start();
     let client = kombo.client();
-    client.delete_integration("workday:flaky").await.unwrap();
+    client
+        .delete_integration("workday:flaky", ten_seconds())
+        .await
+        .unwrap();
     assert_eq!(kombo.requests().await.len(), 2, "one 503, then success");
 
     let err = client
-        .create_link(&link_request("cust:rate-limited"))
+        .create_link(&link_request("cust:rate-limited"), ten_seconds())
         .await
         .unwrap_err();
     assert!(
@@ -149,14 +165,17 @@ async fn the_client_retries_429_and_5xx_and_types_kombo_errors() {
     assert_eq!(kombo.requests().await.len(), 2 + 3, "three attempts");
 
     let err = client
-        .delete_integration("workday:missing")
+        .delete_integration("workday:missing", ten_seconds())
         .await
         .unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(kombo.requests().await.len(), 6, "a 404 is not retried");
 
     let wrong_key = KomboClient::new(&kombo.base_url, "another-fake-key").unwrap();
-    let err = wrong_key.delete_integration("workday:x").await.unwrap_err();
+    let err = wrong_key
+        .delete_integration("workday:x", ten_seconds())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, KomboError::Api { status: 401, code, .. } if code == "PLATFORM.AUTHENTICATION_INVALID")
     );
@@ -165,7 +184,7 @@ async fn the_client_retries_429_and_5xx_and_types_kombo_errors() {
         .unwrap()
         .with_backoff(std::time::Duration::from_millis(1));
     assert!(matches!(
-        nowhere.delete_integration("workday:x").await,
+        nowhere.delete_integration("workday:x", ten_seconds()).await,
         Err(KomboError::Transport(_))
     ));
 }
@@ -506,4 +525,64 @@ async fn state_changes_are_kept_newest_first_and_invalid_alerts_once() {
     let (_, body) = state("s3", "ACTIVE", "2026-11-03T10:00:00Z").await;
     assert_eq!(body["outcome"], "ignored_tombstoned");
     assert_eq!(stack.rows().await[0]["status"], "DELETED");
+}
+
+#[tokio::test]
+async fn the_callers_mistake_is_a_400_and_a_link_is_never_minted_twice() {
+    let (stack, kombo) = (Stack::new("link-errors"), FakeKombo::start());
+    let app = backend(&stack, &kombo).await;
+    // Kombo's answer is the authority on tools: an unknown one is the caller's 400 with
+    // Kombo's message and log URL, not a 502 that pages on-call.
+    let body = json!({ "end_user_email": "it@acme.example", "end_user_organization_name": "Acme, Inc.", "integration_tool": "no-such-tool" });
+    let resp = app.serve(Route::ConnectionLink, &link_event(body)).await;
+    assert_eq!(status(&resp), 400);
+    let err = &body_json(&resp)["error"];
+    assert_eq!(err["code"], "kombo_input_invalid");
+    assert_eq!(err["kombo_code"], "PLATFORM.INPUT_INVALID");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("integration_tool")
+    );
+    assert!(
+        err["kombo_log_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+
+    // Every create-link field Kombo's API takes is accepted and forwarded.
+    let body = json!({ "end_user_email": "it@acme.example", "end_user_organization_name": "Acme, Inc.",
+        "integration_tool": "a-tool-kombo-added-yesterday", "remote_environment": "sandbox", "scope_config_id": "sc1",
+        "enable_filtering": true, "enable_field_mapping": false, "enable_static_ips": true });
+    let resp = app.serve(Route::ConnectionLink, &link_event(body)).await;
+    assert_eq!(status(&resp), 200, "{:?}", body_json(&resp));
+    let sent = kombo.requests().await.last().unwrap()["body"].clone();
+    for (k, v) in [
+        ("remote_environment", json!("sandbox")),
+        ("scope_config_id", json!("sc1")),
+        ("enable_filtering", json!(true)),
+        ("enable_field_mapping", json!(false)),
+        ("enable_static_ips", json!(true)),
+        ("integration_tool", json!("a-tool-kombo-added-yesterday")),
+    ] {
+        assert_eq!(sent[k], v, "{k} forwarded");
+    }
+
+    // A 5xx after the request was sent may have minted a link: not retried (502), while a
+    // DELETE (idempotent) is retried through the same 503.
+    let before = kombo.requests().await.len();
+    let flaky =
+        json!({ "end_user_email": "it@acme.example", "end_user_organization_name": "Acme, Inc." });
+    let mut req = link_event(flaky);
+    req.path_parameters
+        .insert("origin_id".into(), "cust:flaky".into());
+    let resp = app.serve(Route::ConnectionLink, &req).await;
+    assert_eq!(status(&resp), 502);
+    assert_eq!(
+        kombo.requests().await.len(),
+        before + 1,
+        "one POST, not retried"
+    );
 }

@@ -381,3 +381,61 @@ async fn rows_and_retries_written_by_the_previous_version_keep_working() {
     );
     assert_eq!(run.subjects().await.len(), 2);
 }
+
+#[tokio::test]
+async fn what_aws_cannot_take_is_left_out_or_refused_never_a_503_forever() {
+    let run = Run::new("seq-permanent");
+    // An empty category: SNS refuses an empty attribute value, so it is left out and the
+    // alert still goes.
+    let mut flow: Value =
+        serde_json::from_str(&flow_failed_body("f-empty-cat", Some("42"))).unwrap();
+    flow["data"]["integration_category"] = json!("");
+    // Ids over DynamoDB's 2,048-byte key limit: nothing useful can be stored, so the
+    // caller's 400 names the field (a 503 would be retried forever).
+    let long = "x".repeat(2049);
+    let got = run.deliver(
+        &[
+            (FLOW_FAILED, flow.to_string()),
+            (
+                CREATED,
+                created_body("c-long-origin", "workday:long1", Some(&long)),
+            ),
+            (
+                CREATED,
+                created_body("c-long-id", &format!("workday:{long}"), Some("42")),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(
+        got,
+        pairs(&[(200, "alerted"), (400, "bad_request"), (400, "bad_request")])
+    );
+    let alerts = run.stack.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    let attrs = alerts[0]["MessageAttributes"].as_object().unwrap();
+    assert!(!attrs.contains_key("category"), "{attrs:?}");
+    assert_eq!(attrs["tool"]["Value"], "workday");
+    assert!(run.stack.rows().await.is_empty());
+
+    // A request the service refuses as such (here: a table that does not exist, a
+    // misconfiguration) is a 500 logged as a refusal, not "unavailable, retry later".
+    let file = run.file(
+        "missing-table",
+        CREATED,
+        &created_body("c-nt", "workday:nt", Some("42")),
+    );
+    let env = with_env(
+        template_env(&run.stack, "integration-created"),
+        "TABLE_NAME",
+        "no-such-table",
+    );
+    let (result, log) = invoke_files("integration-created", &env, &[file], 10_000);
+    assert_eq!(
+        answers(&result),
+        pairs(&[(500, "dependency_rejected")]),
+        "{log}"
+    );
+    assert!(log.contains("refused the request (not an outage)"), "{log}");
+    assert!(!log.contains("sender should retry"), "{log}");
+}

@@ -1,0 +1,334 @@
+//! Every function answers inside its invocation's deadline with its documented error,
+//! whatever hangs and wherever: DynamoDB, SNS or Kombo accepting a request and never
+//! answering, at each step of each function. Driven through the built binaries with a
+//! short `Lambda-Runtime-Deadline-Ms` (3 s), so each case takes seconds: the SDK's own
+//! budget (5 s an operation) would overshoot it, so an answer in time proves that the
+//! invocation's one deadline is shared by every call.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+
+const DEADLINE_MS: u64 = 3_000;
+/// The deadline less the answer margin (500 ms) and the undo reserve (700 ms): the
+/// earliest a hang inside a claimed effect may be cut off. A budget that fired at once
+/// (or not at all) fails the lower (or upper) bound.
+const EARLIEST_MS: f64 = 1_700.0;
+
+const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
+
+fn invalid_body(event_id: &str, integration_id: &str) -> String {
+    json!({
+        "id": event_id,
+        "type": "integration-state-changed",
+        "data": {
+            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
+            "end_user": { "origin_id": "42", "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+            "qa_status": "FAILED", "setup_status": "COMPLETED", "state": "INVALID", "updated_at": "2026-11-20T10:00:00Z"
+        }
+    })
+    .to_string()
+}
+
+fn backend_event(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: Value,
+    body: Option<Value>,
+) -> Value {
+    json!({
+        "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "pathParameters": params,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local", "domainPrefix": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": route_key, "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_000_000_000_i64,
+            "authorizer": {"iam": {"accessKey": "AKIA", "accountId": "123456789012", "callerId": "x", "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/x", "userId": "x"}}
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
+}
+
+struct Case {
+    name: &'static str,
+    function: &'static str,
+    /// The event, and the (status, code) it must be answered with in time.
+    event: Value,
+    expect: (i64, &'static str),
+    /// Proxy rules in front of DynamoDB (`ddb`) and SNS (`sns`), and extra environment.
+    ddb: &'static [&'static str],
+    sns: &'static [&'static str],
+    kombo: bool,
+}
+
+fn webhook(route: &str, body: &str) -> Value {
+    serde_json::to_value(signed(route, body)).unwrap()
+}
+
+#[tokio::test]
+async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_deadline() {
+    let stack = Stack::new("deadlines");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-deadlines-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = |origin: &str| {
+        backend_event(
+            "POST",
+            "POST /customers/{origin_id}/connection-link",
+            &format!("/customers/{origin}/connection-link"),
+            json!({"origin_id": origin}),
+            Some(
+                json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme, Inc."}),
+            ),
+        )
+    };
+    let delete = |id: &str| {
+        backend_event(
+            "DELETE",
+            "DELETE /integrations/{integration_id}",
+            &format!("/integrations/{id}"),
+            json!({"integration_id": id}),
+            None,
+        )
+    };
+    let cases = [
+        Case {
+            name: "create: insert hangs",
+            function: "integration-created",
+            event: webhook(CREATED, &created_body("d1", "workday:d1", Some("42"))),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "unassigned create: claim hangs",
+            function: "integration-created",
+            event: webhook(CREATED, &created_body("d2", "workday:d2", None)),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:PutItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "unassigned create: insert after the claim hangs",
+            function: "integration-created",
+            event: webhook(CREATED, &created_body("d3", "workday:d3", None)),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "unassigned create: notice hangs",
+            function: "integration-created",
+            event: webhook(CREATED, &created_body("d4", "workday:d4", None)),
+            expect: (503, "dependency_unavailable"),
+            ddb: &[],
+            sns: &["hang:Publish"],
+            kombo: false,
+        },
+        Case {
+            name: "delete: tombstone hangs",
+            function: "integration-deleted",
+            event: webhook(DELETED, &deleted_body("d5", "workday:d5", Some("42"))),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "flow failed: alert hangs",
+            function: "connection-flow-failed",
+            event: webhook(FLOW_FAILED, &flow_failed_body("d6", Some("42"))),
+            expect: (503, "dependency_unavailable"),
+            ddb: &[],
+            sns: &["hang:Publish"],
+            kombo: false,
+        },
+        Case {
+            name: "flow failed: completing the claim hangs (the alert went out)",
+            function: "connection-flow-failed",
+            event: webhook(FLOW_FAILED, &flow_failed_body("d7", Some("42"))),
+            expect: (200, "alerted"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "state changed INVALID: update hangs",
+            function: "integration-state-changed",
+            event: webhook(STATE_CHANGED, &invalid_body("d8", "workday:d8")),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "state changed INVALID: page hangs",
+            function: "integration-state-changed",
+            event: webhook(STATE_CHANGED, &invalid_body("d9", "workday:d9")),
+            expect: (503, "dependency_unavailable"),
+            ddb: &[],
+            sns: &["hang:Publish"],
+            kombo: false,
+        },
+        Case {
+            name: "customer lookup: query hangs",
+            function: "customer-integrations",
+            event: backend_event(
+                "GET",
+                "GET /customers/{origin_id}/integrations",
+                "/customers/42/integrations",
+                json!({"origin_id": "42"}),
+                None,
+            ),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:Query"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "connection link: Kombo hangs",
+            function: "connection-link",
+            event: link("cust:hang"),
+            expect: (504, "kombo_outcome_unknown"),
+            ddb: &[],
+            sns: &[],
+            kombo: true,
+        },
+        Case {
+            name: "delete: Kombo hangs after deleting",
+            function: "delete-integration",
+            event: delete("workday:hang-once"),
+            expect: (504, "kombo_outcome_unknown"),
+            ddb: &[],
+            sns: &[],
+            kombo: true,
+        },
+        Case {
+            name: "delete: tombstone after Kombo's delete hangs",
+            function: "delete-integration",
+            event: delete("workday:d10"),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: true,
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut env = template_env(&stack, case.function);
+        // Each case its own proxies, so a hung connection of one case never blocks another.
+        let ddb = (!case.ddb.is_empty()).then(|| FaultServer::proxy(&stack.endpoint, case.ddb));
+        let sns = (!case.sns.is_empty()).then(|| FaultServer::proxy(&stack.endpoint, case.sns));
+        if let Some(p) = &ddb {
+            env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &p.endpoint);
+        }
+        if let Some(p) = &sns {
+            env = with_env(env, "AWS_ENDPOINT_URL_SNS", &p.endpoint);
+        }
+        if case.kombo {
+            env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
+        }
+        let file = dir.join(format!("{i}.json"));
+        std::fs::write(&file, case.event.to_string()).unwrap();
+        let (result, log) = invoke_files(case.function, &env, &[file], DEADLINE_MS);
+        let got = answers(&result);
+        assert_eq!(
+            got,
+            [(case.expect.0, case.expect.1.to_owned())],
+            "{}: {result}\n{log}",
+            case.name
+        );
+        let ms = result["responses"][0]["answered_ms"].as_f64().unwrap();
+        assert!(
+            ms < DEADLINE_MS as f64,
+            "{}: answered after {ms} ms, past the {DEADLINE_MS} ms deadline",
+            case.name
+        );
+        assert!(
+            ms >= EARLIEST_MS,
+            "{}: answered after only {ms} ms: the hang was not waited for",
+            case.name
+        );
+        for p in [&ddb, &sns].into_iter().flatten() {
+            assert!(
+                p.count().await >= 1,
+                "{}: the hang was not reached",
+                case.name
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // What the cut-off effects left behind converges: no claim is left in progress (each
+    // was released, so Kombo's retry can publish at once) and the alert whose completion
+    // hung was published once.
+    let claims = stack.claims().await;
+    let stuck: Vec<&Value> = claims
+        .iter()
+        .filter(|c| c["status"] == "IN_PROGRESS")
+        .collect();
+    assert!(
+        stuck.iter().all(|c| c["event_id"] == "d7"),
+        "claims left in progress: {stuck:?}"
+    );
+    assert_eq!(
+        stack.alerts().await.len(),
+        1,
+        "only d7's alert was published"
+    );
+}
+
+#[tokio::test]
+async fn a_delete_whose_outcome_was_unknown_is_safe_to_retry() {
+    let stack = Stack::new("delete-unknown");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-delete-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let id = "workday:retry-hang-once";
+    let event = backend_event(
+        "DELETE",
+        "DELETE /integrations/{integration_id}",
+        &format!("/integrations/{id}"),
+        json!({"integration_id": id}),
+        None,
+    );
+    let file = dir.join("delete.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let env = with_env(
+        template_env(&stack, "delete-integration"),
+        "KOMBO_API_BASE_URL",
+        &kombo.base_url,
+    );
+    let (first, log) = invoke_files(
+        "delete-integration",
+        &env,
+        std::slice::from_ref(&file),
+        DEADLINE_MS,
+    );
+    assert_eq!(
+        answers(&first),
+        [(504, "kombo_outcome_unknown".to_owned())],
+        "{log}"
+    );
+    assert!(
+        stack.rows().await.is_empty(),
+        "no tombstone while the outcome is unknown"
+    );
+    let (second, log) = invoke_files("delete-integration", &env, &[file], DEADLINE_MS);
+    let body: Value =
+        serde_json::from_str(second["responses"][0]["response"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"integration_id": id, "outcome": "deleted", "kombo": "not_found"}),
+        "{log}"
+    );
+    assert_eq!(stack.rows().await[0]["status"], "DELETED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
