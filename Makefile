@@ -21,7 +21,7 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck,
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
-	shellcheck --shell=sh scripts/deps.sh
+	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh
 	shellcheck .ci/run
 	cargo test --workspace
 

@@ -102,6 +102,13 @@ BACKEND = {
         {"origin_id": "36123"},
         None,
     ),
+    "assign-customer.json": (
+        "PUT",
+        "/integrations/{integration_id}/customer",
+        "/integrations/workday:8d1hpPsbjxUkoCoa1veLZGe5/customer",
+        {"integration_id": "workday:8d1hpPsbjxUkoCoa1veLZGe5"},
+        {"origin_id": "48213"},
+    ),
     "delete-integration.json": (
         "DELETE",
         "/integrations/{integration_id}",

@@ -14,8 +14,13 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
                           SDK retries a write that was already applied
         TIMES (default: always) limits how often the rule fires.
 
-Prints "PORT <n>" once listening; GET /__count answers how many requests it failed.
+Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
+proxy, how many its rules caught); GET /__ops lists every request the proxy saw as
+[IAM action, resource] (`["dynamodb:PutItem", "table-name"]`, with `/index/NAME` for an
+index; `["sns:Publish", "topic-arn"]`), for the least-privilege test.
 """
+
+import json
 
 import sys
 import threading
@@ -82,6 +87,22 @@ def operation(headers, body):
     return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
 
 
+OPS = []
+
+
+def iam_action(headers, body):
+    """The IAM action and resource a DynamoDB (JSON) or SNS (query) request needs."""
+    op = operation(headers, body)
+    if headers.get("X-Amz-Target", "").startswith("DynamoDB_"):
+        doc = json.loads(body or b"{}")
+        resource = doc.get("TableName", "")
+        if doc.get("IndexName"):
+            resource += "/index/" + doc["IndexName"]
+        return ["dynamodb:" + op, resource]
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    return ["sns:" + op, form.get("TopicArn", [""])[0]]
+
+
 def error_for(op):
     """A 500 shaped like the service that owns `op`."""
     if op in ("Publish", "GetTopicAttributes"):
@@ -108,6 +129,8 @@ def proxy_handler(upstream, rules):
 
         def do_GET(self):
             with LOCK:
+                if self.path == "/__ops":
+                    return self.reply(200, "application/json", json.dumps(OPS).encode())
                 self.reply(200, "text/plain", str(COUNT[0]).encode())
 
         def forward(self, body):
@@ -124,6 +147,7 @@ def proxy_handler(upstream, rules):
             op = operation(self.headers, body)
             action = None
             with LOCK:
+                OPS.append(iam_action(self.headers, body))
                 for rule in rules:
                     if rule["op"] == op and rule["left"] != 0:
                         rule["left"] -= 1

@@ -128,6 +128,7 @@ def create(endpoint, prefix, secret, kombo_url=None):
         functions[binary] = {k: resolve(v) for k, v in env.items()}
         event = next(iter(res["Properties"]["Events"].values()))["Properties"]
         functions[binary]["_route"] = f"{event['Method'].upper()} {event['Path']}"
+        functions[binary]["_logical_id"] = logical
     return {"resources": physical, "alert_queue_url": queue_url, "functions": functions}
 
 

@@ -5,7 +5,9 @@
 //! - `GET /customers/{origin_id}/integrations[?include_deleted=true]` → the customer's rows;
 //! - `DELETE /integrations/{integration_id}` → Kombo `DELETE /integrations/{id}`, then
 //!   the tombstone (Kombo's `PLATFORM.INTEGRATION_NOT_FOUND` still tombstones; any other
-//!   Kombo failure leaves the row untouched and answers 502 with Kombo's code and log URL).
+//!   Kombo failure leaves the row untouched and answers 502 with Kombo's code and log URL);
+//! - `PUT /integrations/{integration_id}/customer` `{"origin_id": "42"[, "force": true]}` →
+//!   links an existing integration to a customer (an unassigned one, typically).
 
 use lambda_http::LambdaEvent;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -19,14 +21,15 @@ use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
 use crate::decide::{Status, Tombstone};
 use crate::error::Error;
 use crate::kombo::{CreateLink, KomboApi};
-use crate::ports::{MappingStore, Tombstoned};
+use crate::ports::{Assigned, Assignment, MappingStore, Tombstoned};
 
-/// The three backend routes, one per function.
+/// The backend routes, one per function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     ConnectionLink,
     CustomerIntegrations,
     DeleteIntegration,
+    AssignCustomer,
 }
 
 impl Route {
@@ -35,6 +38,7 @@ impl Route {
             Route::ConnectionLink => Method::POST,
             Route::CustomerIntegrations => Method::GET,
             Route::DeleteIntegration => Method::DELETE,
+            Route::AssignCustomer => Method::PUT,
         }
     }
 
@@ -44,12 +48,13 @@ impl Route {
             Route::ConnectionLink => "/customers/{origin_id}/connection-link",
             Route::CustomerIntegrations => "/customers/{origin_id}/integrations",
             Route::DeleteIntegration => "/integrations/{integration_id}",
+            Route::AssignCustomer => "/integrations/{integration_id}/customer",
         }
     }
 
     /// Whether the route calls Kombo (and so needs the API key).
     pub fn calls_kombo(self) -> bool {
-        self != Route::CustomerIntegrations
+        matches!(self, Route::ConnectionLink | Route::DeleteIntegration)
     }
 }
 
@@ -83,6 +88,15 @@ pub(crate) struct LinkRequest {
     enable_field_mapping: Option<bool>,
     #[serde(default)]
     enable_static_ips: Option<bool>,
+}
+
+/// The request body of `PUT /integrations/{integration_id}/customer`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignRequest {
+    origin_id: String,
+    #[serde(default)]
+    force: bool,
 }
 
 /// A path parameter: API Gateway's `pathParameters`, or else (a local run behind a
@@ -281,6 +295,56 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                     Tombstoned::AlreadyDeleted => "already_deleted",
                 };
                 Ok(json!({ "integration_id": integration_id, "outcome": outcome, "kombo": kombo }))
+            }
+            Route::AssignCustomer => {
+                let integration_id = path_param(req, route, "integration_id")?;
+                let body: AssignRequest = body_json(req)?;
+                let origin_id = body.origin_id.trim();
+                if origin_id.is_empty() || origin_id.len() > crate::event::MAX_KEY_BYTES {
+                    return Err(Error::BadRequest(format!(
+                        "body: origin_id must be 1 to {} bytes",
+                        crate::event::MAX_KEY_BYTES
+                    )));
+                }
+                let request_id = req.request_context.request_id.clone().unwrap_or_default();
+                let assignment = Assignment {
+                    integration_id: integration_id.clone(),
+                    origin_id: origin_id.to_owned(),
+                    force: body.force,
+                    create: None,
+                    updated_at: crate::decide::rfc3339((self.clock)()),
+                    cause: format!("api-assign:{request_id}"),
+                };
+                let (outcome, previous) = match deadline
+                    .run("DynamoDB", self.store.assign(&assignment))
+                    .await?
+                {
+                    Assigned::Assigned { previous } => ("assigned", previous),
+                    Assigned::Created => ("assigned", None),
+                    Assigned::Unchanged => ("unchanged", None),
+                    Assigned::NotFound => {
+                        return Err(Error::NotFound(format!("integration {integration_id}")));
+                    }
+                    Assigned::Deleted => {
+                        return Err(Error::Conflict {
+                            code: "integration_deleted",
+                            message: format!("integration {integration_id} is deleted"),
+                        });
+                    }
+                    Assigned::Conflict { current } => {
+                        return Err(Error::Conflict {
+                            code: "assigned_to_another_customer",
+                            message: format!(
+                                "integration {integration_id} belongs to customer {current}; send \"force\": true to move it"
+                            ),
+                        });
+                    }
+                };
+                let mut answer = json!({ "integration_id": integration_id, "origin_id": origin_id, "outcome": outcome });
+                if let Some(p) = previous {
+                    answer["previous_origin_id"] = json!(p);
+                }
+                Ok(answer)
             }
         }
     }

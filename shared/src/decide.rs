@@ -26,8 +26,13 @@ pub struct Mapping {
     pub integration_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_id: Option<String>,
+    /// Tool, category and organization: from Kombo's events; an imported row (see
+    /// `import-mappings`) may lack the organization until its create arrives.
+    #[serde(default)]
     pub tool: String,
+    #[serde(default)]
     pub category: String,
+    #[serde(default)]
     pub organization_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_email: Option<String>,
@@ -146,7 +151,7 @@ pub trait Decide {
         Self: Sized;
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339)
         .expect("any OffsetDateTime formats as RFC 3339")
 }

@@ -15,7 +15,8 @@ use time::{Duration, OffsetDateTime};
 use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
 use crate::ports::{
-    Claim, ClaimStore, Inserted, MappingStore, StateApplied, StateResult, Tombstoned,
+    Assigned, Assignment, Claim, ClaimStore, Inserted, MappingStore, StateApplied, StateResult,
+    Tombstoned,
 };
 
 /// The customer index of the mappings table.
@@ -119,6 +120,8 @@ struct Existing {
     last_event_id: Option<String>,
     #[serde(default)]
     created_event_id: Option<String>,
+    #[serde(default)]
+    origin_id: Option<String>,
     #[serde(default)]
     state: Option<String>,
     #[serde(default)]
@@ -237,13 +240,8 @@ impl MappingStore for DynamoStore {
         else {
             return Err(dependency(err));
         };
-        let old = match read_existing(failed.item()) {
-            Some(old) => old,
-            None => {
-                self.read_row(&self.table, ("integration_id", &m.integration_id))
-                    .await?
-            }
-        };
+        // DynamoDB (and DynamoDB Local, and moto) return the row that failed the condition.
+        let old = read_existing(failed.item()).unwrap_or_default();
         let event_id = &m.last_event_id;
         Ok(Inserted::Exists {
             status: if old.deleted() {
@@ -316,6 +314,74 @@ impl MappingStore for DynamoStore {
         Ok(StateResult {
             applied: self.plain_state_write(u).await?,
             made_invalid: false,
+        })
+    }
+
+    async fn assign(&self, a: &Assignment) -> Result<Assigned, Error> {
+        let always = HashMap::from([
+            ("origin_id".to_owned(), s(&a.origin_id)),
+            ("updated_at".to_owned(), s(&a.updated_at)),
+            ("last_event_id".to_owned(), s(&a.cause)),
+        ]);
+        let mut if_absent = Item::new();
+        if let Some(d) = &a.create {
+            if_absent = to_item(d)?;
+            if_absent.remove("origin_id");
+            if_absent.insert("status".into(), s("ACTIVE"));
+        }
+        // Never on a tombstone; never a no-op write; another customer's only with force.
+        let mut condition = String::from(
+            "attribute_exists(integration_id) AND #cond_status <> :cond_deleted AND \
+             (attribute_not_exists(#cond_origin) OR #cond_origin <> :cond_origin)",
+        );
+        if !a.force {
+            condition.push_str(" AND attribute_not_exists(#cond_origin)");
+        }
+        if a.create.is_some() {
+            condition = format!("attribute_not_exists(integration_id) OR ({condition})");
+        }
+        let result = self
+            .update_row(&a.integration_id, Update::new(always, if_absent))
+            .condition_expression(condition)
+            .expression_attribute_names("#cond_origin", "origin_id")
+            .expression_attribute_values(":cond_origin", s(&a.origin_id))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(out) => {
+                let old = read_existing(out.attributes());
+                return Ok(match old {
+                    None => Assigned::Created,
+                    Some(old) => Assigned::Assigned {
+                        previous: old.origin_id,
+                    },
+                });
+            }
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(dependency(err));
+        };
+        Ok(match read_existing(failed.item()) {
+            None => Assigned::NotFound,
+            Some(old) if old.deleted() => Assigned::Deleted,
+            Some(Existing {
+                origin_id: Some(current),
+                ..
+            }) if current == a.origin_id => Assigned::Unchanged,
+            Some(Existing {
+                origin_id: Some(current),
+                ..
+            }) => Assigned::Conflict { current },
+            // Cannot fail otherwise; treat as a lost race and let the caller retry.
+            Some(_) => {
+                return Err(Error::Internal(
+                    "assignment condition failed on an unassigned row".into(),
+                ));
+            }
         })
     }
 

@@ -79,6 +79,14 @@ pub enum Error {
     #[error("Kombo did not answer in time, so whether it acted is unknown; retrying is safe ({0})")]
     UpstreamUnknown(String),
 
+    /// The route names something that does not exist (`what`: "integration x").
+    #[error("{0} is not known")]
+    NotFound(String),
+
+    /// The request conflicts with what is stored (`code` says how); nothing was changed.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
     /// Start-up configuration is missing or wrong (never produced while serving).
     #[error("configuration error: {0}")]
     Config(String),
@@ -144,6 +152,8 @@ impl Error {
             // 429, not 409: our own normal condition, and senders that treat every other
             // 4xx as final still come back.
             Error::InProgress(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::UpstreamRejected { .. } => StatusCode::BAD_REQUEST,
@@ -164,6 +174,8 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::WrongEventType { .. } => "wrong_event_type",
             Error::InProgress(_) => "in_progress",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict { code, .. } => code,
             Error::Dependency { .. } => "dependency_unavailable",
             Error::Upstream { .. } => "kombo_error",
             Error::UpstreamRejected { .. } => "kombo_input_invalid",

@@ -14,6 +14,7 @@ pub mod decide;
 pub mod dynamo;
 pub mod error;
 pub mod event;
+pub mod import;
 pub mod kombo;
 pub mod ports;
 pub mod request;

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::decide::{Alert, Mapping, StateUpdate, Status, Tombstone};
+use crate::decide::{Alert, Descriptive, Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
 
 /// What a conditional insert of a new mapping found.
@@ -53,6 +53,38 @@ pub struct StateResult {
     pub made_invalid: bool,
 }
 
+/// Linking an integration to a customer (the backend route, or an import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub integration_id: String,
+    pub origin_id: String,
+    /// Take it from another customer it belongs to.
+    pub force: bool,
+    /// An import: make the row if there is none, with these descriptive fields (the create
+    /// completes it if it ever comes). `None`: the row must exist.
+    pub create: Option<Descriptive>,
+    pub updated_at: String,
+    /// What did it, as `last_event_id` (`api-assign:<request id>`, `import:<file>:<line>`).
+    pub cause: String,
+}
+
+/// What an assignment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assigned {
+    /// The row had no customer (or `force` took it from `previous`); now it has this one.
+    Assigned { previous: Option<String> },
+    /// No row was there; an import made it.
+    Created,
+    /// It belongs to this customer already: nothing written.
+    Unchanged,
+    /// It belongs to another customer (and `force` was not given): nothing written.
+    Conflict { current: String },
+    /// No such integration (and not an import): nothing written.
+    NotFound,
+    /// The integration is deleted: nothing written.
+    Deleted,
+}
+
 pub trait MappingStore: Send + Sync {
     /// Stores `m` unless a row (active or tombstone) exists, or completes a row recorded
     /// from a state change: one conditional write.
@@ -65,6 +97,8 @@ pub trait MappingStore: Send + Sync {
         &self,
         u: &StateUpdate,
     ) -> impl Future<Output = Result<StateResult, Error>> + Send;
+    /// Sets the customer of an integration: one conditional write.
+    fn assign(&self, a: &Assignment) -> impl Future<Output = Result<Assigned, Error>> + Send;
     /// Every row of one customer (the `by-origin-id` index), tombstones included.
     fn by_origin(
         &self,

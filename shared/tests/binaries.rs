@@ -75,6 +75,18 @@ async fn every_sample_event_through_its_built_binary() {
         );
     }
 
+    // The backend route links the unassigned sample to its customer.
+    let (r, err) = invoke(
+        "assign-customer",
+        &template_env(&stack, "assign-customer"),
+        &["assign-customer.json", "assign-customer.json"],
+    );
+    assert_eq!(
+        answers(&r),
+        [(200, "assigned".to_owned()), (200, "unchanged".to_owned())],
+        "{err}"
+    );
+
     let rows = stack.rows().await;
     let summary: Vec<(String, String, Option<String>)> = rows
         .iter()
@@ -99,7 +111,7 @@ async fn every_sample_event_through_its_built_binary() {
             (
                 "workday:8d1hpPsbjxUkoCoa1veLZGe5".into(),
                 "ACTIVE".into(),
-                None
+                Some("48213".into())
             ),
             (
                 "workday:CBNMt7dSNCzBdnRTx87dev4E".into(),

@@ -439,3 +439,232 @@ async fn what_aws_cannot_take_is_left_out_or_refused_never_a_503_forever() {
     assert!(log.contains("refused the request (not an outage)"), "{log}");
     assert!(!log.contains("sender should retry"), "{log}");
 }
+
+fn assign(id: &str, origin: &str, force: bool) -> Value {
+    backend_event(
+        "PUT",
+        "PUT /integrations/{integration_id}/customer",
+        &format!("/integrations/{id}/customer"),
+        json!({"integration_id": id}),
+        Some(json!({"origin_id": origin, "force": force})),
+    )
+}
+
+/// Runs the backend `function` on each request in order; (status, body) per answer.
+fn backend(run: &Run, function: &str, requests: &[Value]) -> Vec<(i64, Value)> {
+    let files: Vec<PathBuf> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let p = run.dir.0.join(format!("{function}-{i}.json"));
+            std::fs::write(&p, r.to_string()).unwrap();
+            p
+        })
+        .collect();
+    let (result, log) = invoke_files(
+        function,
+        &template_env(&run.stack, function),
+        &files,
+        10_000,
+    );
+    result["responses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}\n{log}"))
+        .iter()
+        .map(|r| {
+            let resp = &r["response"];
+            (
+                resp["statusCode"].as_i64().unwrap(),
+                serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unassigned_integration_is_linked_to_its_customer_through_the_backend_route() {
+    let run = Run::new("seq-assign");
+    let id = "workday:assign1";
+    run.deliver(
+        &[
+            (CREATED, created_body("c-as", id, None)),
+            (
+                CREATED,
+                created_body("c-as-gone", "workday:assign-gone", Some("9")),
+            ),
+            (
+                DELETED,
+                deleted_body("d-as-gone", "workday:assign-gone", Some("9")),
+            ),
+        ],
+        &[],
+    );
+    let got = backend(
+        &run,
+        "assign-customer",
+        &[
+            assign(id, "42", false),
+            assign(id, "42", false),
+            assign(id, "7", false),
+            assign(id, "7", true),
+            assign("workday:never-seen", "42", false),
+            assign("workday:assign-gone", "42", false),
+        ],
+    );
+    let summary: Vec<(i64, &str)> = got
+        .iter()
+        .map(|(c, b)| {
+            (
+                *c,
+                b["outcome"]
+                    .as_str()
+                    .or(b["error"]["code"].as_str())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (200, "assigned"),
+            (200, "unchanged"),
+            (409, "assigned_to_another_customer"),
+            (200, "assigned"),
+            (404, "not_found"),
+            (409, "integration_deleted"),
+        ]
+    );
+    assert_eq!(got[3].1["previous_origin_id"], "42");
+    assert!(
+        got[2].1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to customer 42")
+    );
+    let row = run.row(id).await;
+    assert_eq!(row["origin_id"], "7");
+    assert_eq!(
+        row["created_event_id"], "c-as",
+        "the create's own fields are kept"
+    );
+    assert!(
+        run.row("workday:never-seen").await.is_null(),
+        "a 404 writes nothing"
+    );
+    assert_eq!(
+        run.row("workday:assign-gone").await.get("origin_id"),
+        Some(&json!("9"))
+    );
+}
+
+#[tokio::test]
+async fn existing_mappings_import_in_bulk_report_per_line_and_re_run_safely() {
+    let run = Run::new("seq-import");
+    run.deliver(
+        &[
+            (
+                CREATED,
+                created_body("c-im1", "workday:im-unassigned", None),
+            ),
+            (
+                CREATED,
+                created_body("c-im2", "workday:im-taken", Some("7")),
+            ),
+            (
+                DELETED,
+                deleted_body("d-im3", "workday:im-deleted", Some("8")),
+            ),
+        ],
+        &[],
+    );
+    let csv = run.dir.0.join("mappings.csv");
+    std::fs::write(
+        &csv,
+        "origin_id,integration_id,tool,category\n\
+         42,workday:im-new\n\
+         42,workday:im-unassigned\n\
+         42,workday:im-taken\n\
+         42,workday:im-deleted\n\
+         43,successfactors:im-other,successfactors,LMS\n\
+         ,workday:im-broken\n",
+    )
+    .unwrap();
+    let import = || {
+        let out = std::process::Command::new(binaries().join("import-mappings"))
+            .args(["--table", &run.stack.table])
+            .arg(&csv)
+            .env("AWS_ENDPOINT_URL", &run.stack.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, report) = import();
+    assert_eq!(
+        code,
+        Some(1),
+        "conflicts and bad lines fail the run:\n{report}"
+    );
+    let expected_first = [
+        "line 2: workday:im-new -> 42: created",
+        "line 3: workday:im-unassigned -> 42: assigned",
+        "line 4: workday:im-taken -> 42: conflict: belongs to customer 7 (re-run with --force to move it)",
+        "line 5: workday:im-deleted -> 42: skipped: the integration is deleted",
+        "line 6: successfactors:im-other -> 43: created",
+        "line 7: error: origin_id is empty",
+        "6 lines, 3 not done",
+    ];
+    assert_eq!(report.lines().collect::<Vec<_>>(), expected_first);
+    // Safe to re-run: what is done is unchanged, nothing is written twice.
+    let (_, again) = import();
+    assert!(
+        again.contains("line 2: workday:im-new -> 42: unchanged"),
+        "{again}"
+    );
+    assert!(
+        again.contains("line 3: workday:im-unassigned -> 42: unchanged"),
+        "{again}"
+    );
+    let row = run.row("workday:im-new").await;
+    assert_eq!(
+        (&row["origin_id"], &row["tool"], &row["status"]),
+        (&json!("42"), &json!("workday"), &json!("ACTIVE"))
+    );
+    assert_eq!(row["last_event_id"], "import:mappings.csv:2");
+    assert_eq!(run.row("workday:im-taken").await["origin_id"], "7");
+    // Kombo's create for an imported integration completes the row and keeps the customer.
+    let got = run.deliver(
+        &[(
+            CREATED,
+            created_body("c-im-new", "workday:im-new", Some("42")),
+        )],
+        &[],
+    );
+    assert_eq!(got, pairs(&[(200, "completed")]));
+    assert_eq!(
+        run.row("workday:im-new").await["organization_name"],
+        "Acme, Inc."
+    );
+    // The customer's lookup reads imported rows.
+    let found = backend(
+        &run,
+        "customer-integrations",
+        &[backend_event(
+            "GET",
+            "GET /customers/{origin_id}/integrations",
+            "/customers/43/integrations",
+            json!({"origin_id": "43"}),
+            None,
+        )],
+    );
+    assert_eq!(found[0].0, 200, "{:?}", found[0].1);
+    assert_eq!(
+        found[0].1["integrations"][0]["integration_id"],
+        "successfactors:im-other"
+    );
+}

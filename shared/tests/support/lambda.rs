@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Stack, repo_root, signed, tool};
 
@@ -113,4 +113,28 @@ pub fn answers(result: &Value) -> Vec<(i64, String)> {
             (resp["statusCode"].as_i64().unwrap(), what)
         })
         .collect()
+}
+
+/// An IAM-authorized backend request as API Gateway delivers it (payload 2.0).
+pub fn backend_event(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: Value,
+    body: Option<Value>,
+) -> Value {
+    json!({
+        "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "pathParameters": params,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local", "domainPrefix": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "requestId": uuid::Uuid::new_v4().to_string(), "routeKey": route_key, "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_000_000_000_i64,
+            "authorizer": {"iam": {"accessKey": "AKIA", "accountId": "123456789012", "callerId": "x", "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/x", "userId": "x"}}
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
 }

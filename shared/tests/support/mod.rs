@@ -128,6 +128,16 @@ impl FaultServer {
         }
     }
 
+    /// As a proxy: every request it saw, as (IAM action, resource name or ARN).
+    pub async fn operations(&self) -> Vec<(String, String)> {
+        reqwest::get(format!("{}/__ops", self.endpoint))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// How many requests it has failed.
     pub async fn count(&self) -> usize {
         reqwest::get(format!("{}/__count", self.endpoint))

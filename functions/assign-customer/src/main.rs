@@ -1,0 +1,12 @@
+//! Backend API, `PUT /integrations/{integration_id}/customer`: links an integration to a
+//! customer (`origin_id`). IAM-authorized route. Wiring only; the logic lives in `shared`.
+
+use lambda_http::{Error, lambda_runtime::run, service_fn};
+use shared::{AwsBackend, backend::Route};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let app = AwsBackend::from_env(Route::AssignCustomer).await?;
+    run(service_fn(|event| app.handle(Route::AssignCustomer, event))).await
+}
