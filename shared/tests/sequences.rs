@@ -668,3 +668,121 @@ async fn existing_mappings_import_in_bulk_report_per_line_and_re_run_safely() {
         "successfactors:im-other"
     );
 }
+
+#[tokio::test]
+async fn another_delivery_in_progress_is_a_429_with_retry_after_and_its_retry_converges() {
+    let run = Run::new("seq-429");
+    // Another invocation holds the claim on this event (a concurrent duplicate).
+    let ddb = run.stack.ddb().await;
+    let until =
+        (time::OffsetDateTime::now_utc() + time::Duration::seconds(3)).unix_timestamp() * 1000;
+    ddb.put_item()
+        .table_name(&run.stack.idempotency_table)
+        .set_item(Some(
+            serde_dynamo::to_item(
+                json!({"event_id": "f-429", "status": "IN_PROGRESS", "token": "other",
+                "in_progress_until": until, "expires_at": 1_900_000_000}),
+            )
+            .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let file = run.file("f-429", FLOW_FAILED, &flow_failed_body("f-429", Some("42")));
+    let env = template_env(&run.stack, "connection-flow-failed");
+    let (result, log) = invoke_files(
+        "connection-flow-failed",
+        &env,
+        std::slice::from_ref(&file),
+        10_000,
+    );
+    assert_eq!(answers(&result), pairs(&[(429, "in_progress")]), "{log}");
+    assert_eq!(
+        result["responses"][0]["response"]["headers"]["retry-after"],
+        "30"
+    );
+    assert!(run.subjects().await.is_empty());
+    // The holder never finished (killed): once its claim expires, the retry publishes once.
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    let (result, log) = invoke_files(
+        "connection-flow-failed",
+        &env,
+        &[file.clone(), file],
+        10_000,
+    );
+    assert_eq!(
+        answers(&result),
+        pairs(&[(200, "alerted"), (200, "already_alerted")]),
+        "{log}"
+    );
+    assert_eq!(run.subjects().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_link_route_through_its_binary_answers_a_callers_mistake_with_400_and_never_repeats_a_post()
+ {
+    let run = Run::new("seq-link");
+    let kombo = FakeKombo::start();
+    let link = |origin: &str, body: Value| {
+        backend_event(
+            "POST",
+            "POST /customers/{origin_id}/connection-link",
+            &format!("/customers/{origin}/connection-link"),
+            json!({"origin_id": origin}),
+            Some(body),
+        )
+    };
+    let files: Vec<PathBuf> = [
+        link("42", json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme", "integration_tool": "no-such-tool"})),
+        link("cust:flaky", json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme"})),
+        link("43", json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme", "remote_environment": "sandbox", "enable_static_ips": true})),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, r)| {
+        let p = run.dir.0.join(format!("link-{i}.json"));
+        std::fs::write(&p, r.to_string()).unwrap();
+        p
+    })
+    .collect();
+    let env = with_env(
+        template_env(&run.stack, "connection-link"),
+        "KOMBO_API_BASE_URL",
+        &kombo.base_url,
+    );
+    let (result, log) = invoke_files("connection-link", &env, &files, 10_000);
+    let codes: Vec<(i64, String)> = result["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let body: Value =
+                serde_json::from_str(r["response"]["body"].as_str().unwrap()).unwrap();
+            (
+                r["response"]["statusCode"].as_i64().unwrap(),
+                body["error"]["code"].as_str().unwrap_or("link").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        pairs(&[
+            (400, "kombo_input_invalid"),
+            (502, "kombo_error"),
+            (200, "link")
+        ]),
+        "{log}"
+    );
+    assert!(
+        !log.contains("\"status\":5") || log.contains("kombo_error"),
+        "{log}"
+    );
+    let posts = kombo.requests().await;
+    assert_eq!(
+        posts.len(),
+        3,
+        "the POST Kombo answered 503 was not sent again"
+    );
+    assert_eq!(posts[2]["body"]["remote_environment"], "sandbox");
+    assert_eq!(posts[2]["body"]["enable_static_ips"], true);
+}
