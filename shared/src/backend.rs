@@ -133,9 +133,22 @@ fn percent_decode(segment: &str) -> String {
 
 fn body_json<T: for<'de> Deserialize<'de>>(req: &ApiGatewayV2httpRequest) -> Result<T, Error> {
     let bytes = crate::request::body_bytes(req)?;
+    // serde would read a JSON array as a struct (fields by position): objects only.
+    crate::event::expect_object("body", &bytes).map_err(|e| match e {
+        crate::event::ParseError::Invalid(m) => Error::BadRequest(m),
+        other => Error::Internal(format!("{other:?}")),
+    })?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    let value = serde_path_to_error::deserialize(&mut *de)
-        .map_err(|e| Error::BadRequest(format!("body: {}: {}", e.path(), e.inner())))?;
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let inner = e.inner();
+        Error::BadRequest(if inner.is_syntax() || inner.is_eof() {
+            format!("body is not valid JSON: {inner}")
+        } else if e.path().to_string() == "." {
+            format!("body: {inner}")
+        } else {
+            format!("body: {}: {inner}", e.path())
+        })
+    })?;
     de.end()
         .map_err(|e| Error::BadRequest(format!("body is not valid JSON: {e}")))?;
     Ok(value)

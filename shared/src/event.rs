@@ -315,7 +315,7 @@ pub fn parse<T: WebhookEvent>(body: &[u8]) -> Result<Envelope<T>, ParseError> {
 
 /// serde's derive also accepts a JSON array for a struct (fields by position); Kombo
 /// sends objects, so anything else is refused before it can be read that way.
-fn expect_object(what: &str, json: &[u8]) -> Result<(), ParseError> {
+pub(crate) fn expect_object(what: &str, json: &[u8]) -> Result<(), ParseError> {
     match json.trim_ascii_start().first() {
         Some(b'{') => Ok(()),
         _ => match serde_json::from_slice::<serde_json::Value>(json) {

@@ -8,24 +8,35 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Level from `RUST_LOG` (default `info`; the SDK's own chatter at `warn`).
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"))
-}
+/// The level when `RUST_LOG` is not set: `info`, the SDK's own chatter at `warn`.
+pub const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn";
 
-/// The subscriber the functions use, writing to `writer`.
+/// The subscriber the functions use, writing to `writer`, at the level `RUST_LOG` sets
+/// (default [`DEFAULT_FILTER`]).
 pub fn subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
+    subscriber_at(writer, &filter)
+}
+
+/// The same subscriber at the level `directives` sets (tests pin it).
+pub fn subscriber_at<W>(
+    writer: W,
+    directives: &str,
+) -> impl tracing::Subscriber + Send + Sync + use<W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
-        .with_env_filter(filter())
+        .with_env_filter(filter)
         .with_writer(writer)
         .finish()
 }

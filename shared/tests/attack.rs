@@ -14,7 +14,6 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use lambda_http::http::Method;
 use serde_json::{Value, json};
 use shared::AwsApp;
-use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
 use shared::signature::Secrets;
 use support::*;
 
@@ -27,10 +26,22 @@ fn valid(route: &str) -> Value {
     let body = match route {
         CREATED => created_body("ev-attack", "workday:attack", Some("42")),
         DELETED => deleted_body("ev-attack", "workday:attack", Some("42")),
+        STATE_CHANGED => json!({
+            "id": "ev-attack", "type": "integration-state-changed",
+            "data": {
+                "integration_id": "workday:attack", "integration_tool": "workday", "integration_category": "LMS",
+                "end_user": { "origin_id": "42", "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+                "qa_status": "FAILED", "setup_status": "COMPLETED", "state": "INVALID", "updated_at": "2026-11-20T10:00:00Z"
+            }
+        })
+        .to_string(),
         _ => flow_failed_body("ev-attack", Some("42")),
     };
     serde_json::from_str(&body).unwrap()
 }
+
+/// The four webhook routes, each served by its own function.
+const WEBHOOKS: [&str; 4] = [CREATED, DELETED, FLOW_FAILED, STATE_CHANGED];
 
 fn sign(body: &[u8]) -> String {
     Secrets::parse(SECRET).unwrap().sign(body)
@@ -296,6 +307,16 @@ fn corpus(route: &'static str) -> Vec<Case> {
             "data.end_user",
             "data.deleted_at",
         ],
+        STATE_CHANGED => &[
+            "data.integration_id",
+            "data.integration_tool",
+            "data.integration_category",
+            "data.end_user",
+            "data.qa_status",
+            "data.setup_status",
+            "data.state",
+            "data.updated_at",
+        ],
         _ => &[
             "data.integration_tool",
             "data.integration_category",
@@ -318,6 +339,11 @@ fn corpus(route: &'static str) -> Vec<Case> {
         DELETED => &[
             ("data.deleted_at", json!("yesterday")),
             ("data.category", json!(["LMS"])),
+        ],
+        STATE_CHANGED => &[
+            ("data.updated_at", json!("soon")),
+            ("data.state", json!(3)),
+            ("data.integration_id", json!("")),
         ],
         _ => &[
             ("data.log_url", json!("not a url")),
@@ -434,7 +460,7 @@ async fn the_bad_input_corpus_is_refused_by_every_function_and_changes_nothing()
     let stack = Stack::new("corpus");
     let app = stack.app().await;
     let mut total = 0;
-    for route in [CREATED, DELETED, FLOW_FAILED] {
+    for route in WEBHOOKS {
         let cases = corpus(route);
         assert!(cases.len() >= 40, "{route}: only {} cases", cases.len());
         for (name, req, want_status, want_code, says) in cases {
@@ -464,7 +490,306 @@ async fn the_bad_input_corpus_is_refused_by_every_function_and_changes_nothing()
             "{route}: the corpus published"
         );
     }
-    println!("corpus: {total} hostile requests refused, nothing written or published");
+    let backend = backend_corpus(&stack).await;
+    println!(
+        "corpus: {total} webhook + {backend} backend requests refused, nothing written or published"
+    );
+    // What README's Reliability table claims is what ran.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.contains("--test attack the_bad_input_corpus"))
+        .expect("README lists the corpus");
+    let claim = format!(
+        "{} requests ({total} to the 4 webhook functions, {backend} to the 4 backend routes",
+        total + backend
+    );
+    assert!(
+        row.contains(&claim),
+        "README says {row:?}, the corpus ran {claim:?}"
+    );
+}
+
+/// Bad requests to the IAM-authorized backend routes: each its documented 4xx naming the
+/// problem, nothing written, nothing sent to Kombo. Returns how many were sent.
+async fn backend_corpus(stack: &Stack) -> usize {
+    use shared::backend::{Backend, Route};
+    let kombo = FakeKombo::start();
+    let app = Backend {
+        store: shared::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&stack.sdk().await),
+            &stack.settings(),
+        ),
+        kombo: Some(kombo.client()),
+        settings: stack.settings(),
+        clock: time::OffsetDateTime::now_utc,
+    };
+    let link = |body: &str| {
+        let mut v = backend_event(
+            "POST",
+            "POST /customers/{origin_id}/connection-link",
+            "/customers/42/connection-link",
+            json!({"origin_id": "42"}),
+            None,
+        );
+        v["body"] = json!(body);
+        v
+    };
+    let assign = |body: &str| {
+        let mut v = backend_event(
+            "PUT",
+            "PUT /integrations/{integration_id}/customer",
+            "/integrations/workday:a/customer",
+            json!({"integration_id": "workday:a"}),
+            None,
+        );
+        v["body"] = json!(body);
+        v
+    };
+    let ok_link = r#"{"end_user_email":"it@acme.example","end_user_organization_name":"Acme"}"#;
+    let long_origin = format!(r#"{{"origin_id":"{}"}}"#, "x".repeat(2049));
+    let no_params =
+        |method: &str, key: &str, path: &str| backend_event(method, key, path, json!({}), None);
+    let cases: Vec<(Route, Value, i64, &str, &str)> = vec![
+        (
+            Route::ConnectionLink,
+            link("not json"),
+            400,
+            "bad_request",
+            "not valid JSON",
+        ),
+        (
+            Route::ConnectionLink,
+            link("[]"),
+            400,
+            "bad_request",
+            "invalid type",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_organization_name":"A"}"#),
+            400,
+            "bad_request",
+            "missing field `end_user_email`",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"it@acme.example"}"#),
+            400,
+            "bad_request",
+            "missing field `end_user_organization_name`",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"nobody","end_user_organization_name":"A"}"#),
+            400,
+            "bad_request",
+            "e-mail address",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"a@b.c","end_user_organization_name":" "}"#),
+            400,
+            "bad_request",
+            "must not be empty",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"a@b.c","end_user_organization_name":"A","language":"pt"}"#),
+            400,
+            "bad_request",
+            "language must be one of",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"a@b.c","end_user_organization_name":"A","link_type":"QR"}"#),
+            400,
+            "bad_request",
+            "link_type must be one of",
+        ),
+        (
+            Route::ConnectionLink,
+            link(
+                r#"{"end_user_email":"a@b.c","end_user_organization_name":"A","enable_filtering":"yes"}"#,
+            ),
+            400,
+            "bad_request",
+            "enable_filtering",
+        ),
+        (
+            Route::ConnectionLink,
+            link(r#"{"end_user_email":"a@b.c","end_user_organization_name":"A","admin":true}"#),
+            400,
+            "bad_request",
+            "unknown field `admin`",
+        ),
+        (
+            Route::ConnectionLink,
+            link(&format!("{ok_link} trailing")),
+            400,
+            "bad_request",
+            "not valid JSON",
+        ),
+        (
+            Route::ConnectionLink,
+            no_params("POST", "POST /customers/{origin_id}/connection-link", "/"),
+            400,
+            "bad_request",
+            "origin_id is missing",
+        ),
+        (
+            Route::ConnectionLink,
+            {
+                let mut v = link(ok_link);
+                v["requestContext"]["http"]["method"] = json!("GET");
+                v
+            },
+            405,
+            "method_not_allowed",
+            "GET",
+        ),
+        (
+            Route::ConnectionLink,
+            {
+                let mut v = link(ok_link);
+                v["isBase64Encoded"] = json!(true);
+                v["body"] = json!("%%%");
+                v
+            },
+            400,
+            "bad_request",
+            "isBase64Encoded",
+        ),
+        (
+            Route::AssignCustomer,
+            assign("{}"),
+            400,
+            "bad_request",
+            "missing field `origin_id`",
+        ),
+        (
+            Route::AssignCustomer,
+            assign(r#"{"origin_id":""}"#),
+            400,
+            "bad_request",
+            "origin_id must be 1 to 2048 bytes",
+        ),
+        (
+            Route::AssignCustomer,
+            assign(&long_origin),
+            400,
+            "bad_request",
+            "origin_id must be 1 to 2048 bytes",
+        ),
+        (
+            Route::AssignCustomer,
+            assign(r#"{"origin_id":"42","force":"yes"}"#),
+            400,
+            "bad_request",
+            "force",
+        ),
+        (
+            Route::AssignCustomer,
+            assign(r#"{"origin_id":42}"#),
+            400,
+            "bad_request",
+            "origin_id",
+        ),
+        (
+            Route::AssignCustomer,
+            assign(r#"{"origin_id":"42","tool":"x"}"#),
+            400,
+            "bad_request",
+            "unknown field `tool`",
+        ),
+        (
+            Route::AssignCustomer,
+            no_params("PUT", "PUT /integrations/{integration_id}/customer", "/"),
+            400,
+            "bad_request",
+            "integration_id is missing",
+        ),
+        (
+            Route::AssignCustomer,
+            {
+                let mut v = assign(r#"{"origin_id":"42"}"#);
+                v["requestContext"]["http"]["method"] = json!("POST");
+                v
+            },
+            405,
+            "method_not_allowed",
+            "POST",
+        ),
+        (
+            Route::CustomerIntegrations,
+            no_params("GET", "GET /customers/{origin_id}/integrations", "/"),
+            400,
+            "bad_request",
+            "origin_id is missing",
+        ),
+        (
+            Route::CustomerIntegrations,
+            {
+                let mut v = no_params(
+                    "DELETE",
+                    "GET /customers/{origin_id}/integrations",
+                    "/customers/42/integrations",
+                );
+                v["pathParameters"] = json!({"origin_id": "42"});
+                v
+            },
+            405,
+            "method_not_allowed",
+            "DELETE",
+        ),
+        (
+            Route::DeleteIntegration,
+            no_params("DELETE", "DELETE /integrations/{integration_id}", "/"),
+            400,
+            "bad_request",
+            "integration_id is missing",
+        ),
+        (
+            Route::DeleteIntegration,
+            {
+                let mut v = no_params(
+                    "GET",
+                    "DELETE /integrations/{integration_id}",
+                    "/integrations/workday:a",
+                );
+                v["pathParameters"] = json!({"integration_id": "workday:a"});
+                v
+            },
+            405,
+            "method_not_allowed",
+            "GET",
+        ),
+    ];
+    let n = cases.len();
+    for (route, event, want_status, want_code, says) in cases {
+        let req: ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
+        let resp = app.serve(route, &req).await;
+        let body = body_json(&resp);
+        assert_eq!(
+            (status(&resp), body["error"]["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{route:?}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(says),
+            "{route:?}: {message:?} lacks {says:?}"
+        );
+    }
+    assert!(
+        stack.rows().await.is_empty(),
+        "the backend corpus wrote a row"
+    );
+    assert!(
+        kombo.requests().await.is_empty(),
+        "the backend corpus reached Kombo"
+    );
+    n
 }
 
 mod never_panics {
@@ -475,7 +800,17 @@ mod never_panics {
     /// answer 503, which the property forbids for inputs that are not valid events.
     fn offline_app(rt: &tokio::runtime::Runtime) -> AwsApp {
         rt.block_on(async {
-            let sdk = Stack::sdk_at("http://127.0.0.1:9").await;
+            // No retries: a refused connection answers at once (the property is about
+            // panics, not the SDK's backoff).
+            let sdk = shared::aws_config_loader()
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .endpoint_url("http://127.0.0.1:9")
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "t", "t", None, None, "t",
+                ))
+                .load()
+                .await;
             AwsApp::with_sdk_config(
                 Secrets::parse(SECRET).unwrap(),
                 shared::config::Settings::for_tests("t", "i", "arn:aws:sns:us-east-1:1:t"),
@@ -492,7 +827,7 @@ mod never_panics {
             bytes in proptest::collection::vec(any::<u8>(), 0..512),
             sign_it in any::<bool>(),
             base64_it in any::<bool>(),
-            route in prop_oneof![Just(CREATED), Just(DELETED), Just(FLOW_FAILED)],
+            route in prop_oneof![Just(CREATED), Just(DELETED), Just(FLOW_FAILED), Just(STATE_CHANGED)],
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let app = offline_app(&rt);
@@ -508,17 +843,28 @@ mod never_panics {
             }
         }
 
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
         #[test]
-        fn mutated_valid_events_never_panic_the_parser(
+        fn mutated_signed_valid_events_never_panic_the_pipeline(
             pos in 0usize..400, byte in any::<u8>(), cut in any::<bool>(),
         ) {
-            for route in [CREATED, DELETED, FLOW_FAILED] {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let app = offline_app(&rt);
+            for route in WEBHOOKS {
                 let mut body = valid(route).to_string().into_bytes();
                 let i = pos % body.len();
                 if cut { body.truncate(i) } else { body[i] = byte }
-                let _ = shared::event::parse::<IntegrationCreated>(&body);
-                let _ = shared::event::parse::<IntegrationDeleted>(&body);
-                let _ = shared::event::parse::<ConnectionFlowFailed>(&body);
+                // Signed, so it passes the signature and goes as far as it can.
+                let text = base64::engine::general_purpose::STANDARD.encode(&body);
+                let mut req = api_event(route, &text, json!({ "content-type": "application/json", "x-kombo-signature": sign(&body) }));
+                req.is_base64_encoded = true;
+                let (status, reply) = rt.block_on(serve(&app, route, &req));
+                // Still a valid event: it reached the (closed) stores, 503.
+                prop_assert!([400, 422, 503].contains(&status), "{} {} {}", route, status, reply);
             }
         }
     }
@@ -539,17 +885,25 @@ async fn a_dependency_that_never_answers_is_a_503_inside_the_lambda_timeout() {
     let sdk = Stack::sdk_at(&format!("http://127.0.0.1:{port}")).await;
     let app = AwsApp::with_sdk_config(Secrets::parse(SECRET).unwrap(), stack.settings(), &sdk);
     let started = Instant::now();
-    let (status, body) = serve(
-        &app,
-        CREATED,
-        &signed(CREATED, &created_body("ev-hang", "workday:hang", Some("1"))),
+    // An outer limit, so a removed budget fails here instead of hanging the suite.
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(15),
+        serve(
+            &app,
+            CREATED,
+            &signed(CREATED, &created_body("ev-hang", "workday:hang", Some("1"))),
+        ),
     )
-    .await;
+    .await
+    .expect("no answer within 15 s: no budget fired");
     let took = started.elapsed();
     assert_eq!(status, 503, "{body}");
+    // The SDK's operation budget (5 s) fired: not at once (a refused connection), and
+    // before the invocation's deadline (9.5 s) would have.
+    let budget = shared::config::AWS_OPERATION_TIMEOUT;
     assert!(
-        took < Duration::from_secs(10),
-        "answered after {took:?}: past the 10 s Lambda timeout"
+        took >= budget - Duration::from_millis(200) && took < budget + Duration::from_millis(1_500),
+        "answered after {took:?}, not at the {budget:?} budget"
     );
     println!("hanging dependency answered 503 after {took:?}");
 }
@@ -681,7 +1035,6 @@ mod faults {
             3,
             "the SDK retried the throttled write 3 times in all"
         );
-        assert!(stack.rows().await.is_empty());
 
         let healthy = stack.app().await;
         let (status, reply) = serve(&healthy, CREATED, &signed(CREATED, &body)).await;
@@ -698,7 +1051,11 @@ mod faults {
         let body = flow_failed_body("ev-500", Some("42"));
         let (status, _) = serve(&app, FLOW_FAILED, &signed(FLOW_FAILED, &body)).await;
         assert_eq!(status, 503);
-        assert!(fault.count().await >= 1);
+        assert_eq!(
+            fault.count().await,
+            3,
+            "the SDK tried the publish 3 times in all"
+        );
         assert!(stack.claims().await.is_empty(), "claim released");
 
         let healthy = stack.app().await;

@@ -69,8 +69,9 @@ async fn every_sample_event_through_its_built_binary() {
             !stderr.contains("user@example.com"),
             "{function} logged creator_email:\n{stderr}"
         );
+        // A slow warm-up (over its 1 s on a busy machine) is fine; a failed one is not.
         assert!(
-            !stderr.contains("warm-up"),
+            !stderr.contains("connection warm-up failed"),
             "{function}: the init warm-up failed:\n{stderr}"
         );
     }

@@ -16,8 +16,6 @@ const DEADLINE_MS: u64 = 3_000;
 /// (or not at all) fails the lower (or upper) bound.
 const EARLIEST_MS: f64 = 1_700.0;
 
-const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
-
 fn invalid_body(event_id: &str, integration_id: &str) -> String {
     json!({
         "id": event_id,

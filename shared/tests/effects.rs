@@ -2,6 +2,8 @@
 
 mod support;
 
+use shared::backend::Route;
+
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -277,10 +279,15 @@ async fn storm<E: shared::Webhook + 'static>(
     n: usize,
 ) -> Vec<i64> {
     let app = std::sync::Arc::new(stack.app_for_concurrency().await);
+    // All start together, so the deliveries really overlap.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
-            let (app, req) = (app.clone(), signed(route, &body));
-            tokio::spawn(async move { status(&app.serve::<E>(&req).await) })
+            let (app, req, barrier) = (app.clone(), signed(route, &body), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                status(&app.serve::<E>(&req).await)
+            })
         })
         .collect();
     let mut codes = Vec::new();
@@ -297,6 +304,7 @@ async fn fifty_concurrent_identical_alerts_publish_one_message() {
     let codes = storm::<ConnectionFlowFailed>(&stack, FLOW_FAILED, body.clone(), 50).await;
     assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
     assert!(codes.contains(&200));
+    assert!(codes.contains(&429), "the deliveries overlapped: {codes:?}");
     // Kombo retries the ones told 429 (in progress): they converge on 200, no new message.
     let app = stack.app().await;
     for _ in codes.iter().filter(|c| **c == 429) {
@@ -314,6 +322,7 @@ async fn fifty_concurrent_identical_creates_store_one_row_and_one_notice() {
     let body = created_body("ev-storm-c", "workday:storm", None);
     let codes = storm::<IntegrationCreated>(&stack, CREATED, body, 50).await;
     assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
+    assert!(codes.contains(&429), "the deliveries overlapped: {codes:?}");
     assert_eq!(stack.rows().await.len(), 1);
     assert_eq!(stack.alerts().await.len(), 1);
 
@@ -335,14 +344,65 @@ async fn dynamodb_unreachable_answers_503_and_changes_nothing() {
     let app = stack.app_with(&sdk_down, &sdk_ok);
     for (route, body) in [
         (CREATED, created_body("e1", "workday:down", Some("1"))),
+        (CREATED, created_body("e1u", "workday:down-u", None)),
         (DELETED, deleted_body("e2", "workday:down", Some("1"))),
         (FLOW_FAILED, flow_failed_body("e3", Some("1"))),
+        (STATE_CHANGED, state_body("e4", "workday:down", "INVALID")),
+        (STATE_CHANGED, state_body("e5", "workday:down", "ACTIVE")),
     ] {
         let req = signed(route, &body);
         let resp = serve_route(&app, route, &req).await;
         assert_eq!(status(&resp), 503, "{route}");
         assert_eq!(body_json(&resp)["error"]["code"], "dependency_unavailable");
         assert_eq!(resp.headers["retry-after"], "30");
+    }
+    // The backend routes that touch DynamoDB (connection-link touches none).
+    let kombo = FakeKombo::start();
+    let backend = shared::backend::Backend {
+        store: shared::dynamo::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk_down),
+            &stack.settings(),
+        ),
+        kombo: Some(kombo.client()),
+        settings: stack.settings(),
+        clock: OffsetDateTime::now_utc,
+    };
+    for (route, req) in [
+        (
+            Route::CustomerIntegrations,
+            backend_event(
+                "GET",
+                "GET /customers/{origin_id}/integrations",
+                "/customers/1/integrations",
+                serde_json::json!({"origin_id": "1"}),
+                None,
+            ),
+        ),
+        (
+            Route::AssignCustomer,
+            backend_event(
+                "PUT",
+                "PUT /integrations/{integration_id}/customer",
+                "/integrations/workday:down/customer",
+                serde_json::json!({"integration_id": "workday:down"}),
+                Some(serde_json::json!({"origin_id": "1"})),
+            ),
+        ),
+        (
+            Route::DeleteIntegration,
+            backend_event(
+                "DELETE",
+                "DELETE /integrations/{integration_id}",
+                "/integrations/workday:down",
+                serde_json::json!({"integration_id": "workday:down"}),
+                None,
+            ),
+        ),
+    ] {
+        let req = serde_json::from_value(req).unwrap();
+        let resp = backend.serve(route, &req).await;
+        assert_eq!(status(&resp), 503, "{route:?}");
+        assert_eq!(body_json(&resp)["error"]["code"], "dependency_unavailable");
     }
     assert!(stack.rows().await.is_empty() && stack.claims().await.is_empty());
     assert!(stack.alerts().await.is_empty());
@@ -535,4 +595,62 @@ mod interleavings {
             })?;
         }
     }
+}
+
+fn state_body(event_id: &str, integration_id: &str, state: &str) -> String {
+    serde_json::json!({
+        "id": event_id, "type": "integration-state-changed",
+        "data": {
+            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
+            "end_user": { "origin_id": "1", "creator_email": null, "organization_name": "Acme, Inc." },
+            "qa_status": "PASSED", "setup_status": "COMPLETED", "state": state, "updated_at": "2026-11-20T10:00:00Z"
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_claim_expires_at_its_expiry_and_a_taken_over_claim_refuses_the_old_token() {
+    let stack = Stack::new("takeover");
+    let app = stack.app().await; // CLAIM_EXPIRY_SECONDS 30
+    let t0 = OffsetDateTime::now_utc();
+    let secs = |s: i64| t0 + time::Duration::seconds(s);
+    let store = &app.store;
+    assert_eq!(
+        store.claim("ev-to", "first", t0).await.unwrap(),
+        Claim::Acquired
+    );
+    // Just before its expiry the claim still holds; just after, another invocation takes it.
+    assert_eq!(
+        store.claim("ev-to", "second", secs(29)).await.unwrap(),
+        Claim::InProgress
+    );
+    assert_eq!(
+        store.claim("ev-to", "second", secs(31)).await.unwrap(),
+        Claim::Acquired
+    );
+    // The first invocation wakes up: its release and its completion are both refused.
+    store.release("ev-to", "first").await.unwrap();
+    store.complete("ev-to", "first", secs(32)).await.unwrap();
+    let claim = &stack.claims().await[0];
+    assert_eq!(
+        (&claim["status"], &claim["token"]),
+        (
+            &serde_json::json!("IN_PROGRESS"),
+            &serde_json::json!("second")
+        )
+    );
+    // The holder's own token completes it.
+    store.complete("ev-to", "second", secs(33)).await.unwrap();
+    assert_eq!(stack.claims().await[0]["status"], "COMPLETED");
+    // And the holder's release (after a failed effect) frees it for the retry.
+    assert_eq!(
+        store.claim("ev-rel", "a", t0).await.unwrap(),
+        Claim::Acquired
+    );
+    store.release("ev-rel", "a").await.unwrap();
+    assert_eq!(
+        store.claim("ev-rel", "b", t0).await.unwrap(),
+        Claim::Acquired
+    );
 }

@@ -13,8 +13,6 @@ use shared::kombo::{CreateLink, KomboApi, KomboClient, KomboError};
 use shared::{AwsBackend, dynamo::DynamoStore};
 use support::*;
 
-const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
-
 fn backend_event(
     method: &str,
     path: &str,

@@ -10,7 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{Intercept, RuntimeComponents};
 use aws_smithy_types::config_bag::ConfigBag;
-use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use shared::backend::Route;
+use shared::event::{
+    ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,
+};
 use shared::signature::Secrets;
 use shared::{App, AwsApp};
 use support::*;
@@ -62,68 +66,123 @@ async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
     (app, ddb, sns)
 }
 
+fn state_body(event_id: &str, state: &str, qa: &str, at: &str) -> String {
+    serde_json::json!({
+        "id": event_id, "type": "integration-state-changed",
+        "data": {
+            "integration_id": "workday:req", "integration_tool": "workday", "integration_category": "LMS",
+            "end_user": { "origin_id": "42", "creator_email": null, "organization_name": "Acme, Inc." },
+            "qa_status": qa, "setup_status": "COMPLETED", "state": state, "updated_at": at
+        }
+    })
+    .to_string()
+}
+
+fn backend_request(
+    method: &str,
+    route_key: &str,
+    path: &str,
+    params: serde_json::Value,
+    body: Option<serde_json::Value>,
+) -> ApiGatewayV2httpRequest {
+    serde_json::from_value(backend_event(method, route_key, path, params, body)).unwrap()
+}
+
+/// One row of the table: what was sent, the outcome (or error code) it got, and the
+/// DynamoDB and SNS requests it cost on the wire.
+type Row = (&'static str, String, usize, usize);
+
+fn outcome(r: &ApiGatewayV2httpResponse) -> String {
+    let b = body_json(r);
+    b["outcome"]
+        .as_str()
+        .or(b["error"]["code"].as_str())
+        .or(b["integrations"].as_array().map(|_| "listed"))
+        .or(b["link"].as_str().map(|_| "link"))
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn requests_per_event_on_the_wire() {
     let stack = Stack::new("requests");
     let (app, ddb, sns) = counted(&stack).await;
-    let mut table = Vec::new();
-    let mut row = |what: &str, outcome: serde_json::Value, ddb: usize, sns: usize| {
-        println!("{what:<40} {outcome:<22} DynamoDB {ddb}  SNS {sns}");
-        table.push((what.to_owned(), ddb, sns));
-    };
-
-    let created = signed(CREATED, &created_body("ev-1", "workday:req", Some("42")));
-    let r = app.serve::<IntegrationCreated>(&created).await;
-    row(
+    let mut table: Vec<Row> = Vec::new();
+    macro_rules! send {
+        ($what:expr, $e:ty, $route:expr, $body:expr) => {{
+            let r = app.serve::<$e>(&signed($route, &$body)).await;
+            table.push(($what, outcome(&r), ddb.take(), sns.take()));
+        }};
+    }
+    let created = created_body("ev-1", "workday:req", Some("42"));
+    send!(
         "integration-created (new)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
+        IntegrationCreated,
+        CREATED,
+        created
     );
-    let r = app.serve::<IntegrationCreated>(&created).await;
-    row(
+    send!(
         "integration-created (duplicate)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
+        IntegrationCreated,
+        CREATED,
+        created
     );
-    let deleted = signed(DELETED, &deleted_body("ev-2", "workday:req", Some("42")));
-    let r = app.serve::<IntegrationDeleted>(&deleted).await;
-    row(
-        "integration-deleted (new)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
-    );
-    let r = app.serve::<IntegrationDeleted>(&deleted).await;
-    row(
-        "integration-deleted (duplicate)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
-    );
-    let flow = signed(FLOW_FAILED, &flow_failed_body("ev-3", Some("42")));
-    let r = app.serve::<ConnectionFlowFailed>(&flow).await;
-    row(
+    let flow = flow_failed_body("ev-3", Some("42"));
+    send!(
         "connection-flow-failed (new)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
+        ConnectionFlowFailed,
+        FLOW_FAILED,
+        flow
     );
-    let r = app.serve::<ConnectionFlowFailed>(&flow).await;
-    row(
+    send!(
         "connection-flow-failed (duplicate)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
+        ConnectionFlowFailed,
+        FLOW_FAILED,
+        flow
     );
-    let unassigned = signed(CREATED, &created_body("ev-4", "workday:req-un", None));
-    let r = app.serve::<IntegrationCreated>(&unassigned).await;
-    row(
+    send!(
         "integration-created (no origin_id)",
-        body_json(&r)["outcome"].clone(),
-        ddb.take(),
-        sns.take(),
+        IntegrationCreated,
+        CREATED,
+        created_body("ev-4", "workday:req-un", None)
+    );
+    send!(
+        "state-changed ACTIVE",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        state_body("s1", "ACTIVE", "PASSED", "2026-11-20T10:00:00Z")
+    );
+    let invalid = state_body("s2", "INVALID", "PASSED", "2026-11-20T11:00:00Z");
+    send!(
+        "state-changed becomes INVALID",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        invalid
+    );
+    send!(
+        "state-changed INVALID (duplicate)",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        invalid
+    );
+    send!(
+        "state-changed INVALID again",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        state_body("s3", "INVALID", "FAILED", "2026-11-20T12:00:00Z")
+    );
+    let deleted = deleted_body("ev-2", "workday:req", Some("42"));
+    send!(
+        "integration-deleted (new)",
+        IntegrationDeleted,
+        DELETED,
+        deleted
+    );
+    send!(
+        "integration-deleted (duplicate)",
+        IntegrationDeleted,
+        DELETED,
+        deleted
     );
     let forged = api_event(
         CREATED,
@@ -131,25 +190,115 @@ async fn requests_per_event_on_the_wire() {
         serde_json::json!({"x-kombo-signature": "A".repeat(43)}),
     );
     let r = app.serve::<IntegrationCreated>(&forged).await;
-    row(
-        "any forged request",
-        body_json(&r)["error"]["code"].clone(),
-        ddb.take(),
-        sns.take(),
-    );
+    table.push(("any forged request", outcome(&r), ddb.take(), sns.take()));
 
-    let counts: Vec<(usize, usize)> = table.iter().map(|(_, d, s)| (*d, *s)).collect();
+    // The backend routes, on the same counted DynamoDB client.
+    let kombo = FakeKombo::start();
+    let backend = shared::backend::Backend {
+        store: app.store.clone(),
+        kombo: Some(kombo.client()),
+        settings: stack.settings(),
+        clock: time::OffsetDateTime::now_utc,
+    };
+    for (what, route, req) in [
+        (
+            "GET customer integrations",
+            Route::CustomerIntegrations,
+            backend_request(
+                "GET",
+                "GET /customers/{origin_id}/integrations",
+                "/customers/42/integrations",
+                serde_json::json!({"origin_id": "42"}),
+                None,
+            ),
+        ),
+        (
+            "PUT integration customer",
+            Route::AssignCustomer,
+            backend_request(
+                "PUT",
+                "PUT /integrations/{integration_id}/customer",
+                "/integrations/workday:req-un/customer",
+                serde_json::json!({"integration_id": "workday:req-un"}),
+                Some(serde_json::json!({"origin_id": "43"})),
+            ),
+        ),
+        (
+            "DELETE integration",
+            Route::DeleteIntegration,
+            backend_request(
+                "DELETE",
+                "DELETE /integrations/{integration_id}",
+                "/integrations/workday:req-un",
+                serde_json::json!({"integration_id": "workday:req-un"}),
+                None,
+            ),
+        ),
+        (
+            "POST connection link",
+            Route::ConnectionLink,
+            backend_request(
+                "POST",
+                "POST /customers/{origin_id}/connection-link",
+                "/customers/42/connection-link",
+                serde_json::json!({"origin_id": "42"}),
+                Some(
+                    serde_json::json!({"end_user_email": "a@b.example", "end_user_organization_name": "Acme"}),
+                ),
+            ),
+        ),
+    ] {
+        let r = backend.serve(route, &req).await;
+        table.push((what, outcome(&r), ddb.take(), sns.take()));
+    }
+    for (what, outcome, d, s) in &table {
+        println!("{what:<40} {outcome:<24} DynamoDB {d}  SNS {s}");
+    }
+    let o = |s: &str| s.to_owned();
     assert_eq!(
-        counts,
+        table,
         [
-            (1, 0), // conditional put
-            (1, 0), // the failed condition returns the old item: no extra read
-            (1, 0), // conditional update
-            (1, 0),
-            (2, 1), // claim, publish, complete
-            (1, 0), // the claim finds COMPLETED
-            (3, 1), // claim, put, publish, complete
-            (0, 0), // refused before any I/O
+            ("integration-created (new)", o("stored"), 1, 0), // conditional update
+            ("integration-created (duplicate)", o("already_stored"), 1, 0), // the failed condition returns the old item
+            ("connection-flow-failed (new)", o("alerted"), 2, 1), // claim, publish, complete
+            (
+                "connection-flow-failed (duplicate)",
+                o("already_alerted"),
+                1,
+                0
+            ), // the claim finds COMPLETED
+            (
+                "integration-created (no origin_id)",
+                o("stored_unassigned"),
+                3,
+                1
+            ), // claim, write, publish, complete
+            ("state-changed ACTIVE", o("state_recorded"), 1, 0),
+            (
+                "state-changed becomes INVALID",
+                o("state_recorded_alerted"),
+                3,
+                1
+            ), // claim, transition, page, complete
+            (
+                "state-changed INVALID (duplicate)",
+                o("already_alerted"),
+                1,
+                0
+            ),
+            ("state-changed INVALID again", o("state_recorded"), 4, 0), // claim, transition refused, update, complete
+            ("integration-deleted (new)", o("deleted"), 1, 0),
+            (
+                "integration-deleted (duplicate)",
+                o("already_deleted"),
+                1,
+                0
+            ),
+            ("any forged request", o("unauthorized"), 0, 0), // refused before any I/O
+            ("GET customer integrations", o("listed"), 1, 0), // one Query page
+            ("PUT integration customer", o("assigned"), 1, 0),
+            ("DELETE integration", o("deleted"), 1, 0), // after Kombo's DELETE
+            ("POST connection link", o("link"), 0, 0),  // Kombo only
         ]
     );
 }

@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use support::*;
 
-const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
-
 fn state_body(event_id: &str, integration_id: &str, state: &str, qa: &str, at: &str) -> String {
     state_body_for(Some("42"), event_id, integration_id, state, qa, at)
 }
@@ -785,4 +783,20 @@ async fn the_link_route_through_its_binary_answers_a_callers_mistake_with_400_an
     );
     assert_eq!(posts[2]["body"]["remote_environment"], "sandbox");
     assert_eq!(posts[2]["body"]["enable_static_ips"], true);
+}
+
+#[tokio::test]
+async fn header_names_in_any_case_reach_the_binary_as_the_same_headers() {
+    // API Gateway's HTTP API lower-cases header names, but a proxy or a test tool in front
+    // may not: the raw event JSON with mixed-case names is what the runtime parses.
+    let run = Run::new("seq-header-case");
+    let body = created_body("c-case", "workday:case", Some("42"));
+    let mut event = serde_json::to_value(signed(CREATED, &body)).unwrap();
+    let sig = event["headers"]["x-kombo-signature"].clone();
+    event["headers"] = json!({ "Content-Type": "application/json", "X-KOMBO-SIGNATURE": sig });
+    let file = run.dir.0.join("case.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    let env = template_env(&run.stack, "integration-created");
+    let (result, log) = invoke_files("integration-created", &env, &[file], 10_000);
+    assert_eq!(answers(&result), pairs(&[(200, "stored")]), "{log}");
 }

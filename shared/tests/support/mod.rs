@@ -423,6 +423,10 @@ pub async fn serve_route(
         CREATED => app.serve::<IntegrationCreated>(req).await,
         DELETED => app.serve::<IntegrationDeleted>(req).await,
         FLOW_FAILED => app.serve::<ConnectionFlowFailed>(req).await,
+        STATE_CHANGED => {
+            app.serve::<shared::event::IntegrationStateChanged>(req)
+                .await
+        }
         other => panic!("no webhook function for route {other}"),
     }
 }
@@ -430,6 +434,7 @@ pub async fn serve_route(
 pub const CREATED: &str = "/webhooks/kombo/integration-created";
 pub const DELETED: &str = "/webhooks/kombo/integration-deleted";
 pub const FLOW_FAILED: &str = "/webhooks/kombo/connection-flow-failed";
+pub const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
 
 pub fn created_body(event_id: &str, integration_id: &str, origin_id: Option<&str>) -> String {
     json!({
