@@ -316,3 +316,87 @@ fn no_error_message_carries_the_secret_or_the_signature() {
         assert!(!text.contains(SECRET) && !text.contains(&good), "{text}");
     }
 }
+
+/// README's Configuration table says which functions read each variable the template
+/// sets: it must say exactly what `template.yaml` gives each function.
+#[test]
+fn the_readme_configuration_table_matches_the_template() {
+    let stack_free = template();
+    let mut set: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let globals: Vec<String> = stack_free["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut all = BTreeSet::new();
+    for res in stack_free["Resources"].as_object().unwrap().values() {
+        if res["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = res["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        all.insert(binary.clone());
+        let vars = res["Properties"]["Environment"]["Variables"].as_object();
+        for k in vars
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .chain(globals.iter())
+        {
+            set.entry(k.clone()).or_default().insert(binary.clone());
+        }
+    }
+    let alerting: BTreeSet<String> = [
+        "integration-created",
+        "connection-flow-failed",
+        "integration-state-changed",
+    ]
+    .map(String::from)
+    .into();
+    let webhooks: BTreeSet<String> = alerting
+        .iter()
+        .cloned()
+        .chain(["integration-deleted".to_owned()])
+        .collect();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Configuration")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut documented = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let name = cells[1].trim_matches('`').to_owned();
+        let used_by = cells[2];
+        if used_by.contains("not set by the template") {
+            assert!(
+                !set.contains_key(&name),
+                "{name}: README says the template does not set it"
+            );
+            continue;
+        }
+        let mut who = BTreeSet::new();
+        for part in used_by.split(", ") {
+            match part {
+                "all" => who.extend(all.iter().cloned()),
+                "the four webhook functions" => who.extend(webhooks.iter().cloned()),
+                "functions that alert" => who.extend(alerting.iter().cloned()),
+                f => {
+                    assert!(
+                        all.contains(f),
+                        "{name}: README names {f:?}, no such function"
+                    );
+                    who.insert(f.to_owned());
+                }
+            }
+        }
+        documented.insert(name, who);
+    }
+    assert_eq!(
+        documented, set,
+        "README Configuration (left) vs template.yaml (right)"
+    );
+}

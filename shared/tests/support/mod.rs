@@ -8,7 +8,6 @@ pub mod lambda;
 pub use lambda::*;
 
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -49,22 +48,27 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Spawns `cmd` from a thread that lives as long as the test process, with PDEATHSIG:
-/// when the test process ends, for whatever reason, the child is killed. Returns its stdout.
-fn spawn_tied_to_process(mut cmd: Command) -> std::process::ChildStdout {
+/// Spawns `cmd` through `scripts/tied.py` from a thread that lives as long as the test
+/// process and holds the wrapper's stdin: when the test process ends, for whatever reason,
+/// the pipe closes and the wrapper stops the service (Linux and macOS alike). Returns the
+/// service's stdout.
+fn spawn_tied_to_process(cmd: Command) -> std::process::ChildStdout {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd
+        let mut tied = Command::new(tool("python3"));
+        tied.arg(repo_root().join("scripts/tied.py"))
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = tied
             .spawn()
-            .expect("spawning a test service (run `make deps`?)");
+            .expect("spawning a test service (run `scripts/deps.sh test`?)");
         tx.send(child.stdout.take().unwrap()).unwrap();
+        // Holds the stdin pipe open for the life of the test process (`wait` would close
+        // it if the child still owned it).
+        let _stdin = child.stdin.take();
         let _ = child.wait();
     });
     rx.recv().unwrap()
