@@ -3,8 +3,9 @@
 # prompts, POSIX sh (runs on macOS's bash 3.2 / zsh and on dash). Python tools go into
 # project-local virtual environments under .venv/ (git-ignored), pinned in
 # scripts/requirements/; nothing is installed globally with pip.
-#   scripts/deps.sh test   .venv/tools: moto server, cfn-lint, shellcheck; rustfmt + clippy
-#   scripts/deps.sh dev    the same, plus cargo-lambda (serves the functions locally)
+#   scripts/deps.sh test   .venv/tools: moto server, cfn-lint, shellcheck, cargo-lambda (the
+#                          make dev test serves the functions with it); rustfmt + clippy
+#   scripts/deps.sh dev    the same
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
 #   scripts/deps.sh sam    .venv/sam: AWS SAM CLI
 #   scripts/deps.sh bench  the Python peer's runtime client, valgrind
@@ -71,11 +72,11 @@ venv() {
 
 case "${1:-test}" in
   test) need_python; need_rust_components; fail_if_missing
-    venv tools tools ;;
+    venv tools tools; venv tools lambda ;;
   dev) need_python; need_rust_components; fail_if_missing
     venv tools tools; venv tools lambda ;;
   build) need_python; fail_if_missing
-    venv tools tools; venv tools lambda
+    venv tools tools; venv tools lambda; venv tools zig
     rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \
       || rustup target add aarch64-unknown-linux-gnu ;;
   sam) need_python; fail_if_missing

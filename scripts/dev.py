@@ -78,7 +78,10 @@ def main():
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
 
     stack = Stack()
+    # Ctrl-C and a plain kill both stop everything (set explicitly: a shell that starts
+    # this in the background makes it ignore SIGINT).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start("moto", ["moto_server", "-H", bind, "-p", str(aws_port)], env=env, log="moto.log")
         deadline = time.monotonic() + 30
@@ -102,8 +105,13 @@ def main():
         env_file = os.path.join(LOCAL, "functions.env")
         with open(env_file, "w") as f:
             f.write("".join(f"{k}={v}\n" for k, v in sorted(fn_env.items())))
-        stack.start("cargo lambda watch", ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
-                                           "--invoke-port", str(fn_port), "--env-file", env_file], env=env)
+        watch = stack.start("cargo lambda watch", ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1",
+                                                   "--invoke-port", str(fn_port), "--env-file", env_file], env=env)
+        deadline = time.monotonic() + 120
+        while not port_busy("127.0.0.1", fn_port):
+            if watch.poll() is not None or time.monotonic() > deadline:
+                sys.exit("cargo lambda watch did not start (is cargo-lambda installed? scripts/deps.sh dev)")
+            time.sleep(0.2)
         urls = "\n".join(f"  http://127.0.0.1:{fn_port}/lambda-url/{fn}/   deployed as {v['_route']}"
                          for fn, v in state["functions"].items())
         print(f"""

@@ -21,7 +21,11 @@ pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 /// a timeout (releasing an alert claim so the retry can publish).
 pub const UNDO_RESERVE: Duration = Duration::from_millis(700);
 
-/// The template's function timeout, for callers without a Lambda context (tests).
+/// Lambda's longest function timeout.
+const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// The template's function timeout, for callers without a Lambda context (tests) or with
+/// an emulator that sends no usable deadline.
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The instant by which an invocation's work must be done.
@@ -34,12 +38,19 @@ pub struct Deadline(Instant);
 pub struct DeadlineExceeded(u128);
 
 impl Deadline {
-    /// From Lambda's deadline (epoch milliseconds), less [`ANSWER_MARGIN`].
+    /// From Lambda's deadline (epoch milliseconds), less [`ANSWER_MARGIN`]. Lambda never
+    /// hands out an invocation whose deadline has passed, so a deadline that is missing,
+    /// already past or beyond Lambda's 15-minute maximum comes from a local emulator that
+    /// does not set it (some send 0, or the moment of the invocation): then the template's
+    /// [`FUNCTION_TIMEOUT`] from now.
     pub fn from_epoch_ms(deadline_ms: u64) -> Self {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        if left.is_zero() || left > MAX_LAMBDA_TIMEOUT {
+            return Self::after(FUNCTION_TIMEOUT);
+        }
         Deadline(Instant::now() + left.saturating_sub(ANSWER_MARGIN))
     }
 
@@ -108,9 +119,14 @@ mod tests {
             left <= Duration::from_millis(2_500) && left > Duration::from_millis(2_300),
             "{left:?}"
         );
-        assert_eq!(
-            Deadline::from_epoch_ms(now_ms - 1).remaining(),
-            Duration::ZERO
-        );
+        // No usable deadline (an emulator's 0, one already past, one past Lambda's
+        // 15-minute maximum): the function timeout.
+        for odd in [0, now_ms - 1, now_ms + 3_600_000] {
+            let left = Deadline::from_epoch_ms(odd).remaining();
+            assert!(
+                left > Duration::from_millis(9_000) && left <= Duration::from_millis(9_500),
+                "{odd}: {left:?}"
+            );
+        }
     }
 }
