@@ -14,7 +14,7 @@ happens) and then never answers, the first time only. An `integration_tool` of
 `no-such-tool` answers 400 PLATFORM.INPUT_INVALID. A wrong API key answers 401
 PLATFORM.AUTHENTICATION_INVALID.
 
-    fake_kombo.py [--host H] [--port N] [--api-key KEY]     prints "PORT <n>" once listening
+    fake_kombo.py [--host H] [--port N] [--api-key KEY] [--tls CERT KEY]     prints "PORT <n>" once listening
 """
 
 import argparse
@@ -153,8 +153,15 @@ def main():
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--api-key", default="local-fake-kombo-api-key-not-real")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate and key")
     a = p.parse_args()
     server = ThreadingHTTPServer((a.host, a.port), make_handler(a.api_key))
+    if a.tls:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*a.tls)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

@@ -4,7 +4,7 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
 
     fault_server.py dynamodb-throttled   400 ProvisionedThroughputExceededException (JSON 1.0)
     fault_server.py sns-500              500 InternalError (query/XML protocol)
-    fault_server.py proxy UPSTREAM RULE [RULE ...]
+    fault_server.py proxy UPSTREAM [RULE ...]
         forwards every request to UPSTREAM (moto) except those a RULE matches:
         RULE = ACTION:OPERATION[:TIMES], OPERATION a DynamoDB target (PutItem, UpdateItem, ...)
         or an SNS action (Publish); ACTION one of
@@ -21,7 +21,7 @@ index; `["sns:Publish", "topic-arn"]`), for the least-privilege test.
 """
 
 import json
-
+import os
 import sys
 import threading
 import time
@@ -176,13 +176,19 @@ def parse_rule(text):
 
 
 def main():
-    if len(sys.argv) >= 4 and sys.argv[1] == "proxy":
+    if len(sys.argv) >= 3 and sys.argv[1] == "proxy":
         handler_class = proxy_handler(sys.argv[2].rstrip("/"), [parse_rule(r) for r in sys.argv[3:]])
     elif len(sys.argv) == 2 and sys.argv[1] in FAULTS:
         handler_class = handler(sys.argv[1])
     else:
         raise SystemExit(__doc__)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    if os.environ.get("FAULT_SERVER_TLS"):  # "CERT KEY": serve HTTPS (the TLS tests)
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*os.environ["FAULT_SERVER_TLS"].split(" "))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -174,6 +174,7 @@ impl KomboClient {
     /// attempts, backoff from 200 ms.
     pub fn new(base_url: &str, api_key: &str) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::kombo_tls_config()?)
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -233,14 +234,9 @@ impl KomboClient {
             }
             let outcome = match req.send().await {
                 // Never sent: safe to send again.
-                Err(e) if e.is_connect() => {
-                    Err((true, KomboError::Transport(e.without_url().to_string())))
-                }
+                Err(e) if e.is_connect() => Err((true, KomboError::Transport(chain(e)))),
                 // Sent, no answer: Kombo may have acted.
-                Err(e) => Err((
-                    retry == Retry::Idempotent,
-                    KomboError::Unknown(e.without_url().to_string()),
-                )),
+                Err(e) => Err((retry == Retry::Idempotent, KomboError::Unknown(chain(e)))),
                 Ok(resp) => {
                     let status = resp.status();
                     let bytes = resp.bytes().await.unwrap_or_default();
@@ -283,6 +279,20 @@ impl KomboClient {
             }
         }
     }
+}
+
+/// A transport error with its causes ("error sending request: ...: invalid peer
+/// certificate: UnknownIssuer"), without the URL.
+fn chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl KomboApi for KomboClient {

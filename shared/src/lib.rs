@@ -21,6 +21,7 @@ pub mod request;
 pub mod signature;
 pub mod sns;
 pub mod telemetry;
+pub mod tls;
 pub mod webhook;
 
 pub use error::Error;
@@ -40,6 +41,7 @@ impl AwsBackend {
     /// Builds the backend function serving `route` from its environment.
     pub async fn from_env(route: backend::Route) -> Result<Self, Error> {
         let settings = config::Settings::from_env(false)?;
+        tls::check_extra_roots()?;
         let kombo = route
             .calls_kombo()
             .then(kombo::KomboClient::from_env)
@@ -59,11 +61,33 @@ impl AwsBackend {
 }
 
 /// The AWS SDK configuration every client is built from: the standard environment
-/// (region, credentials, `AWS_ENDPOINT_URL` for local servers) plus deliberate
+/// (region, credentials, `AWS_ENDPOINT_URL*` for local servers) plus deliberate
 /// timeouts and retries, so a stuck dependency becomes a 503 well inside the
-/// function's own timeout.
+/// function's own timeout, and an HTTP client that trusts only the roots AWS endpoints
+/// chain to ([`tls`]).
+///
+/// Lambda hands a function its region and credentials in environment variables; where
+/// they are there, they are used directly, so none of the default chain's providers
+/// that cannot apply on Lambda (web identity and its STS client, SSO, IMDS, profile
+/// files) is built during init. Without them (a laptop, a test) the standard chain
+/// stays in charge.
 pub fn aws_config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    match tls::aws_http_client() {
+        Ok(client) => loader = loader.http_client(client),
+        // Only an unreadable EXTRA_CA_PEM_FILE gets here: say so, and keep the default.
+        Err(e) => tracing::error!(error = %e, "extra trust roots not loaded"),
+    }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(config::AWS_CONNECT_TIMEOUT)
@@ -90,6 +114,7 @@ impl AwsApp {
     pub async fn from_env<E: Webhook>() -> Result<Self, Error> {
         let secrets = signature::Secrets::from_env()?;
         let settings = config::Settings::from_env(E::PUBLISHES)?;
+        tls::check_extra_roots()?;
         let sdk = aws_config_loader().load().await;
         let app = Self::with_sdk_config(secrets, settings, &sdk);
         warm_up(async {

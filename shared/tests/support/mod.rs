@@ -59,6 +59,7 @@ fn spawn_tied_to_process(cmd: Command) -> std::process::ChildStdout {
         tied.arg(repo_root().join("scripts/tied.py"))
             .arg(cmd.get_program())
             .args(cmd.get_args())
+            .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -75,10 +76,13 @@ fn spawn_tied_to_process(cmd: Command) -> std::process::ChildStdout {
 }
 
 /// Starts `python3 scripts/<script> <args>` (a loopback service that prints `PORT <n>`
-/// once listening), tied to this process; returns `http://127.0.0.1:<n>`.
-fn start_script_service(script: &str, args: &[&str]) -> String {
+/// once listening) with `env` set, tied to this process; returns `<scheme>://127.0.0.1:<n>`.
+fn start_service(script: &str, args: &[&str], env: &[(&str, &str)], scheme: &str) -> String {
     let mut cmd = Command::new(tool("python3"));
     cmd.arg(repo_root().join("scripts").join(script)).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let stdout = spawn_tied_to_process(cmd);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
@@ -86,7 +90,11 @@ fn start_script_service(script: &str, args: &[&str]) -> String {
         .trim()
         .strip_prefix("PORT ")
         .unwrap_or_else(|| panic!("{script} did not print its port: {line:?}"));
-    format!("http://127.0.0.1:{port}")
+    format!("{scheme}://127.0.0.1:{port}")
+}
+
+fn start_script_service(script: &str, args: &[&str]) -> String {
+    start_service(script, args, &[], "http")
 }
 
 /// The moto server of this test process: `http://127.0.0.1:PORT`.
@@ -142,6 +150,21 @@ impl FaultServer {
             .unwrap()
     }
 
+    /// [`FaultServer::proxy`] serving HTTPS with `cert` and `key` (PEM files).
+    pub fn proxy_tls(upstream: &str, rules: &[&str], cert: &str, key: &str) -> FaultServer {
+        let mut args = vec!["proxy", upstream];
+        args.extend_from_slice(rules);
+        let tls = format!("{cert} {key}");
+        FaultServer {
+            endpoint: start_service(
+                "fault_server.py",
+                &args,
+                &[("FAULT_SERVER_TLS", &tls)],
+                "https",
+            ),
+        }
+    }
+
     /// How many requests it has failed.
     pub async fn count(&self) -> usize {
         reqwest::get(format!("{}/__count", self.endpoint))
@@ -181,6 +204,20 @@ impl FakeKombo {
             .json()
             .await
             .unwrap()
+    }
+
+    /// A fake Kombo serving HTTPS with `cert` and `key` (PEM files).
+    pub fn start_tls(cert: &str, key: &str) -> FakeKombo {
+        let root = start_service(
+            "fake_kombo.py",
+            &["--api-key", KOMBO_KEY, "--tls", cert, key],
+            &[],
+            "https",
+        );
+        FakeKombo {
+            base_url: format!("{root}/v1"),
+            root,
+        }
     }
 
     pub fn client(&self) -> shared::kombo::KomboClient {
