@@ -11,7 +11,8 @@ stopped and one JSON object is printed:
 
     {"responses": [{"event": path, "response": {...} | "error": {...}, "answered_ms": ...}],
      "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer,
-     "peak_rss_kb": the process's VmHWM just before it is stopped, "init_error": ...}
+     "peak_rss_kb": the process's VmHWM just before it is stopped, "cpu_ms": its CPU time
+     (all threads, Linux only), "init_error": ...}
 
 This is what `sam local invoke` does inside Docker; the tests and the cold-start bench use it.
 """
@@ -173,6 +174,17 @@ def main():
                     peak_rss_kb = int(line.split()[1])
     except OSError:
         pass
+    # CPU time of all its threads so far (Linux schedstat, nanoseconds): once every event is
+    # answered the process only waits on /next, so this is the CPU to its last answer.
+    cpu_ms = None
+    try:
+        total = 0
+        for task in os.listdir(f"/proc/{child.pid}/task"):
+            with open(f"/proc/{child.pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        cpu_ms = round(total / 1e6, 3)
+    except OSError:
+        pass
     # SIGTERM first, so a wrapper such as valgrind can report before it goes.
     child.terminate()
     try:
@@ -190,6 +202,7 @@ def main():
         "first_answer_ms": ms(state.first_answer_at),
         "init_error": state.init_error,
         "peak_rss_kb": peak_rss_kb,
+        "cpu_ms": cpu_ms,
         "exited_early": exited,
         "timed_out": not finished,
     }

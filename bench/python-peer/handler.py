@@ -2,8 +2,8 @@
 
 The integration-created function written the obvious way in Python (boto3 + the Lambda runtime
 interface client), doing the same work as the Rust binary: verify X-Kombo-Signature (HMAC-SHA256,
-base64url, constant-time), parse and check the payload, one conditional PutItem (returning the
-old item on a failed condition), answer. Client built at init, as in the Rust function.
+base64url, constant-time), parse and check the payload, one conditional UpdateItem (as the
+Rust function: returning the old item on a failed condition), answer. Client built at init, as in the Rust function.
 bench/coldstart.py runs both under the same Lambda Runtime API server against the same moto.
 """
 
@@ -72,11 +72,29 @@ def handler(event, context):
         item["origin_id"] = {"S": user["origin_id"]}
     if user.get("creator_email"):
         item["creator_email"] = {"S": user["creator_email"]}
+    # The same single conditional write as the Rust function: a new row, or the completion
+    # of one a state change recorded (no created_at), never over an existing one.
+    always = {k: item[k] for k in ("status", "created_at", "updated_at", "last_event_id")}
+    always["created_event_id"] = {"S": doc["id"]}
+    if_absent = {k: v for k, v in item.items() if k not in always and k != "integration_id"}
+    names, values, sets = {}, {}, []
+    for i, (k, v) in enumerate(sorted(always.items())):
+        names[f"#a{i}"], values[f":a{i}"] = k, v
+        sets.append(f"#a{i} = :a{i}")
+    for i, (k, v) in enumerate(sorted(if_absent.items())):
+        names[f"#b{i}"], values[f":b{i}"] = k, v
+        sets.append(f"#b{i} = if_not_exists(#b{i}, :b{i})")
+    names["#cond_status"], values[":cond_deleted"] = "status", {"S": "DELETED"}
     try:
-        DDB.put_item(
+        DDB.update_item(
             TableName=TABLE,
-            Item=item,
-            ConditionExpression="attribute_not_exists(integration_id)",
+            Key={"integration_id": item["integration_id"]},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_not_exists(integration_id) OR "
+            "(attribute_not_exists(created_at) AND #cond_status <> :cond_deleted)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         outcome = "stored"
