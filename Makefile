@@ -16,7 +16,7 @@ URL ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit + moto + binary tests
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit, DynamoDB Local + moto, binary tests
 	scripts/deps.sh test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -24,6 +24,8 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck,
 	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh
 	shellcheck .ci/run
 	cargo test --workspace
+	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto)"
+	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack
 
 dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
 	scripts/deps.sh dev

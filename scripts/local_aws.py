@@ -5,10 +5,13 @@ and resolves each function's environment against them.
 Used by the test harness and by `make dev`, so local runs use what the template deploys,
 never a second hand-written copy.
 
-    local_aws.py create --endpoint http://127.0.0.1:PORT --prefix NAME [--secret S]
+    local_aws.py create --endpoint http://127.0.0.1:PORT [--dynamodb-endpoint URL] --prefix NAME [--secret S]
         prints JSON: {"resources": {logical id: name or ARN}, "alert_queue_url": ...,
                       "functions": {binary: {env var: value}}}
-    local_aws.py show --endpoint URL --state FILE
+    local_aws.py show --endpoint URL [--dynamodb-endpoint URL] --state FILE
+
+--endpoint is the server for SNS and SQS (moto); --dynamodb-endpoint the one for DynamoDB
+(DynamoDB Local), the same as --endpoint when not given.
         prints the mapping rows and the alerts received so far.
     local_aws.py template
         prints template.yaml as JSON (short tags in their long form), for tests.
@@ -80,9 +83,10 @@ def create_table(ddb, name, props):
         )
 
 
-def create(endpoint, prefix, secret, kombo_url=None):
+def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
     template = load_template()
-    ddb, sns, sqs = client("dynamodb", endpoint), client("sns", endpoint), client("sqs", endpoint)
+    ddb = client("dynamodb", ddb_endpoint or endpoint)
+    sns, sqs = client("sns", endpoint), client("sqs", endpoint)
     physical = {}
     for logical, res in template["Resources"].items():
         if res["Type"] == "AWS::DynamoDB::Table":
@@ -132,8 +136,8 @@ def create(endpoint, prefix, secret, kombo_url=None):
     return {"resources": physical, "alert_queue_url": queue_url, "functions": functions}
 
 
-def show(endpoint, state):
-    ddb, sqs = client("dynamodb", endpoint), client("sqs", endpoint)
+def show(endpoint, state, ddb_endpoint=None):
+    ddb, sqs = client("dynamodb", ddb_endpoint or endpoint), client("sqs", endpoint)
     table = state["resources"]["MappingsTable"]
     rows = ddb.scan(TableName=table).get("Items", [])
     print(f"-- mapping rows in {table}: {len(rows)}")
@@ -157,22 +161,24 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("create")
     c.add_argument("--endpoint", required=True)
+    c.add_argument("--dynamodb-endpoint")
     c.add_argument("--prefix", required=True)
     c.add_argument("--secret", default="local-fake-kombo-secret-not-real")
     c.add_argument("--kombo-url", help="the Kombo API base URL to give the backend functions")
     s = sub.add_parser("show")
     s.add_argument("--endpoint", required=True)
+    s.add_argument("--dynamodb-endpoint")
     s.add_argument("--state", required=True)
     sub.add_parser("template")
     a = p.parse_args()
     if a.cmd == "template":
         json.dump(load_template(), sys.stdout)
     elif a.cmd == "create":
-        json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url), sys.stdout, indent=2)
+        json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url, a.dynamodb_endpoint), sys.stdout, indent=2)
         print()
     else:
         with open(a.state) as f:
-            show(a.endpoint, json.load(f))
+            show(a.endpoint, json.load(f), a.dynamodb_endpoint)
 
 
 if __name__ == "__main__":

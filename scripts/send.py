@@ -53,10 +53,14 @@ def main():
         status, answer = e.code, e.read().decode()
     print(f"{method} {url} -> {status} {answer}")
 
-    state = state_path
-    if os.path.exists(state):
-        endpoint = f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '4566')}"
-        subprocess.run([sys.executable, os.path.join(HERE, "local_aws.py"), "show", "--endpoint", endpoint, "--state", state], check=False)
+    if os.path.exists(state_path):
+        with open(state_path) as f:
+            endpoints = json.load(f).get("endpoints", {})
+        endpoint = endpoints.get("aws", f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '4566')}")
+        show = [sys.executable, os.path.join(HERE, "local_aws.py"), "show", "--endpoint", endpoint, "--state", state_path]
+        if "dynamodb" in endpoints:
+            show += ["--dynamodb-endpoint", endpoints["dynamodb"]]
+        subprocess.run(show, check=False)
 
 
 if __name__ == "__main__":

@@ -517,7 +517,7 @@ async fn backend_corpus(stack: &Stack) -> usize {
     let kombo = FakeKombo::start();
     let app = Backend {
         store: shared::dynamo::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&stack.sdk().await),
+            aws_sdk_dynamodb::Client::new(&stack.ddb_sdk().await),
             &stack.settings(),
         ),
         kombo: Some(kombo.client()),
@@ -911,8 +911,14 @@ async fn a_dependency_that_never_answers_is_a_503_inside_the_lambda_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
     let stack = Stack::new("load");
-    // All 206 deliveries are in flight at once (see app_for_concurrency for the budget).
-    let app = Arc::new(stack.app_for_concurrency().await);
+    // All 206 deliveries are in flight at once (see app_for_concurrency for the budget;
+    // LOAD_SDK_BUDGET=production runs it on the production budget instead, to measure).
+    let production = std::env::var("LOAD_SDK_BUDGET").as_deref() == Ok("production");
+    let app = Arc::new(if production {
+        stack.app().await
+    } else {
+        stack.app_for_concurrency().await
+    });
     // 70 integrations: each gets a create and a duplicate of it; every third a delete
     // (sent in the same burst, so often before its create); every fifth a failed-flow
     // alert delivered three times.
@@ -986,10 +992,12 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
     latencies.sort();
     let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
     println!(
-        "load: {n} concurrent deliveries in {wall:?} = {:.0}/s; p50 {:?}, p99 {:?} (until 200, retries included); first answers {first_answers:?}, {retries} retries (debug build, moto on loopback)",
+        "load: {n} concurrent deliveries in {wall:?} = {:.0}/s; p50 {:?}, p99 {:?} (until 200, retries included); first answers {first_answers:?}, {retries} retries (debug build, {} for DynamoDB, {} SDK budget)",
         n as f64 / wall.as_secs_f64(),
         p(0.5),
-        p(0.99)
+        p(0.99),
+        dynamodb().name,
+        if production { "production" } else { "patient" }
     );
 
     let actual: BTreeMap<String, String> = stack
@@ -1046,7 +1054,7 @@ mod faults {
     async fn sns_5xx_after_the_claim_releases_it_and_the_retry_publishes_once() {
         let stack = Stack::new("sns500");
         let fault = FaultServer::start("sns-500");
-        let (good, failing) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
+        let (good, failing) = (stack.ddb_sdk().await, Stack::sdk_at(&fault.endpoint).await);
         let app = stack.app_with(&good, &failing);
         let body = flow_failed_body("ev-500", Some("42"));
         let (status, _) = serve(&app, FLOW_FAILED, &signed(FLOW_FAILED, &body)).await;

@@ -199,7 +199,7 @@ async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_dea
     for (i, case) in cases.iter().enumerate() {
         let mut env = template_env(&stack, case.function);
         // Each case its own proxies, so a hung connection of one case never blocks another.
-        let ddb = (!case.ddb.is_empty()).then(|| FaultServer::proxy(&stack.endpoint, case.ddb));
+        let ddb = (!case.ddb.is_empty()).then(|| FaultServer::proxy(&stack.ddb_endpoint, case.ddb));
         let sns = (!case.sns.is_empty()).then(|| FaultServer::proxy(&stack.endpoint, case.sns));
         if let Some(p) = &ddb {
             env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &p.endpoint);

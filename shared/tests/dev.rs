@@ -1,5 +1,5 @@
 //! `make dev`, the README's first command, as a user runs it: `scripts/dev.py` starts the
-//! local stack (moto, the fake Kombo, `cargo lambda watch`), a signed sample goes through
+//! local stack (DynamoDB Local, moto, the fake Kombo, `cargo lambda watch`), a signed sample goes through
 //! `scripts/send.py` and is stored, and Ctrl-C (SIGINT) stops every process it started.
 
 mod support;
@@ -25,11 +25,12 @@ fn listening(port: u16) -> bool {
 
 #[test]
 fn make_dev_serves_a_signed_sample_and_ctrl_c_stops_everything() {
-    let ports = [free_port(), free_port(), free_port()];
+    let ports = [free_port(), free_port(), free_port(), free_port()];
     let env = [
         ("LOCAL_AWS_PORT", ports[0].to_string()),
         ("LOCAL_FN_PORT", ports[1].to_string()),
         ("LOCAL_KOMBO_PORT", ports[2].to_string()),
+        ("LOCAL_DYNAMODB_PORT", ports[3].to_string()),
     ];
     let mut dev = Command::new(tool("python3"))
         .arg(repo_root().join("scripts/dev.py"))

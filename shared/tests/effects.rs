@@ -411,7 +411,7 @@ async fn dynamodb_unreachable_answers_503_and_changes_nothing() {
 #[tokio::test]
 async fn sns_failing_after_the_claim_releases_it_and_the_retry_publishes_once() {
     let stack = Stack::new("sns-down");
-    let broken = stack.app_with(&stack.sdk().await, &Stack::sdk_at(REFUSED).await);
+    let broken = stack.app_with(&stack.ddb_sdk().await, &Stack::sdk_at(REFUSED).await);
     let body = flow_failed_body("ev-sns", Some("42"));
     let resp = broken
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
@@ -435,7 +435,7 @@ async fn sns_failing_after_the_claim_releases_it_and_the_retry_publishes_once() 
 #[tokio::test]
 async fn unassigned_notice_lost_to_an_sns_failure_is_sent_by_the_retry() {
     let stack = Stack::new("sns-down-created");
-    let broken = stack.app_with(&stack.sdk().await, &Stack::sdk_at(REFUSED).await);
+    let broken = stack.app_with(&stack.ddb_sdk().await, &Stack::sdk_at(REFUSED).await);
     let body = created_body("ev-un", "workday:un", None);
     assert_eq!(
         status(

@@ -65,7 +65,7 @@ fn link_event(body: Value) -> ApiGatewayV2httpRequest {
 async fn backend(stack: &Stack, kombo: &FakeKombo) -> AwsBackend {
     Backend {
         store: DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&stack.sdk().await),
+            aws_sdk_dynamodb::Client::new(&stack.ddb_sdk().await),
             &stack.settings(),
         ),
         kombo: Some(kombo.client()),

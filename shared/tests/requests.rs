@@ -44,10 +44,10 @@ impl Intercept for Count {
 }
 
 async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
-    let sdk = stack.sdk().await;
+    let (sdk, ddb_sdk) = (stack.sdk().await, stack.ddb_sdk().await);
     let (ddb, sns) = (Count::default(), Count::default());
     let ddb_client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
+        aws_sdk_dynamodb::config::Builder::from(&ddb_sdk)
             .interceptor(ddb.clone())
             .build(),
     );

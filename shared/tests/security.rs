@@ -181,9 +181,11 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
         )],
         other => panic!("{other}: add the requests that exercise it to this test"),
     };
-    let proxy = FaultServer::proxy(&stack.endpoint, &["500:Publish:3"]);
+    let ddb = FaultServer::proxy(&stack.ddb_endpoint, &[]);
+    let sns = FaultServer::proxy(&stack.endpoint, &["500:Publish:3"]);
     let mut env = template_env(stack, function);
-    env = with_env(env, "AWS_ENDPOINT_URL", &proxy.endpoint);
+    env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
+    env = with_env(env, "AWS_ENDPOINT_URL_SNS", &sns.endpoint);
     env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
     let (result, log) = invoke_files(function, &env, &events, 10_000);
     for (i, r) in result["responses"].as_array().unwrap().iter().enumerate() {
@@ -199,7 +201,9 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(proxy.operations())
+    let mut ops = rt.block_on(ddb.operations());
+    ops.extend(rt.block_on(sns.operations()));
+    ops
 }
 
 /// The logical id of a resource name or ARN the functions used (`…/index/NAME` kept).

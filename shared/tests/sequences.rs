@@ -310,7 +310,7 @@ async fn a_claim_the_sdk_retried_after_dynamodb_applied_it_is_recognised_as_its_
     let run = Run::new("seq-claim-retry");
     // The first PutItem (the claim) is applied by DynamoDB, then answered 500: the SDK
     // sends it again, and the condition fails on our own claim.
-    let proxy = FaultServer::proxy(&run.stack.endpoint, &["apply-then-500:PutItem:1"]);
+    let proxy = FaultServer::proxy(&run.stack.ddb_endpoint, &["apply-then-500:PutItem:1"]);
     let got = run.deliver(
         &[(FLOW_FAILED, flow_failed_body("f-claim", Some("42")))],
         &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint)],
@@ -591,7 +591,7 @@ async fn existing_mappings_import_in_bulk_report_per_line_and_re_run_safely() {
         let out = std::process::Command::new(binaries().join("import-mappings"))
             .args(["--table", &run.stack.table])
             .arg(&csv)
-            .env("AWS_ENDPOINT_URL", &run.stack.endpoint)
+            .env("AWS_ENDPOINT_URL", &run.stack.ddb_endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")

@@ -73,7 +73,7 @@ async fn only_the_compiled_in_and_explicitly_added_roots_are_trusted() {
 
     // DynamoDB behind an HTTPS endpoint from the same unknown CA: a 503 whose logged cause
     // is the certificate, then trusted once the root is added.
-    let https = FaultServer::proxy_tls(&stack.endpoint, &[], &cert, &key);
+    let https = FaultServer::proxy_tls(&stack.ddb_endpoint, &[], &cert, &key);
     let created = event_file(
         &dir,
         "created",
@@ -82,7 +82,7 @@ async fn only_the_compiled_in_and_explicitly_added_roots_are_trusted() {
     );
     let env = without_system_roots(with_env(
         template_env(&stack, "integration-created"),
-        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
         &https.endpoint,
     ));
     let (r, log) = invoke_files(

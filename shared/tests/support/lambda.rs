@@ -80,6 +80,8 @@ pub fn template_env(stack: &Stack, function: &str) -> Vec<(String, String)> {
         .collect();
     for (k, v) in [
         ("AWS_ENDPOINT_URL", stack.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_SNS", stack.endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", stack.ddb_endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_REGION", "us-east-1"),

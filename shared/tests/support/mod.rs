@@ -117,6 +117,52 @@ pub fn moto() -> &'static str {
     })
 }
 
+/// The DynamoDB engine of this test process: Amazon's DynamoDB Local (the default), or
+/// moto's DynamoDB with `TEST_DYNAMODB=moto`. Started once, named once on stderr; no
+/// silent fallback from one to the other.
+pub struct Engine {
+    pub endpoint: String,
+    pub name: String,
+}
+
+pub fn dynamodb() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let engine = match std::env::var("TEST_DYNAMODB").as_deref() {
+            Ok("moto") => Engine {
+                endpoint: moto().to_owned(),
+                name: format!(
+                    "moto {}",
+                    String::from_utf8_lossy(&script_with(
+                        &tool("python3"),
+                        &["-c", "import moto; print(moto.__version__)"]
+                    ))
+                    .trim()
+                ),
+            },
+            Ok("local") | Err(_) => Engine {
+                endpoint: start_script_service("dynamodb_local.py", &[]),
+                name: format!(
+                    "DynamoDB Local {}",
+                    String::from_utf8_lossy(&script("dynamodb_local.py", &["--version"])).trim()
+                ),
+            },
+            Ok(other) => panic!("TEST_DYNAMODB={other}: expected local or moto"),
+        };
+        // Straight to the process's stderr (not the test's captured output), so every run
+        // says which engine it tested against.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!(
+                "DynamoDB engine for these tests: {} at {}\n",
+                engine.name, engine.endpoint
+            )
+            .as_bytes(),
+        );
+        engine
+    })
+}
+
 /// A loopback endpoint that fails every request like AWS (`scripts/fault_server.py`).
 pub struct FaultServer {
     pub endpoint: String,
@@ -229,11 +275,16 @@ impl FakeKombo {
 
 /// Runs `python3 scripts/<script> <args>`, requires success, returns its stdout.
 pub fn script(script: &str, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(tool("python3"))
-        .arg(repo_root().join("scripts").join(script))
-        .args(args)
-        .output()
-        .expect("python3");
+    let path = repo_root().join("scripts").join(script);
+    let mut all = vec![path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    script_with(&tool("python3"), &all)
+}
+
+/// Runs `program args`, requires success, returns its stdout.
+fn script_with(program: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let script = args.first().copied().unwrap_or_default();
+    let out = Command::new(program).args(args).output().expect("python3");
     assert!(
         out.status.success(),
         "{script} {args:?}: {}",
@@ -245,7 +296,10 @@ pub fn script(script: &str, args: &[&str]) -> Vec<u8> {
 /// Resources created from the template for one test.
 #[derive(Clone, Debug)]
 pub struct Stack {
+    /// moto: SNS and SQS.
     pub endpoint: String,
+    /// The DynamoDB engine ([`dynamodb`]).
+    pub ddb_endpoint: String,
     pub table: String,
     pub idempotency_table: String,
     pub topic_arn: String,
@@ -257,6 +311,7 @@ pub struct Stack {
 impl Stack {
     pub fn new(name: &str) -> Stack {
         let endpoint = moto().to_owned();
+        let ddb_endpoint = dynamodb().endpoint.clone();
         let prefix = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let out = script(
             "local_aws.py",
@@ -264,6 +319,8 @@ impl Stack {
                 "create",
                 "--endpoint",
                 &endpoint,
+                "--dynamodb-endpoint",
+                &ddb_endpoint,
                 "--prefix",
                 &prefix,
                 "--secret",
@@ -278,6 +335,7 @@ impl Stack {
             topic_arn: r["AlertTopic"].as_str().unwrap().into(),
             queue_url: raw["alert_queue_url"].as_str().unwrap().into(),
             endpoint,
+            ddb_endpoint,
             raw,
         }
     }
@@ -296,8 +354,14 @@ impl Stack {
             .await
     }
 
+    /// For SNS and SQS clients (moto).
     pub async fn sdk(&self) -> SdkConfig {
         Self::sdk_at(&self.endpoint).await
+    }
+
+    /// For DynamoDB clients (the DynamoDB engine).
+    pub async fn ddb_sdk(&self) -> SdkConfig {
+        Self::sdk_at(&self.ddb_endpoint).await
     }
 
     /// The production app for many concurrent deliveries: moto (one Python process on 2
@@ -310,29 +374,34 @@ impl Stack {
     pub async fn app_for_concurrency(&self) -> AwsApp {
         let mut settings = self.settings();
         settings.claim_expiry = time::Duration::seconds(90);
-        let sdk = shared::aws_config_loader()
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(25))
-                    .build(),
-            )
-            .endpoint_url(&self.endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .load()
-            .await;
-        AwsApp::with_sdk_config(Secrets::parse(SECRET).unwrap(), settings, &sdk)
+        let patient = |endpoint: String| async move {
+            shared::aws_config_loader()
+                .timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .operation_attempt_timeout(Duration::from_secs(20))
+                        .operation_timeout(Duration::from_secs(25))
+                        .build(),
+                )
+                .endpoint_url(endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+                .load()
+                .await
+        };
+        let (ddb, sns) = (
+            patient(self.ddb_endpoint.clone()).await,
+            patient(self.endpoint.clone()).await,
+        );
+        shared::App {
+            settings,
+            ..self.app_with(&ddb, &sns)
+        }
     }
 
     /// The production app wired to this stack.
     pub async fn app(&self) -> AwsApp {
-        AwsApp::with_sdk_config(
-            Secrets::parse(SECRET).unwrap(),
-            self.settings(),
-            &self.sdk().await,
-        )
+        self.app_with(&self.ddb_sdk().await, &self.sdk().await)
     }
 
     /// The production app with DynamoDB and SNS reached through the given configurations
@@ -351,7 +420,7 @@ impl Stack {
     }
 
     pub async fn ddb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk().await)
+        aws_sdk_dynamodb::Client::new(&self.ddb_sdk().await)
     }
 
     /// Every row of the mappings table, as JSON objects, sorted by integration id.
