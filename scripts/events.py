@@ -222,28 +222,30 @@ def render():
         files[name] = json.dumps(api_gateway_event(function, body, sign(secret, body)), indent=2) + "\n"
     for name, args in BACKEND.items():
         files[name] = json.dumps(backend_event(*args), indent=2) + "\n"
+    # env.json for `sam local invoke --env-vars`: for every function of the template, the
+    # variables it declares, with the values of the local stack (SAM applies only declared
+    # ones). Made from template.yaml, so it cannot drift from it.
+    from local_aws import load_template
+
     local = {
         "KOMBO_WEBHOOK_SECRET": LOCAL_SECRET,
         "TABLE_NAME": "local-MappingsTable",
         "IDEMPOTENCY_TABLE_NAME": "local-IdempotencyTable",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:local-AlertTopic",
-        "AWS_ENDPOINT_URL": "http://host.docker.internal:4566",
-    }
-    kombo = {
-        "TABLE_NAME": local["TABLE_NAME"],
-        "AWS_ENDPOINT_URL": local["AWS_ENDPOINT_URL"],
         "KOMBO_API_KEY": "local-fake-kombo-api-key-not-real",
         "KOMBO_API_BASE_URL": "http://host.docker.internal:4567/v1",
+        "AWS_ENDPOINT_URL": "http://host.docker.internal:4566",
+        "AWS_ENDPOINT_URL_SNS": "http://host.docker.internal:4566",
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://host.docker.internal:8000",
     }
-    env = {
-        "IntegrationCreatedFunction": local,
-        "IntegrationDeletedFunction": {k: local[k] for k in ("KOMBO_WEBHOOK_SECRET", "TABLE_NAME", "AWS_ENDPOINT_URL")},
-        "ConnectionFlowFailedFunction": local,
-        "IntegrationStateChangedFunction": local,
-        "ConnectionLinkFunction": kombo,
-        "CustomerIntegrationsFunction": {k: local[k] for k in ("TABLE_NAME", "AWS_ENDPOINT_URL")},
-        "DeleteIntegrationFunction": kombo,
-    }
+    template = load_template()
+    globals_ = template["Globals"]["Function"]["Environment"]["Variables"]
+    env = {}
+    for logical, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        declared = list(res["Properties"].get("Environment", {}).get("Variables", {})) + list(globals_)
+        env[logical] = {k: local[k] for k in declared if k in local}
     files["env.json"] = json.dumps(env, indent=2) + "\n"
     return files
 

@@ -111,7 +111,18 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
     if kombo_url:
         params["KomboApiBaseUrl"] = kombo_url
 
+    conditions = {}
+    for name, cond in template.get("Conditions", {}).items():
+        # The template's conditions are all "parameter is not empty".
+        (ref, literal) = cond["Fn::Not"][0]["Fn::Equals"]
+        conditions[name] = params.get(ref["Ref"], "") != literal
+
     def resolve(value):
+        if isinstance(value, dict) and "Fn::If" in value:
+            name, yes, no = value["Fn::If"]
+            return resolve(yes if conditions[name] else no)
+        if value == {"Ref": "AWS::NoValue"}:
+            return None
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             if ref in physical:
@@ -129,7 +140,8 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
         binary = res["Metadata"]["BuildProperties"]["Binary"]
         env = dict(global_env)
         env.update(res["Properties"].get("Environment", {}).get("Variables", {}))
-        functions[binary] = {k: resolve(v) for k, v in env.items()}
+        resolved = {k: resolve(v) for k, v in env.items()}
+        functions[binary] = {k: v for k, v in resolved.items() if v is not None}
         event = next(iter(res["Properties"]["Events"].values()))["Properties"]
         functions[binary]["_route"] = f"{event['Method'].upper()} {event['Path']}"
         functions[binary]["_logical_id"] = logical

@@ -404,3 +404,55 @@ fn the_readme_configuration_table_matches_the_template() {
         "README Configuration (left) vs template.yaml (right)"
     );
 }
+
+/// The local endpoints exist for `sam local` only: each comes from a parameter that is
+/// empty by default, through a condition, and is `AWS::NoValue` (absent, never empty)
+/// otherwise, so a deployed function never receives one.
+#[test]
+fn a_deployed_function_never_receives_a_local_or_empty_endpoint() {
+    let t = template();
+    let vars = &t["Globals"]["Function"]["Environment"]["Variables"];
+    for (var, param, condition) in [
+        (
+            "AWS_ENDPOINT_URL",
+            "LocalAwsEndpoint",
+            "HasLocalAwsEndpoint",
+        ),
+        (
+            "AWS_ENDPOINT_URL_SNS",
+            "LocalAwsEndpoint",
+            "HasLocalAwsEndpoint",
+        ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "LocalDynamoDbEndpoint",
+            "HasLocalDynamoDbEndpoint",
+        ),
+    ] {
+        assert_eq!(
+            vars[var],
+            serde_json::json!({"Fn::If": [condition, {"Ref": param}, {"Ref": "AWS::NoValue"}]}),
+            "{var}"
+        );
+        assert_eq!(
+            t["Parameters"][param]["Default"], "",
+            "{param} defaults to empty"
+        );
+        assert_eq!(
+            t["Conditions"][condition],
+            serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": param}, ""]}]}),
+            "{condition}"
+        );
+    }
+    // Nowhere else does the template set an endpoint.
+    for (logical, res) in t["Resources"].as_object().unwrap() {
+        let own = &res["Properties"]["Environment"]["Variables"];
+        for var in [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_SNS",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        ] {
+            assert!(own.get(var).is_none(), "{logical} sets {var}");
+        }
+    }
+}
