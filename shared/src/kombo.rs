@@ -1,7 +1,7 @@
 //! A small client for the Kombo API calls around the integration lifecycle:
 //! `POST /connect/create-link` and `DELETE /integrations/{id}`.
 //!
-//! reqwest with rustls (the same rustls and crypto provider as the AWS SDK), a base URL
+//! hyper with rustls (the same hyper, rustls and crypto provider as the AWS SDK), a base URL
 //! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
 //! `https://api.ca.kombo.dev/v1`), the API key as a bearer token, and every attempt inside
 //! the invocation's [`Deadline`]. Retries with exponential backoff, only where repeating
@@ -13,6 +13,14 @@
 use std::future::Future;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use lambda_http::http::{Method, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
@@ -22,6 +30,8 @@ use crate::event::Sensitive;
 pub const EU_BASE_URL: &str = "https://api.kombo.dev/v1";
 pub const US_BASE_URL: &str = "https://api.us.kombo.dev/v1";
 pub const CA_BASE_URL: &str = "https://api.ca.kombo.dev/v1";
+/// The longest a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest one attempt may take (the invocation's deadline may cut it shorter).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `KOMBO_API_KEY`: the Kombo API key.
@@ -139,7 +149,7 @@ enum Retry {
 
 #[derive(Clone, Debug)]
 pub struct KomboClient {
-    http: reqwest::Client,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base_url: String,
     api_key: Sensitive,
     max_attempts: u32,
@@ -173,12 +183,16 @@ impl KomboClient {
     /// A client with at most 10 s per attempt (less if the deadline is nearer), 3
     /// attempts, backoff from 200 ms.
     pub fn new(base_url: &str, api_key: &str) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::tls::kombo_tls_config()?)
-            .connect_timeout(Duration::from_secs(3))
-            .user_agent(concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config(format!("building the Kombo HTTP client: {e}")))?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::tls::kombo_tls_config()?)
+            // https for Kombo; http only for a local stand-in (make dev, tests).
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let http = Client::builder(TokioExecutor::new()).build(https);
         Ok(KomboClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -206,7 +220,7 @@ impl KomboClient {
 
     async fn call<T: for<'de> Deserialize<'de>>(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         integration_id: Option<&str>,
         body: &impl Serialize,
@@ -214,6 +228,10 @@ impl KomboClient {
         deadline: Deadline,
     ) -> Result<T, KomboError> {
         let url = format!("{}{path}", self.base_url);
+        let body = Bytes::from(
+            serde_json::to_vec(body)
+                .map_err(|e| KomboError::Transport(format!("encoding the request: {e}")))?,
+        );
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -223,23 +241,49 @@ impl KomboClient {
                     "no time left before the invocation's deadline".into(),
                 ));
             }
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .timeout(left.min(ATTEMPT_TIMEOUT))
-                .bearer_auth(self.api_key.expose())
-                .json(body);
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(&url)
+                .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose()))
+                .header(CONTENT_TYPE, "application/json")
+                .header(
+                    USER_AGENT,
+                    concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")),
+                );
             if let Some(id) = integration_id {
                 req = req.header("X-Integration-Id", id);
             }
-            let outcome = match req.send().await {
+            let req = req
+                .body(Full::new(body.clone()))
+                .map_err(|e| KomboError::Transport(format!("building the request: {e}")))?;
+            let budget = left.min(ATTEMPT_TIMEOUT);
+            let exchange = async {
+                let resp = self.http.request(req).await.map_err(Sent::Request)?;
+                let status = resp.status();
+                let bytes = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| Sent::Body(e.into()))?;
+                Ok::<_, Sent>((status, bytes.to_bytes()))
+            };
+            let outcome = match tokio::time::timeout(budget, exchange).await {
                 // Never sent: safe to send again.
-                Err(e) if e.is_connect() => Err((true, KomboError::Transport(chain(e)))),
-                // Sent, no answer: Kombo may have acted.
-                Err(e) => Err((retry == Retry::Idempotent, KomboError::Unknown(chain(e)))),
-                Ok(resp) => {
-                    let status = resp.status();
-                    let bytes = resp.bytes().await.unwrap_or_default();
+                Ok(Err(Sent::Request(e))) if e.is_connect() => {
+                    Err((true, KomboError::Transport(chain(&e))))
+                }
+                // Sent, no (whole) answer: Kombo may have acted.
+                Ok(Err(Sent::Request(e))) => {
+                    Err((retry == Retry::Idempotent, KomboError::Unknown(chain(&e))))
+                }
+                Ok(Err(Sent::Body(e))) => {
+                    Err((retry == Retry::Idempotent, KomboError::Unknown(chain(&*e))))
+                }
+                Err(_) => Err((
+                    retry == Retry::Idempotent,
+                    KomboError::Unknown(format!("no answer within {} ms", budget.as_millis())),
+                )),
+                Ok(Ok((status, bytes))) => {
                     let parsed: Option<Envelope<T>> = serde_json::from_slice(&bytes).ok();
                     match parsed {
                         Some(Envelope {
@@ -281,12 +325,17 @@ impl KomboClient {
     }
 }
 
-/// A transport error with its causes ("error sending request: ...: invalid peer
-/// certificate: UnknownIssuer"), without the URL.
-fn chain(e: reqwest::Error) -> String {
-    let e = e.without_url();
+/// Where an exchange failed: before a status arrived, or while reading the body.
+enum Sent {
+    Request(hyper_util::client::legacy::Error),
+    Body(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A transport error with its causes ("client error (Connect): ...: invalid peer
+/// certificate: UnknownIssuer").
+fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
@@ -303,7 +352,7 @@ impl KomboApi for KomboClient {
     ) -> Result<String, KomboError> {
         let link: Link = self
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/connect/create-link",
                 None,
                 body,
@@ -327,7 +376,7 @@ impl KomboApi for KomboClient {
         let path = url.path().to_owned();
         let _: serde_json::Value = self
             .call(
-                reqwest::Method::DELETE,
+                Method::DELETE,
                 &path,
                 Some(integration_id),
                 &serde_json::json!({}),
