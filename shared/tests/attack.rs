@@ -26,15 +26,14 @@ fn valid(route: &str) -> Value {
     let body = match route {
         CREATED => created_body("ev-attack", "workday:attack", Some("42")),
         DELETED => deleted_body("ev-attack", "workday:attack", Some("42")),
-        STATE_CHANGED => json!({
-            "id": "ev-attack", "type": "integration-state-changed",
-            "data": {
-                "integration_id": "workday:attack", "integration_tool": "workday", "integration_category": "LMS",
-                "end_user": { "origin_id": "42", "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
-                "qa_status": "FAILED", "setup_status": "COMPLETED", "state": "INVALID", "updated_at": "2026-11-20T10:00:00Z"
-            }
-        })
-        .to_string(),
+        STATE_CHANGED => state_changed_body(
+            "ev-attack",
+            "workday:attack",
+            Some("42"),
+            "INVALID",
+            "FAILED",
+            "2026-11-20T10:00:00Z",
+        ),
         _ => flow_failed_body("ev-attack", Some("42")),
     };
     serde_json::from_str(&body).unwrap()

@@ -17,16 +17,14 @@ const DEADLINE_MS: u64 = 3_000;
 const EARLIEST_MS: f64 = 1_700.0;
 
 fn invalid_body(event_id: &str, integration_id: &str) -> String {
-    json!({
-        "id": event_id,
-        "type": "integration-state-changed",
-        "data": {
-            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": "42", "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
-            "qa_status": "FAILED", "setup_status": "COMPLETED", "state": "INVALID", "updated_at": "2026-11-20T10:00:00Z"
-        }
-    })
-    .to_string()
+    state_changed_body(
+        event_id,
+        integration_id,
+        Some("42"),
+        "INVALID",
+        "FAILED",
+        "2026-11-20T10:00:00Z",
+    )
 }
 
 struct Case {

@@ -598,15 +598,14 @@ mod interleavings {
 }
 
 fn state_body(event_id: &str, integration_id: &str, state: &str) -> String {
-    serde_json::json!({
-        "id": event_id, "type": "integration-state-changed",
-        "data": {
-            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": "1", "creator_email": null, "organization_name": "Acme, Inc." },
-            "qa_status": "PASSED", "setup_status": "COMPLETED", "state": state, "updated_at": "2026-11-20T10:00:00Z"
-        }
-    })
-    .to_string()
+    state_changed_body(
+        event_id,
+        integration_id,
+        Some("1"),
+        state,
+        "PASSED",
+        "2026-11-20T10:00:00Z",
+    )
 }
 
 #[tokio::test]

@@ -424,16 +424,14 @@ async fn delete_route_is_idempotent_and_a_kombo_failure_leaves_the_mapping() {
 }
 
 fn state_body(event_id: &str, integration_id: &str, state: &str, updated_at: &str) -> String {
-    json!({
-        "id": event_id,
-        "type": "integration-state-changed",
-        "data": {
-            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": "42", "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
-            "qa_status": "PASSED", "setup_status": "COMPLETED", "state": state, "updated_at": updated_at
-        }
-    })
-    .to_string()
+    state_changed_body(
+        event_id,
+        integration_id,
+        Some("42"),
+        state,
+        "PASSED",
+        updated_at,
+    )
 }
 
 #[tokio::test]

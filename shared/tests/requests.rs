@@ -67,15 +67,7 @@ async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
 }
 
 fn state_body(event_id: &str, state: &str, qa: &str, at: &str) -> String {
-    serde_json::json!({
-        "id": event_id, "type": "integration-state-changed",
-        "data": {
-            "integration_id": "workday:req", "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": "42", "creator_email": null, "organization_name": "Acme, Inc." },
-            "qa_status": qa, "setup_status": "COMPLETED", "state": state, "updated_at": at
-        }
-    })
-    .to_string()
+    state_changed_body(event_id, "workday:req", Some("42"), state, qa, at)
 }
 
 fn backend_request(

@@ -77,15 +77,14 @@ fn granted() -> BTreeMap<String, BTreeSet<(String, String)>> {
 }
 
 fn invalid_body(event_id: &str) -> String {
-    serde_json::json!({
-        "id": event_id, "type": "integration-state-changed",
-        "data": {
-            "integration_id": "workday:lp", "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": "42", "creator_email": null, "organization_name": "Acme, Inc." },
-            "qa_status": "FAILED", "setup_status": "COMPLETED", "state": "INVALID", "updated_at": "2026-11-20T10:00:00Z"
-        }
-    })
-    .to_string()
+    state_changed_body(
+        event_id,
+        "workday:lp",
+        Some("42"),
+        "INVALID",
+        "FAILED",
+        "2026-11-20T10:00:00Z",
+    )
 }
 
 /// Requests that take each function down every path that touches AWS: the happy path, a

@@ -23,16 +23,7 @@ fn state_body_for(
     qa: &str,
     at: &str,
 ) -> String {
-    json!({
-        "id": event_id,
-        "type": "integration-state-changed",
-        "data": {
-            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
-            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
-            "qa_status": qa, "setup_status": "COMPLETED", "state": state, "updated_at": at
-        }
-    })
-    .to_string()
+    state_changed_body(event_id, integration_id, origin_id, state, qa, at)
 }
 
 /// One test's stack, a folder for its event files, and a way to run one delivery.

@@ -40,7 +40,7 @@ pub fn tool(name: &str) -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -584,6 +584,28 @@ pub fn flow_failed_body(event_id: &str, origin_id: Option<&str>) -> String {
             "integration_category": "LMS",
             "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
             "log_url": "https://app.kombo.dev/env/production/logs/C3xUo6XAsB2sbKC7M1gyXaRX"
+        }
+    })
+    .to_string()
+}
+
+/// An `integration-state-changed` body (setup status COMPLETED) for `integration_id` of
+/// customer `origin_id`.
+pub fn state_changed_body(
+    event_id: &str,
+    integration_id: &str,
+    origin_id: Option<&str>,
+    state: &str,
+    qa_status: &str,
+    updated_at: &str,
+) -> String {
+    json!({
+        "id": event_id,
+        "type": "integration-state-changed",
+        "data": {
+            "integration_id": integration_id, "integration_tool": "workday", "integration_category": "LMS",
+            "end_user": { "origin_id": origin_id, "creator_email": "jane.doe@example.com", "organization_name": "Acme, Inc." },
+            "qa_status": qa_status, "setup_status": "COMPLETED", "state": state, "updated_at": updated_at
         }
     })
     .to_string()
