@@ -149,7 +149,8 @@ impl Existing {
     }
 }
 
-/// Fields a create (or a state change on a row not seen yet) only fills where absent.
+/// Fields a create always sets (the rest of the row it only fills where absent, so it
+/// completes a row a state change recorded without overwriting what that row holds).
 const CREATE_SETS: [&str; 5] = [
     "status",
     "created_at",
