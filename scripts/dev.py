@@ -142,7 +142,7 @@ Send a signed sample (in another terminal), then see the rows and alerts it prod
   make send EVENT=events/connection-flow-failed.json
   make send EVENT=events/connection-flow-failed-forged.json     # answered 401
   make send EVENT=events/customer-integrations.json              # backend API: the customer's rows
-  scripts/send.py my-body.json                                   # any JSON body, signed with the local secret
+  make send EVENT=my-body.json                                   # any JSON body, signed with the local secret
 Ctrl-C stops everything.
 """, flush=True)
         while True:
