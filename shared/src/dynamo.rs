@@ -454,21 +454,6 @@ impl DynamoStore {
         )
     }
 
-    /// A consistent read of what stands at `key`, for servers whose failed conditional
-    /// writes do not return it.
-    async fn read_row(&self, table: &str, (key, value): (&str, &str)) -> Result<Existing, Error> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .key(key, s(value))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(dependency)?;
-        Ok(read_existing(out.item()).unwrap_or_default())
-    }
-
     /// An `UpdateItem` of one mapping row applying `update`, with `#cond_status` and
     /// `:cond_deleted` bound for the caller's condition (tombstones are never changed).
     fn update_row(
@@ -485,33 +470,6 @@ impl DynamoStore {
             .expression_attribute_names("#cond_status", "status")
             .set_expression_attribute_values(Some(update.values))
             .expression_attribute_values(":cond_deleted", s("DELETED"))
-    }
-
-    /// Sends a conditional put. `None`: the item was written. `Some(old)`: the condition
-    /// failed and `old` is what stands there (returned by the failed write itself; a
-    /// consistent read only for servers that do not return it).
-    async fn put_unless_exists(
-        &self,
-        put: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
-        table: &str,
-        (key, value): (&str, &str),
-    ) -> Result<Option<Existing>, Error> {
-        let err = match put
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(None),
-            Err(e) => e,
-        };
-        let Some(PutItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
-        else {
-            return Err(dependency(err));
-        };
-        if let Some(old) = read_existing(failed.item()) {
-            return Ok(Some(old));
-        }
-        self.read_row(table, (key, value)).await.map(Some)
     }
 }
 
@@ -549,7 +507,7 @@ impl ClaimStore for DynamoStore {
             in_progress_until: millis(now + self.claim_expiry),
             expires_at: (now + self.retention).unix_timestamp(),
         };
-        let put = self
+        let result = self
             .client
             .put_item()
             .table_name(table)
@@ -559,24 +517,26 @@ impl ClaimStore for DynamoStore {
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":now", n(millis(now)));
-        Ok(
-            match self
-                .put_unless_exists(put, table, ("event_id", event_id))
-                .await?
-            {
-                None => Claim::Acquired,
-                // Our own claim: the SDK retried a put that DynamoDB had applied.
-                Some(old)
-                    if old.status.as_deref() == Some(IN_PROGRESS)
-                        && old.token.as_deref() == Some(token) =>
-                {
-                    Claim::Acquired
-                }
-                Some(old) if old.status.as_deref() == Some(COMPLETED) => Claim::Completed,
-                Some(_) => Claim::InProgress,
-            },
-        )
+            .expression_attribute_values(":now", n(millis(now)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Claim::Acquired),
+            Err(e) => e,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(dependency(err));
+        };
+        // DynamoDB returns the claim that failed the condition (as for the mapping rows).
+        let old = read_existing(failed.item()).unwrap_or_default();
+        Ok(match old.status.as_deref() {
+            // Our own claim: the SDK retried a put that DynamoDB had applied.
+            Some(IN_PROGRESS) if old.token.as_deref() == Some(token) => Claim::Acquired,
+            Some(COMPLETED) => Claim::Completed,
+            _ => Claim::InProgress,
+        })
     }
 
     async fn complete(
