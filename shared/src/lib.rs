@@ -48,7 +48,7 @@ impl AwsBackend {
             .transpose()?;
         let sdk = aws_config_loader().load().await;
         let app = backend::Backend {
-            store: dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings),
+            store: dynamo::DynamoStore::new(dynamodb_client(&sdk), &settings),
             kombo,
             settings,
             clock: time::OffsetDateTime::now_utc,
@@ -98,6 +98,43 @@ pub fn aws_config_loader() -> ConfigLoader {
         .retry_config(RetryConfig::standard().with_max_attempts(config::AWS_MAX_ATTEMPTS))
 }
 
+/// An endpoint variable as a local run means it: `sam local` gives every variable the
+/// template declares a value, the empty string where the template's condition leaves it
+/// out, and the SDK takes an empty `AWS_ENDPOINT_URL_*` as the endpoint (and panics).
+/// `Some(None)`: the variable is there but empty, so no endpoint is configured.
+fn endpoint_var(name: &str) -> Option<Option<String>> {
+    std::env::var(name)
+        .ok()
+        .map(|v| Some(v).filter(|v| !v.is_empty()))
+}
+
+/// The endpoint for one service from `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`,
+/// an empty value counting as unset; `None` leaves the SDK's own resolution alone.
+fn endpoint_override(service_var: &str) -> Option<Option<String>> {
+    match endpoint_var(service_var) {
+        Some(Some(url)) => Some(Some(url)),
+        service => endpoint_var("AWS_ENDPOINT_URL").or(service),
+    }
+}
+
+/// The DynamoDB client of a function, from its SDK configuration and environment.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_DYNAMODB") {
+        conf.set_endpoint_url(url);
+    }
+    aws_sdk_dynamodb::Client::from_conf(conf.build())
+}
+
+/// The SNS client of a function, from its SDK configuration and environment.
+pub fn sns_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    let mut conf = aws_sdk_sns::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_SNS") {
+        conf.set_endpoint_url(url);
+    }
+    aws_sdk_sns::Client::from_conf(conf.build())
+}
+
 /// Runs a warm-up during init, for at most a second; a failure is only logged (the first
 /// request then opens the connection itself, as it would without a warm-up).
 async fn warm_up(f: impl std::future::Future<Output = Result<(), Error>>) {
@@ -116,7 +153,7 @@ impl AwsApp {
         let settings = config::Settings::from_env(E::PUBLISHES)?;
         tls::check_extra_roots()?;
         let sdk = aws_config_loader().load().await;
-        let app = Self::with_sdk_config(secrets, settings, &sdk);
+        let app = Self::with_clients(secrets, settings, dynamodb_client(&sdk), sns_client(&sdk));
         warm_up(async {
             let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
             ddb.and(sns)
@@ -131,9 +168,22 @@ impl AwsApp {
         settings: config::Settings,
         sdk: &aws_config::SdkConfig,
     ) -> Self {
+        let (ddb, sns) = (
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+        );
+        Self::with_clients(secrets, settings, ddb, sns)
+    }
+
+    fn with_clients(
+        secrets: signature::Secrets,
+        settings: config::Settings,
+        ddb: aws_sdk_dynamodb::Client,
+        sns: aws_sdk_sns::Client,
+    ) -> Self {
         App {
-            store: dynamo::DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings),
-            alerts: sns::SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &settings),
+            store: dynamo::DynamoStore::new(ddb, &settings),
+            alerts: sns::SnsPublisher::new(sns, &settings),
             secrets,
             settings,
             clock: time::OffsetDateTime::now_utc,

@@ -158,6 +158,39 @@ async fn a_binary_without_its_secret_refuses_to_start_and_says_which_variable() 
     assert!(stack.rows().await.is_empty());
 }
 
+/// `sam local` gives every variable the template declares a value: where the template's
+/// condition leaves an endpoint out, the empty string. Empty means unset: the service
+/// variable falls back to `AWS_ENDPOINT_URL`, and the binary starts (the SDK alone takes
+/// "" as the endpoint and panics at init).
+#[tokio::test]
+async fn an_empty_endpoint_variable_counts_as_unset() {
+    let stack = Stack::new("emptyendpoint");
+    for (function, event, empty, expected) in [
+        (
+            "integration-created",
+            "integration-created.json",
+            "AWS_ENDPOINT_URL",
+            "stored",
+        ),
+        (
+            "connection-flow-failed",
+            "connection-flow-failed.json",
+            "AWS_ENDPOINT_URL_SNS",
+            "alerted",
+        ),
+    ] {
+        let env = with_env(template_env(&stack, function), empty, "");
+        let (result, stderr) = invoke(function, &env, &[event]);
+        assert_eq!(
+            answers(&result),
+            [(200, expected.to_string())],
+            "{function} with {empty}=\"\": {result}\n{stderr}"
+        );
+    }
+    assert_eq!(stack.rows().await.len(), 1);
+    assert_eq!(stack.alerts().await.len(), 1);
+}
+
 fn response_body(result: &Value, i: usize) -> (i64, Value) {
     let resp = &result["responses"][i]["response"];
     (

@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
     let mut settings = shared::config::Settings::for_tests(&table, "", "");
     settings.idempotency_table_name = None;
     settings.alert_topic_arn = None;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &settings);
+    let store = DynamoStore::new(shared::dynamodb_client(&sdk), &settings);
 
     let mut failed = 0;
     for line in &lines {
