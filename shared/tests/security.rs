@@ -455,3 +455,25 @@ fn a_deployed_function_never_receives_a_local_or_empty_endpoint() {
         }
     }
 }
+
+/// What is deployed is arm64 unless the deployer says otherwise; `x86_64` is there for
+/// `sam local` on an x86_64 machine, and nothing else may pick the architecture.
+#[test]
+fn functions_deploy_as_arm64_by_default() {
+    let t = template();
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+    assert_eq!(
+        t["Parameters"]["Architecture"]["AllowedValues"],
+        serde_json::json!(["arm64", "x86_64"])
+    );
+    assert_eq!(
+        t["Globals"]["Function"]["Architectures"],
+        serde_json::json!([{"Ref": "Architecture"}])
+    );
+    for (logical, res) in t["Resources"].as_object().unwrap() {
+        assert!(
+            res["Properties"].get("Architectures").is_none(),
+            "{logical} sets its own architecture"
+        );
+    }
+}
