@@ -24,7 +24,7 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck,
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
-	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh
+	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh scripts/reconcile.sh
 	shellcheck .ci/run
 	cargo test --workspace
 	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto)"

@@ -61,7 +61,8 @@ def main():
         print(version(path))
         return
     port = a.port or free_port(a.host)
-    work = os.path.join(ROOT, ".local", f"dynamodb-local-{port}")
+    # -inMemory: nothing is written; one working folder for every instance.
+    work = os.path.join(ROOT, ".local", "dynamodb-local")
     os.makedirs(work, exist_ok=True)
     lib = os.path.join(os.path.dirname(path), "DynamoDBLocal_lib")
     child = subprocess.Popen(

@@ -5,11 +5,19 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
     POST   /v1/connect/create-link      {"status":"success","data":{"link":"https://connect.kombo.dev/v1?token=..."}}
     DELETE /v1/integrations/{id}        {"status":"success","data":{}}; a deleted or unknown id
                                         answers 404 PLATFORM.INTEGRATION_NOT_FOUND
+    GET    /v1/integrations/{id}        the integration, shaped as Kombo's SDK model
+                                        (GetIntegrationsIntegrationIDPositiveResponse): status
+                                        INVALID for an id ending in `invalid`, INACTIVE for one
+                                        ending in `inactive`, else ACTIVE; 404
+                                        PLATFORM.INTEGRATION_NOT_FOUND for a deleted id or one
+                                        ending in `gone` or `missing`
+    PUT    /__integrations/{id}         {"status": S} or {"gone": true}: what the GET answers
+                                        from now on, scripted failures aside (not a Kombo route)
     GET    /__requests                  the recorded requests, as JSON (not a Kombo route)
 
 Scripted failures, by id: origin id or integration id `...:rate-limited` always answers 429
 PLATFORM.RATE_LIMIT_EXCEEDED, `...:flaky` answers 503 once and then succeeds, `...:broken`
-answers 500 with a log_url, `...:hang` never answers, `...:hang-once` does the work (a delete
+answers 500 with a log_url, `...:slow` answers a GET after 1 s, `...:hang` never answers, `...:hang-once` does the work (a delete
 happens) and then never answers, the first time only. An `integration_tool` of
 `no-such-tool` answers 400 PLATFORM.INPUT_INVALID. A wrong API key answers 401
 PLATFORM.AUTHENTICATION_INVALID.
@@ -28,6 +36,7 @@ from urllib.parse import unquote
 RECORDED = []
 SEEN = set()
 DELETED = set()
+STATUS = {}
 LOCK = threading.Lock()
 
 
@@ -103,7 +112,53 @@ def make_handler(api_key):
                 with LOCK:
                     return self.send(200, list(RECORDED))
             self.record()
-            self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+            if not self.authorized():
+                return
+            prefix = "/v1/integrations/"
+            if not self.path.startswith(prefix):
+                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+            integration_id = unquote(self.path[len(prefix):])
+            with LOCK:
+                gone = integration_id in DELETED or STATUS.get(integration_id) == "gone"
+                status = STATUS.get(integration_id)
+            failure = None if status else scripted(integration_id)
+            if failure:
+                return self.send(*failure)
+            if integration_id.endswith(":slow"):
+                time.sleep(1)
+            if gone or integration_id.endswith(("gone", "missing")):
+                return self.send(*error("PLATFORM.INTEGRATION_NOT_FOUND", 404, "The integration does not exist."))
+            if status is None:
+                status = ("INVALID" if integration_id.endswith("invalid")
+                          else "INACTIVE" if integration_id.endswith("inactive") else "ACTIVE")
+            tool = integration_id.split(":", 1)[0]
+            self.send(200, {"status": "success", "data": {
+                "id": integration_id,
+                "tool": {"id": tool, "label": tool.title(), "internal_label": None,
+                         "logo_url": f"https://storage.googleapis.com/kombo-assets/integrations/{tool}/logo.svg",
+                         "icon_url": f"https://storage.googleapis.com/kombo-assets/integrations/{tool}/icon.svg"},
+                "category": "LMS",
+                "status": status,
+                "setup_status": "COMPLETED",
+                "end_user": {"organization_name": "Acme, Inc.", "creator_email": "user@example.com",
+                             "origin_id": "36123"},
+                "scope_config": {"id": "default", "name": None},
+                "data_expired_at": None,
+                "created_at": "2026-11-20T09:00:00.000Z",
+                "beta": False,
+                "read_models": [],
+                "write_actions": [],
+            }})
+
+        def do_PUT(self):
+            prefix = "/__integrations/"
+            if not self.path.startswith(prefix):
+                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+            n = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(n) or b"{}")
+            with LOCK:
+                STATUS[unquote(self.path[len(prefix):])] = "gone" if body.get("gone") else body["status"]
+            self.send(200, {"status": "success", "data": {}})
 
         def do_POST(self):
             entry = self.record()

@@ -142,8 +142,11 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
         env.update(res["Properties"].get("Environment", {}).get("Variables", {}))
         resolved = {k: resolve(v) for k, v in env.items()}
         functions[binary] = {k: v for k, v in resolved.items() if v is not None}
-        event = next(iter(res["Properties"]["Events"].values()))["Properties"]
-        functions[binary]["_route"] = f"{event['Method'].upper()} {event['Path']}"
+        event = next(iter(res["Properties"]["Events"].values()))
+        if event["Type"] == "HttpApi":
+            functions[binary]["_route"] = f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}"
+        else:
+            functions[binary]["_route"] = f"{event['Type']} {resolve(event['Properties'].get('Schedule', ''))}".strip()
         functions[binary]["_logical_id"] = logical
     return {"resources": physical, "alert_queue_url": queue_url, "functions": functions}
 

@@ -64,6 +64,11 @@ impl Deadline {
         Deadline(self.0.checked_sub(by).unwrap_or(self.0))
     }
 
+    /// This deadline, or `most` from now if that comes first (one step of a longer run).
+    pub fn at_most(self, most: Duration) -> Self {
+        Deadline(self.0.min(Instant::now() + most))
+    }
+
     pub fn remaining(self) -> Duration {
         self.0.saturating_duration_since(Instant::now())
     }

@@ -104,6 +104,8 @@ pub enum AlertKind {
     ConnectionFlowFailed,
     UnassignedIntegration,
     IntegrationInvalid,
+    /// The reconcile run found an integration that Kombo no longer has.
+    DeletedOutsideWebhooks,
 }
 
 impl AlertKind {
@@ -112,6 +114,7 @@ impl AlertKind {
             AlertKind::ConnectionFlowFailed => "connection-flow-failed",
             AlertKind::UnassignedIntegration => "unassigned-integration",
             AlertKind::IntegrationInvalid => "integration-invalid",
+            AlertKind::DeletedOutsideWebhooks => "integration-deleted-outside-webhooks",
         }
     }
 }
@@ -257,7 +260,10 @@ impl Tombstone {
 pub struct StateFields {
     pub state: String,
     pub setup_status: String,
-    pub qa_status: String,
+    /// Absent when the source does not say (Kombo's `GET /integrations/{id}` has none):
+    /// the stored one stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qa_status: Option<String>,
     /// Kombo's `updated_at` of the state, RFC 3339.
     pub state_updated_at: String,
     /// The same as epoch milliseconds: an older update never overwrites a newer one.
@@ -286,7 +292,7 @@ impl Decide for IntegrationStateChanged {
             fields: StateFields {
                 state: d.state.to_string(),
                 setup_status: d.setup_status.to_string(),
-                qa_status: d.qa_status.to_string(),
+                qa_status: Some(d.qa_status.to_string()),
                 state_updated_at: rfc3339(d.updated_at),
                 state_updated_at_ms: (d.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
                 updated_at: rfc3339(now),
@@ -351,7 +357,7 @@ impl Decide for ConnectionFlowFailed {
 
 /// Builds an alert: subject, a readable message, and filterable attributes.
 #[allow(clippy::too_many_arguments)]
-fn alert(
+pub(crate) fn alert(
     kind: AlertKind,
     subject: String,
     what: &str,

@@ -1,11 +1,11 @@
 //! A small client for the Kombo API calls around the integration lifecycle:
-//! `POST /connect/create-link` and `DELETE /integrations/{id}`.
+//! `POST /connect/create-link`, `DELETE /integrations/{id}` and `GET /integrations/{id}`.
 //!
 //! hyper with rustls (the same hyper, rustls and crypto provider as the AWS SDK), a base URL
 //! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
 //! `https://api.ca.kombo.dev/v1`), the API key as a bearer token, and every attempt inside
 //! the invocation's [`Deadline`]. Retries with exponential backoff, only where repeating
-//! the request cannot do the work twice: a `DELETE` on 429, 5xx and transport errors; the
+//! the request cannot do the work twice: a `GET` or `DELETE` on 429, 5xx and transport errors; the
 //! non-idempotent `POST /connect/create-link` only when the request never reached Kombo
 //! (a connect error) or Kombo refused it unprocessed (429). Kombo's error shape is parsed
 //! into [`KomboError::Api`].
@@ -125,6 +125,35 @@ impl From<KomboError> for Error {
 }
 
 /// The Kombo calls the backend functions make (a port: tests may put a fake behind it).
+/// An integration as `GET /integrations/{id}` describes it (the fields this product keeps;
+/// Kombo's SDK model `GetIntegrationsIntegrationIDPositiveResponseData` has more).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Integration {
+    pub id: String,
+    pub tool: Tool,
+    pub category: String,
+    /// `ACTIVE`, `INVALID` or `INACTIVE` (the webhooks' `state`).
+    pub status: String,
+    pub setup_status: String,
+    pub end_user: crate::event::EndUser,
+}
+
+/// `tool` of [`Integration`]: an object in this answer, a plain id in the webhooks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tool {
+    pub id: String,
+}
+
+/// `/integrations/{id}`, the id percent-encoded as one path segment (`workday:abc` stays
+/// as it is, `/` does not).
+fn integration_path(integration_id: &str) -> String {
+    let mut url = url::Url::parse("http://x/integrations").expect("a valid URL");
+    url.path_segments_mut()
+        .expect("a base URL")
+        .push(integration_id);
+    url.path().to_owned()
+}
+
 pub trait KomboApi: Send + Sync {
     fn create_link(
         &self,
@@ -136,6 +165,11 @@ pub trait KomboApi: Send + Sync {
         integration_id: &str,
         deadline: Deadline,
     ) -> impl Future<Output = Result<(), KomboError>> + Send;
+    fn get_integration(
+        &self,
+        integration_id: &str,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<Integration, KomboError>> + Send;
 }
 
 /// Which failures a call may retry.
@@ -223,15 +257,17 @@ impl KomboClient {
         method: Method,
         path: &str,
         integration_id: Option<&str>,
-        body: &impl Serialize,
+        body: Option<&impl Serialize>,
         retry: Retry,
         deadline: Deadline,
     ) -> Result<T, KomboError> {
         let url = format!("{}{path}", self.base_url);
-        let body = Bytes::from(
-            serde_json::to_vec(body)
-                .map_err(|e| KomboError::Transport(format!("encoding the request: {e}")))?,
-        );
+        let body = match body {
+            Some(body) => Some(Bytes::from(serde_json::to_vec(body).map_err(|e| {
+                KomboError::Transport(format!("encoding the request: {e}"))
+            })?)),
+            None => None,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -245,16 +281,18 @@ impl KomboClient {
                 .method(method.clone())
                 .uri(&url)
                 .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose()))
-                .header(CONTENT_TYPE, "application/json")
                 .header(
                     USER_AGENT,
                     concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")),
                 );
+            if body.is_some() {
+                req = req.header(CONTENT_TYPE, "application/json");
+            }
             if let Some(id) = integration_id {
                 req = req.header("X-Integration-Id", id);
             }
             let req = req
-                .body(Full::new(body.clone()))
+                .body(Full::new(body.clone().unwrap_or_default()))
                 .map_err(|e| KomboError::Transport(format!("building the request: {e}")))?;
             let budget = left.min(ATTEMPT_TIMEOUT);
             let exchange = async {
@@ -355,7 +393,7 @@ impl KomboApi for KomboClient {
                 Method::POST,
                 "/connect/create-link",
                 None,
-                body,
+                Some(body),
                 Retry::Unsent,
                 deadline,
             )
@@ -368,22 +406,32 @@ impl KomboApi for KomboClient {
         integration_id: &str,
         deadline: Deadline,
     ) -> Result<(), KomboError> {
-        // Percent-encoded as one path segment (`workday:abc` stays as it is, `/` does not).
-        let mut url = url::Url::parse("http://x/integrations").expect("a valid URL");
-        url.path_segments_mut()
-            .expect("a base URL")
-            .push(integration_id);
-        let path = url.path().to_owned();
         let _: serde_json::Value = self
             .call(
                 Method::DELETE,
-                &path,
+                &integration_path(integration_id),
                 Some(integration_id),
-                &serde_json::json!({}),
+                Some(&serde_json::json!({})),
                 Retry::Idempotent,
                 deadline,
             )
             .await?;
         Ok(())
+    }
+
+    async fn get_integration(
+        &self,
+        integration_id: &str,
+        deadline: Deadline,
+    ) -> Result<Integration, KomboError> {
+        self.call::<Integration>(
+            Method::GET,
+            &integration_path(integration_id),
+            Some(integration_id),
+            None::<&()>,
+            Retry::Idempotent,
+            deadline,
+        )
+        .await
     }
 }

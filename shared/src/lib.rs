@@ -17,6 +17,7 @@ pub mod event;
 pub mod import;
 pub mod kombo;
 pub mod ports;
+pub mod reconcile;
 pub mod request;
 pub mod signature;
 pub mod sns;
@@ -33,6 +34,10 @@ use aws_config::{BehaviorVersion, ConfigLoader};
 
 /// The production wiring: DynamoDB and SNS adapters.
 pub type AwsApp = App<dynamo::DynamoStore, sns::SnsPublisher>;
+
+/// The production wiring of the reconcile run: DynamoDB, SNS and the Kombo API.
+pub type AwsReconciler =
+    reconcile::Reconciler<dynamo::DynamoStore, sns::SnsPublisher, kombo::KomboClient>;
 
 /// The production wiring of the backend API: DynamoDB and the Kombo API.
 pub type AwsBackend = backend::Backend<dynamo::DynamoStore, kombo::KomboClient>;
@@ -96,6 +101,24 @@ pub fn aws_config_loader() -> ConfigLoader {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(config::AWS_MAX_ATTEMPTS))
+}
+
+impl AwsReconciler {
+    /// Builds the reconcile run from its environment: the table, claims and topic (as a
+    /// publishing webhook function has them) and the Kombo API key.
+    pub async fn from_env() -> Result<Self, Error> {
+        let settings = config::Settings::from_env(true)?;
+        tls::check_extra_roots()?;
+        let kombo = kombo::KomboClient::from_env()?;
+        let sdk = aws_config_loader().load().await;
+        let app = App::with_clients(
+            signature::Secrets::none(),
+            settings,
+            dynamodb_client(&sdk),
+            sns_client(&sdk),
+        );
+        Ok(reconcile::Reconciler { app, kombo })
+    }
 }
 
 /// An endpoint variable as a local run means it: `sam local` gives every variable the
@@ -175,7 +198,7 @@ impl AwsApp {
         Self::with_clients(secrets, settings, ddb, sns)
     }
 
-    fn with_clients(
+    pub(crate) fn with_clients(
         secrets: signature::Secrets,
         settings: config::Settings,
         ddb: aws_sdk_dynamodb::Client,

@@ -142,3 +142,27 @@ pub trait ClaimStore: Send + Sync {
 pub trait AlertPublisher: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
+/// One page of the mappings table, in the table's own (hash) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub rows: Vec<crate::decide::Mapping>,
+    /// The key to continue after; `None`: the table's end.
+    pub next: Option<String>,
+}
+
+/// What the reconcile run reads besides single rows: the whole table in pages (a `Scan`,
+/// granted to that function alone), and where the previous run stopped (one item in the
+/// idempotency table).
+pub trait ReconcileStore: Send + Sync {
+    /// Up to `limit` rows after the integration id `after` (from the start: `None`).
+    fn scan_page(
+        &self,
+        after: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<Page, Error>> + Send;
+    /// The integration id the previous run stopped after, if it stopped before the end.
+    fn cursor(&self) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    /// Remembers where to go on from (`None`: start over next time).
+    fn save_cursor(&self, after: Option<&str>) -> impl Future<Output = Result<(), Error>> + Send;
+}

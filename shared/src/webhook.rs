@@ -300,7 +300,7 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
     /// Runs `effect` at most once to completion per event id (claim → effect →
     /// complete; release on failure so a retry can do it). The claim and the effect run
     /// inside `deadline` less [`UNDO_RESERVE`]; completing or releasing inside `deadline`.
-    async fn once(
+    pub(crate) async fn once(
         &self,
         event_id: &str,
         now: OffsetDateTime,

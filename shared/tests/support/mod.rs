@@ -230,7 +230,7 @@ pub const KOMBO_KEY: &str = "local-fake-kombo-api-key-not-real";
 /// A fake Kombo API of its own (`scripts/fake_kombo.py`) that records every request.
 pub struct FakeKombo {
     pub base_url: String,
-    root: String,
+    pub root: String,
 }
 
 impl FakeKombo {

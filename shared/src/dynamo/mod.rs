@@ -1,6 +1,8 @@
 //! DynamoDB adapters: the mappings table ([`MappingStore`]) and the idempotency table
 //! ([`ClaimStore`]). Every write is one conditional request; items are (de)serialized
-//! with `serde_dynamo`.
+//! with `serde_dynamo`. The reconcile run's reads are in [`reconcile`].
+
+mod reconcile;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,76 @@
+//! `reconcile-table`: the reconcile run by hand, from an operator's machine, with the same
+//! code as the scheduled function. `--dry-run` asks Kombo about every row from the table's
+//! start and prints what a run would change, writing nothing (no repair, no page, no
+//! cursor). Without it, one run as the schedule would do it (from the saved cursor).
+//! Uses the standard AWS configuration (profile, region, `AWS_ENDPOINT_URL`) and the
+//! function's variables; `scripts/reconcile.sh` runs it.
+//!
+//!     TABLE_NAME=... IDEMPOTENCY_TABLE_NAME=... ALERT_TOPIC_ARN=... KOMBO_API_KEY=... \
+//!       reconcile-table [--dry-run]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use shared::deadline::Deadline;
+
+const USAGE: &str = "usage: reconcile-table [--dry-run]   (TABLE_NAME, IDEMPOTENCY_TABLE_NAME, ALERT_TOPIC_ARN, KOMBO_API_KEY [, KOMBO_API_BASE_URL] in the environment)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut dry_run = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--dry-run" => dry_run = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let reconciler = match shared::AwsReconciler::from_env().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("reconcile-table: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // As long as the function's own timeout allows one run (the template's 300 s).
+    let deadline = Deadline::after(Duration::from_secs(300));
+    match reconciler.run(dry_run, deadline).await {
+        Ok(report) => {
+            for c in &report.changes {
+                println!(
+                    "{:<10} {:<40} {} -> {}  ({})",
+                    c.repair, c.integration_id, c.from, c.to, c.outcome
+                );
+            }
+            println!(
+                "{}checked {}, in step {}, deleted {}, state repaired {} (INVALID paged {}), failures {}{}",
+                if report.dry_run { "dry run: " } else { "" },
+                report.checked,
+                report.in_step,
+                report.deleted,
+                report.state_repaired,
+                report.invalid_paged,
+                report.failures,
+                report
+                    .stopped
+                    .map(|s| format!(", stopped early: {s}"))
+                    .unwrap_or_default()
+            );
+            if report.failures > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("reconcile-table: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
