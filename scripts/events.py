@@ -229,6 +229,9 @@ def render():
 
     local = {
         "KOMBO_WEBHOOK_SECRET": LOCAL_SECRET,
+        # Declared for the Secrets Manager mode; a local run uses the plain values above.
+        "KOMBO_WEBHOOK_SECRET_ARN": "",
+        "KOMBO_API_KEY_ARN": "",
         "TABLE_NAME": "local-MappingsTable",
         "IDEMPOTENCY_TABLE_NAME": "local-IdempotencyTable",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:local-AlertTopic",

@@ -91,8 +91,11 @@ OPS = []
 
 
 def iam_action(headers, body):
-    """The IAM action and resource a DynamoDB (JSON) or SNS (query) request needs."""
+    """The IAM action and resource a DynamoDB or Secrets Manager (JSON) or SNS (query)
+    request needs."""
     op = operation(headers, body)
+    if headers.get("X-Amz-Target", "").startswith("secretsmanager."):
+        return ["secretsmanager:" + op, json.loads(body or b"{}").get("SecretId", "")]
     if headers.get("X-Amz-Target", "").startswith("DynamoDB_"):
         doc = json.loads(body or b"{}")
         resource = doc.get("TableName", "")

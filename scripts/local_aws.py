@@ -6,11 +6,15 @@ Used by the test harness and by `make dev`, so local runs use what the template 
 never a second hand-written copy.
 
     local_aws.py create --endpoint http://127.0.0.1:PORT [--dynamodb-endpoint URL] --prefix NAME [--secret S]
+                        [--secrets-manager]
         prints JSON: {"resources": {logical id: name or ARN}, "alert_queue_url": ...,
                       "functions": {binary: {env var: value}}}
     local_aws.py show --endpoint URL [--dynamodb-endpoint URL] --state FILE
 
---endpoint is the server for SNS and SQS (moto); --dynamodb-endpoint the one for DynamoDB
+--secrets-manager deploys as the template's recommended mode does: the secret parameters left
+empty, the template's Secrets Manager secrets created on --endpoint holding the local secret and
+API key, and the functions given their ARNs instead of the values.
+--endpoint is the server for SNS, SQS and Secrets Manager (moto); --dynamodb-endpoint the one for DynamoDB
 (DynamoDB Local), the same as --endpoint when not given.
         prints the mapping rows and the alerts received so far.
     local_aws.py template
@@ -83,7 +87,10 @@ def create_table(ddb, name, props):
         )
 
 
-def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
+LOCAL_API_KEY = "local-fake-kombo-api-key-not-real"
+
+
+def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None, secrets_manager=False):
     template = load_template()
     ddb = client("dynamodb", ddb_endpoint or endpoint)
     sns, sqs = client("sns", endpoint), client("sqs", endpoint)
@@ -106,16 +113,25 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None):
             sns.subscribe(TopicArn=physical[logical], Protocol="sqs", Endpoint=queue_arn)
 
     params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-    params["KomboWebhookSecret"] = secret
-    params["KomboApiKey"] = "local-fake-kombo-api-key-not-real"
+    params["KomboWebhookSecret"] = "" if secrets_manager else secret
+    params["KomboApiKey"] = "" if secrets_manager else LOCAL_API_KEY
     if kombo_url:
         params["KomboApiBaseUrl"] = kombo_url
 
-    conditions = {}
-    for name, cond in template.get("Conditions", {}).items():
-        # The template's conditions are all "parameter is not empty".
-        (ref, literal) = cond["Fn::Not"][0]["Fn::Equals"]
-        conditions[name] = params.get(ref["Ref"], "") != literal
+    def holds(expr):
+        # The template's conditions: Fn::Equals of a parameter and a literal, or Fn::Not of one.
+        if "Fn::Not" in expr:
+            return not holds(expr["Fn::Not"][0])
+        (ref, literal) = expr["Fn::Equals"]
+        return params.get(ref["Ref"], "") == literal
+
+    conditions = {name: holds(cond) for name, cond in template.get("Conditions", {}).items()}
+
+    values = {"WebhookSecret": secret, "KomboApiKeySecret": LOCAL_API_KEY}
+    sm = client("secretsmanager", endpoint)
+    for logical, res in template["Resources"].items():
+        if res["Type"] == "AWS::SecretsManager::Secret" and conditions[res["Condition"]]:
+            physical[logical] = sm.create_secret(Name=f"{prefix}-{logical}", SecretString=values[logical])["ARN"]
 
     def resolve(value):
         if isinstance(value, dict) and "Fn::If" in value:
@@ -180,6 +196,7 @@ def main():
     c.add_argument("--prefix", required=True)
     c.add_argument("--secret", default="local-fake-kombo-secret-not-real")
     c.add_argument("--kombo-url", help="the Kombo API base URL to give the backend functions")
+    c.add_argument("--secrets-manager", action="store_true", help="the secrets in Secrets Manager (see above)")
     s = sub.add_parser("show")
     s.add_argument("--endpoint", required=True)
     s.add_argument("--dynamodb-endpoint")
@@ -189,7 +206,8 @@ def main():
     if a.cmd == "template":
         json.dump(load_template(), sys.stdout)
     elif a.cmd == "create":
-        json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url, a.dynamodb_endpoint), sys.stdout, indent=2)
+        json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url, a.dynamodb_endpoint, a.secrets_manager),
+                  sys.stdout, indent=2)
         print()
     else:
         with open(a.state) as f:

@@ -2,7 +2,10 @@
 """A Lambda Runtime API server on loopback: runs a function binary (`bootstrap`) the way
 Lambda does, without Docker, feeds it events and records its answers.
 
-    runtime_api.py [--name FN] [--deadline-ms MS] BINARY EVENT.json [EVENT.json ...]
+    runtime_api.py [--name FN] [--deadline-ms MS] [--hook N=CMD ...] BINARY EVENT.json [EVENT.json ...]
+
+--hook N=CMD runs CMD (a shell command) once N events have been handed out, before the next
+one is: for a change between two invocations of the same warm process (a rotated secret).
 
 The binary is started with the Lambda environment (AWS_LAMBDA_RUNTIME_API pointing here,
 plus whatever this process's environment holds: table names, AWS_ENDPOINT_URL, ...). Each
@@ -31,8 +34,9 @@ PREFIX = "/2018-06-01/runtime"
 
 
 class State:
-    def __init__(self, events, deadline_ms):
+    def __init__(self, events, deadline_ms, hooks=None):
         self.events = events
+        self.hooks = hooks or {}
         self.deadline_ms = deadline_ms
         self.handed_out = {}
         self.next_index = 0
@@ -77,6 +81,9 @@ def handler_for(state, function_arn):
                 state.done.wait()
                 time.sleep(3600)
                 return
+            if index in state.hooks:
+                # The previous answer is in (the runtime asks for the next event only then).
+                subprocess.run(state.hooks[index], shell=True, check=True, stdout=sys.stderr)
             path, payload = state.events[index]
             request_id = str(uuid.uuid4())
             with state.lock:
@@ -133,15 +140,18 @@ def main():
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--deadline-ms", type=int, default=10_000,
                    help="the invocation deadline handed to the function (Lambda-Runtime-Deadline-Ms), from now")
+    p.add_argument("--hook", action="append", default=[], metavar="N=CMD",
+                   help="run CMD once N events have been handed out, before the next")
     p.add_argument("binary")
     p.add_argument("events", nargs="+")
     a = p.parse_args()
+    hooks = {int(h.split("=", 1)[0]): h.split("=", 1)[1] for h in a.hook}
 
     events = []
     for path in a.events:
         with open(path, "rb") as f:
             events.append((path, f.read()))
-    state = State(events, a.deadline_ms)
+    state = State(events, a.deadline_ms, hooks)
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{a.name}"
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state, arn))
     server.daemon_threads = True

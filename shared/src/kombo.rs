@@ -185,7 +185,7 @@ enum Retry {
 pub struct KomboClient {
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base_url: String,
-    api_key: Sensitive,
+    api_key: std::sync::Arc<crate::secrets::Cached<Sensitive>>,
     max_attempts: u32,
     backoff: Duration,
 }
@@ -230,7 +230,7 @@ impl KomboClient {
         Ok(KomboClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key: Sensitive::new(api_key),
+            api_key: std::sync::Arc::new(crate::secrets::Cached::fixed(Sensitive::new(api_key))),
             max_attempts: 3,
             backoff: Duration::from_millis(200),
         })
@@ -247,6 +247,22 @@ impl KomboClient {
     }
 
     /// Shorter backoff, for tests against a local server.
+    /// From the environment, the key from Secrets Manager when [`crate::secrets::API_KEY_ARN_ENV`]
+    /// names a secret (read now; re-read when older than [`crate::secrets::MAX_AGE`]), else
+    /// from [`API_KEY_ENV`].
+    pub async fn from_env_with(sdk: &aws_config::SdkConfig) -> Result<Self, Error> {
+        let Some(source) = crate::secrets::Source::from_env(crate::secrets::API_KEY_ARN_ENV, sdk)
+        else {
+            return Self::from_env();
+        };
+        let base = std::env::var(BASE_URL_ENV).unwrap_or_else(|_| EU_BASE_URL.into());
+        let mut client = Self::new(&base, "unused")?;
+        client.api_key = std::sync::Arc::new(
+            crate::secrets::Cached::load(source, |s| Ok(Sensitive::new(s.trim()))).await?,
+        );
+        Ok(client)
+    }
+
     pub fn with_backoff(mut self, backoff: Duration) -> Self {
         self.backoff = backoff;
         self
@@ -262,6 +278,8 @@ impl KomboClient {
         deadline: Deadline,
     ) -> Result<T, KomboError> {
         let url = format!("{}{path}", self.base_url);
+        self.api_key.refresh_if_old().await;
+        let api_key = self.api_key.get();
         let body = match body {
             Some(body) => Some(Bytes::from(serde_json::to_vec(body).map_err(|e| {
                 KomboError::Transport(format!("encoding the request: {e}"))
@@ -280,7 +298,7 @@ impl KomboClient {
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(&url)
-                .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose()))
+                .header(AUTHORIZATION, format!("Bearer {}", api_key.expose()))
                 .header(
                     USER_AGENT,
                     concat!("kombo-lms-webhooks/", env!("CARGO_PKG_VERSION")),

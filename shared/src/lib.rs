@@ -19,6 +19,7 @@ pub mod kombo;
 pub mod ports;
 pub mod reconcile;
 pub mod request;
+pub mod secrets;
 pub mod signature;
 pub mod sns;
 pub mod telemetry;
@@ -47,11 +48,12 @@ impl AwsBackend {
     pub async fn from_env(route: backend::Route) -> Result<Self, Error> {
         let settings = config::Settings::from_env(false)?;
         tls::check_extra_roots()?;
-        let kombo = route
-            .calls_kombo()
-            .then(kombo::KomboClient::from_env)
-            .transpose()?;
         let sdk = aws_config_loader().load().await;
+        let kombo = if route.calls_kombo() {
+            Some(kombo::KomboClient::from_env_with(&sdk).await?)
+        } else {
+            None
+        };
         let app = backend::Backend {
             store: dynamo::DynamoStore::new(dynamodb_client(&sdk), &settings),
             kombo,
@@ -109,10 +111,10 @@ impl AwsReconciler {
     pub async fn from_env() -> Result<Self, Error> {
         let settings = config::Settings::from_env(true)?;
         tls::check_extra_roots()?;
-        let kombo = kombo::KomboClient::from_env()?;
         let sdk = aws_config_loader().load().await;
+        let kombo = kombo::KomboClient::from_env_with(&sdk).await?;
         let app = App::with_clients(
-            signature::Secrets::none(),
+            secrets::Cached::fixed(signature::Secrets::none()),
             settings,
             dynamodb_client(&sdk),
             sns_client(&sdk),
@@ -158,6 +160,15 @@ pub fn sns_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(conf.build())
 }
 
+/// The Secrets Manager client of a function (the secrets mode of the template).
+pub fn secretsmanager_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let mut conf = aws_sdk_secretsmanager::config::Builder::from(sdk);
+    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_SECRETS_MANAGER") {
+        conf.set_endpoint_url(url);
+    }
+    aws_sdk_secretsmanager::Client::from_conf(conf.build())
+}
+
 /// Runs a warm-up during init, for at most a second; a failure is only logged (the first
 /// request then opens the connection itself, as it would without a warm-up).
 async fn warm_up(f: impl std::future::Future<Output = Result<(), Error>>) {
@@ -172,10 +183,13 @@ impl AwsApp {
     /// Builds the app for the function serving `E` from its environment: the secret,
     /// the settings, and the AWS clients (once per container).
     pub async fn from_env<E: Webhook>() -> Result<Self, Error> {
-        let secrets = signature::Secrets::from_env()?;
         let settings = config::Settings::from_env(E::PUBLISHES)?;
         tls::check_extra_roots()?;
         let sdk = aws_config_loader().load().await;
+        let secrets = match secrets::Source::from_env(secrets::WEBHOOK_SECRET_ARN_ENV, &sdk) {
+            Some(source) => secrets::Cached::load(source, signature::Secrets::parse).await?,
+            None => secrets::Cached::fixed(signature::Secrets::from_env()?),
+        };
         let app = Self::with_clients(secrets, settings, dynamodb_client(&sdk), sns_client(&sdk));
         warm_up(async {
             let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
@@ -195,11 +209,11 @@ impl AwsApp {
             aws_sdk_dynamodb::Client::new(sdk),
             aws_sdk_sns::Client::new(sdk),
         );
-        Self::with_clients(secrets, settings, ddb, sns)
+        Self::with_clients(secrets::Cached::fixed(secrets), settings, ddb, sns)
     }
 
     pub(crate) fn with_clients(
-        secrets: signature::Secrets,
+        secrets: secrets::Cached<signature::Secrets>,
         settings: config::Settings,
         ddb: aws_sdk_dynamodb::Client,
         sns: aws_sdk_sns::Client,

@@ -16,6 +16,10 @@ pub const HEADER: &str = "x-kombo-signature";
 /// The environment variable holding the secret(s), comma-separated for rotation.
 pub const SECRET_ENV: &str = "KOMBO_WEBHOOK_SECRET";
 
+/// The 401 message of a well-formed signature that no configured secret produced (the
+/// case where a secret from Secrets Manager is re-read).
+pub const MISMATCH: &str = "X-Kombo-Signature does not match the body";
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// One or more webhook secrets, any of which verifies a request (so a secret can be
@@ -96,9 +100,7 @@ impl Secrets {
         if bool::from(ok) {
             Ok(())
         } else {
-            Err(Error::Unauthorized(
-                "X-Kombo-Signature does not match the body",
-            ))
+            Err(Error::Unauthorized(MISMATCH))
         }
     }
 }

@@ -91,7 +91,8 @@ const SNS: &str = "SNS";
 
 /// Everything a function needs, built once per container.
 pub struct App<S, P> {
-    pub secrets: Secrets,
+    /// The webhook secret(s): fixed, or from Secrets Manager with rotation pickup.
+    pub secrets: crate::secrets::Cached<Secrets>,
     pub settings: Settings,
     pub store: S,
     pub alerts: P,
@@ -186,7 +187,17 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         facts: &mut Facts,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        let body = crate::request::verified_body(req, &self.secrets)?;
+        self.secrets.refresh_if_old().await;
+        let body = match crate::request::verified_body(req, &self.secrets.get()) {
+            // Perhaps rotated in Secrets Manager since the last read: read it again (at
+            // most once a minute) before refusing.
+            Err(Error::Unauthorized(crate::signature::MISMATCH))
+                if self.secrets.refresh_on_miss().await =>
+            {
+                crate::request::verified_body(req, &self.secrets.get())?
+            }
+            other => other?,
+        };
         let envelope = event::parse::<E>(&body).map_err(|e| match e {
             ParseError::Invalid(m) => Error::BadRequest(m),
             ParseError::WrongType { expected, got } => Error::WrongEventType { expected, got },

@@ -243,7 +243,9 @@ async fn base64_bodies_and_rotated_secrets_are_accepted() {
 
     // During a rotation both secrets verify.
     let rotated = App {
-        secrets: Secrets::parse(&format!("brand-new-fake-secret,{SECRET}")).unwrap(),
+        secrets: shared::secrets::Cached::fixed(
+            Secrets::parse(&format!("brand-new-fake-secret,{SECRET}")).unwrap(),
+        ),
         ..stack.app().await
     };
     let body = created_body("ev-rot", "workday:rot", Some("2"));

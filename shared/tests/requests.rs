@@ -59,7 +59,7 @@ async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
     let app = App {
         store: shared::dynamo::DynamoStore::new(ddb_client, &stack.settings()),
         alerts: shared::sns::SnsPublisher::new(sns_client, &stack.settings()),
-        secrets: Secrets::parse(SECRET).unwrap(),
+        secrets: shared::secrets::Cached::fixed(Secrets::parse(SECRET).unwrap()),
         settings: stack.settings(),
         clock: time::OffsetDateTime::now_utc,
     };

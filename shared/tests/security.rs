@@ -38,6 +38,20 @@ fn resource_name(r: &Value) -> String {
     panic!("policy resource must name a template resource, got {r}");
 }
 
+/// An `Fn::If` of the template as the recommended deployment resolves it (the secrets in
+/// Secrets Manager: both secret parameters empty); `None` for `AWS::NoValue`.
+fn recommended(v: &Value) -> Option<Value> {
+    let Some(branches) = v.get("Fn::If") else {
+        return Some(v.clone());
+    };
+    let holds = match branches[0].as_str().unwrap() {
+        "WebhookSecretInSecretsManager" | "ApiKeyInSecretsManager" => true,
+        other => panic!("the least-privilege test does not know the condition {other}"),
+    };
+    let chosen = &branches[if holds { 1 } else { 2 }];
+    (chosen != &serde_json::json!({"Ref": "AWS::NoValue"})).then(|| chosen.clone())
+}
+
 /// What the template grants each function, as (action, logical resource id), after
 /// checking the policy's form: inline statements only, no wildcard, no `Scan` but for the
 /// reconcile run (the one function that reads the whole table).
@@ -53,9 +67,9 @@ fn granted() -> BTreeMap<String, BTreeSet<(String, String)>> {
             .get("Policies")
             .map(as_list)
             .unwrap_or_default();
-        for policy in policies {
+        for policy in policies.iter().filter_map(recommended) {
             let statements = policy.get("Statement").unwrap_or_else(|| panic!("{logical}: only inline statements, no managed or SAM policy templates: {policy}"));
-            for st in as_list(statements) {
+            for st in as_list(statements).iter().filter_map(recommended) {
                 assert_eq!(st["Effect"], "Allow", "{logical}");
                 for action in as_list(&st["Action"]) {
                     let action = action.as_str().unwrap();
@@ -199,6 +213,8 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     let mut env = template_env(stack, function);
     env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
     env = with_env(env, "AWS_ENDPOINT_URL_SNS", &sns.endpoint);
+    // Secrets Manager is on moto too, behind the same recording proxy.
+    env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &sns.endpoint);
     env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
     // The reconcile run's template timeout is 300 s; a webhook's 10 s.
     let deadline = if function == "reconcile" {
@@ -244,6 +260,50 @@ fn logical_id(stack: &Stack, resource: &str) -> String {
     format!("{logical}{index}")
 }
 
+/// In the recommended mode no function's environment holds a secret value: the template's
+/// conditions, resolved as CloudFormation resolves them, leave only the secrets' ARNs.
+#[test]
+fn no_secret_value_is_in_any_function_environment_in_the_recommended_mode() {
+    let stack = Stack::with_secrets_manager("no-secret-env");
+    let functions = stack.raw["functions"].as_object().unwrap();
+    for (function, env) in functions {
+        for (k, v) in env.as_object().unwrap() {
+            assert!(
+                k != "KOMBO_WEBHOOK_SECRET" && k != "KOMBO_API_KEY",
+                "{function} has {k}"
+            );
+            let v = v.as_str().unwrap();
+            assert!(
+                v != SECRET && v != KOMBO_KEY,
+                "{function}: {k} holds a secret value"
+            );
+        }
+    }
+    let resources = &stack.raw["resources"];
+    for (var, logical, who) in [
+        ("KOMBO_WEBHOOK_SECRET_ARN", "WebhookSecret", 4),
+        ("KOMBO_API_KEY_ARN", "KomboApiKeySecret", 3),
+    ] {
+        let holders: Vec<&String> = functions
+            .iter()
+            .filter(|(_, env)| env.get(var) == Some(&resources[logical]))
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(holders.len(), who, "{var}: {holders:?}");
+    }
+    // And the plain mode still gives the values (for those who chose it).
+    let plain = Stack::new("plain-env");
+    assert_eq!(
+        plain.raw["functions"]["integration-created"]["KOMBO_WEBHOOK_SECRET"],
+        SECRET
+    );
+    assert!(
+        plain.raw["functions"]["integration-created"]
+            .get("KOMBO_WEBHOOK_SECRET_ARN")
+            .is_none()
+    );
+}
+
 /// Least privilege, proven both ways: the AWS operations each function's binary actually
 /// performs (recorded on the wire while it runs every path) equal what the template grants
 /// it. KMS is the one grant used on the function's behalf rather than by it: SNS encrypts a
@@ -251,7 +311,8 @@ fn logical_id(stack: &Stack, resource: &str) -> String {
 /// so whatever publishes needs `kms:GenerateDataKey` and `kms:Decrypt` on that key.
 #[test]
 fn every_function_is_granted_exactly_the_operations_it_performs() {
-    let stack = Stack::new("least-privilege");
+    // The recommended deployment: the secrets in Secrets Manager.
+    let stack = Stack::with_secrets_manager("least-privilege");
     let kombo = FakeKombo::start();
     let granted = granted();
     // In lifecycle order: the later functions act on rows the earlier ones wrote.
@@ -295,14 +356,14 @@ fn every_function_is_granted_exactly_the_operations_it_performs() {
 }
 
 #[test]
-fn the_secret_is_a_noecho_parameter_without_default_and_logs_have_retention() {
+fn the_secret_parameters_are_noecho_and_empty_by_default_and_logs_have_retention() {
     let t = template();
-    let p = &t["Parameters"]["KomboWebhookSecret"];
-    assert_eq!(p["NoEcho"], true);
-    assert!(
-        p.get("Default").is_none(),
-        "a default secret would be deployed by accident"
-    );
+    for name in ["KomboWebhookSecret", "KomboApiKey"] {
+        let p = &t["Parameters"][name];
+        assert_eq!(p["NoEcho"], true, "{name}");
+        // Empty: the recommended Secrets Manager mode; never a default secret value.
+        assert_eq!(p["Default"], "", "{name}");
+    }
     for (logical, res) in t["Resources"].as_object().unwrap() {
         if res["Type"] == "AWS::Serverless::Function" {
             let groups: Vec<_> = t["Resources"]

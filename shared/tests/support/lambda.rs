@@ -37,11 +37,26 @@ pub fn invoke_files(
     events: &[PathBuf],
     deadline_ms: u64,
 ) -> (Value, String) {
+    invoke_hooked(function, env, events, deadline_ms, &[])
+}
+
+/// [`invoke_files`], running each `(n, shell command)` once `n` events have been handed
+/// out and before the next is: a change between two invocations of one warm process.
+pub fn invoke_hooked(
+    function: &str,
+    env: &[(String, String)],
+    events: &[PathBuf],
+    deadline_ms: u64,
+    hooks: &[(usize, String)],
+) -> (Value, String) {
     let mut cmd = Command::new(tool("python3"));
     cmd.arg(repo_root().join("scripts/runtime_api.py"))
         .args(["--name", function, "--timeout", "60"])
-        .args(["--deadline-ms", &deadline_ms.to_string()])
-        .arg(binaries().join(function))
+        .args(["--deadline-ms", &deadline_ms.to_string()]);
+    for (n, hook) in hooks {
+        cmd.arg("--hook").arg(format!("{n}={hook}"));
+    }
+    cmd.arg(binaries().join(function))
         .args(events)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap())

@@ -309,24 +309,36 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The template's resources with the secrets in plain parameters.
     pub fn new(name: &str) -> Stack {
+        Self::create(name, false)
+    }
+
+    /// The template's recommended mode: the secrets in Secrets Manager (on moto), the
+    /// functions given their ARNs.
+    pub fn with_secrets_manager(name: &str) -> Stack {
+        Self::create(name, true)
+    }
+
+    fn create(name: &str, secrets_manager: bool) -> Stack {
         let endpoint = moto().to_owned();
         let ddb_endpoint = dynamodb().endpoint.clone();
         let prefix = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let out = script(
-            "local_aws.py",
-            &[
-                "create",
-                "--endpoint",
-                &endpoint,
-                "--dynamodb-endpoint",
-                &ddb_endpoint,
-                "--prefix",
-                &prefix,
-                "--secret",
-                SECRET,
-            ],
-        );
+        let mut args = vec![
+            "create",
+            "--endpoint",
+            &endpoint,
+            "--dynamodb-endpoint",
+            &ddb_endpoint,
+            "--prefix",
+            &prefix,
+            "--secret",
+            SECRET,
+        ];
+        if secrets_manager {
+            args.push("--secrets-manager");
+        }
+        let out = script("local_aws.py", &args);
         let raw: Value = serde_json::from_slice(&out).unwrap();
         let r = &raw["resources"];
         Stack {
@@ -413,7 +425,7 @@ impl Stack {
                 &self.settings(),
             ),
             alerts: shared::sns::SnsPublisher::new(aws_sdk_sns::Client::new(sns), &self.settings()),
-            secrets: Secrets::parse(SECRET).unwrap(),
+            secrets: shared::secrets::Cached::fixed(Secrets::parse(SECRET).unwrap()),
             settings: self.settings(),
             clock: time::OffsetDateTime::now_utc,
         }
