@@ -17,7 +17,8 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
 proxy, how many its rules caught); GET /__ops lists every request the proxy saw as
 [IAM action, resource] (`["dynamodb:PutItem", "table-name"]`, with `/index/NAME` for an
-index; `["sns:Publish", "topic-arn"]`), for the least-privilege test.
+index; `["sns:Publish", "topic-arn"]`), for the least-privilege test; GET /__published lists the
+parameters of every SNS Publish it saw (Subject, Message, MessageStructure), as sent.
 """
 
 import json
@@ -88,6 +89,7 @@ def operation(headers, body):
 
 
 OPS = []
+PUBLISHED = []
 
 
 def iam_action(headers, body):
@@ -134,6 +136,8 @@ def proxy_handler(upstream, rules):
             with LOCK:
                 if self.path == "/__ops":
                     return self.reply(200, "application/json", json.dumps(OPS).encode())
+                if self.path == "/__published":
+                    return self.reply(200, "application/json", json.dumps(PUBLISHED).encode())
                 self.reply(200, "text/plain", str(COUNT[0]).encode())
 
         def forward(self, body):
@@ -151,6 +155,9 @@ def proxy_handler(upstream, rules):
             action = None
             with LOCK:
                 OPS.append(iam_action(self.headers, body))
+                if op == "Publish":
+                    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+                    PUBLISHED.append({k: form.get(k, [None])[0] for k in ("Subject", "Message", "MessageStructure")})
                 for rule in rules:
                     if rule["op"] == op and rule["left"] != 0:
                         rule["left"] -= 1

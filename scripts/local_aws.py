@@ -182,7 +182,13 @@ def show(endpoint, state, ddb_endpoint=None):
     for m in received:
         note = json.loads(m["Body"])
         print(f"   Subject: {note.get('Subject')}")
-        for line in note.get("Message", "").splitlines():
+        try:
+            # The queue gets the alert's JSON form (see README, What an alert looks like).
+            alert = json.loads(note.get("Message", ""))
+            lines = [alert["summary"], ""] + [f"{f['label']}: {f['value']}" for f in alert["fields"]]
+        except (ValueError, KeyError, TypeError):
+            lines = note.get("Message", "").splitlines()
+        for line in lines:
             print(f"     {line}")
         sqs.delete_message(QueueUrl=state["alert_queue_url"], ReceiptHandle=m["ReceiptHandle"])
 

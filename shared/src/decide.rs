@@ -119,14 +119,28 @@ impl AlertKind {
     }
 }
 
-/// An SNS message, fully formed: the adapter sends it as is.
+/// An alert, fully formed: the pieces its renderings are made of ([`crate::render`]) and
+/// the plain-text e-mail made from them. The adapter sends it as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub kind: AlertKind,
-    /// ASCII, no line breaks, under 100 characters (SNS's rules for email subjects).
+    /// ASCII, no line breaks, under 100 characters (SNS's rules for email subjects); also
+    /// the chat title.
     pub subject: String,
-    /// A message a person on call can act on.
+    /// A message a person on call can act on (the e-mail body).
     pub message: String,
+    /// What happened, in one paragraph.
+    pub summary: String,
+    /// (label, value) in order: organization, customer, tool, category, creator e-mail,
+    /// then what the kind adds, then the Kombo event id.
+    pub fields: Vec<(String, String)>,
+    /// What on-call can do about it.
+    pub next_steps: Vec<String>,
+    /// The same customer and tool: one chat thread.
+    pub thread_id: String,
+    pub event_id: String,
+    /// Kombo's log of the failed flow, when Kombo sent one.
+    pub log_url: Option<String>,
     /// String message attributes for subscription filter policies; empty values left out.
     pub attributes: Vec<(&'static str, String)>,
 }
@@ -372,14 +386,50 @@ pub(crate) fn alert(
         .creator_email
         .as_ref()
         .map_or("(unknown)", |s| s.expose());
-    let mut message = format!(
-        "{what}\n\nOrganization: {}\nCustomer (origin_id): {origin}\nTool: {tool}\nCategory: {category}\nCreator email: {email}\n",
-        end_user.organization_name
-    );
-    for (label, value) in extra {
+    let mut fields: Vec<(String, String)> = [
+        ("Organization", end_user.organization_name.as_str()),
+        ("Customer (origin_id)", origin),
+        ("Tool", tool),
+        ("Category", category),
+        ("Creator email", email),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(l, v)| ((*l).to_owned(), (*v).to_owned()))
+    .collect();
+    fields.push(("Kombo event id".into(), event_id.to_owned()));
+    let mut message = format!("{what}\n\n");
+    for (label, value) in &fields {
         message.push_str(&format!("{label}: {value}\n"));
     }
-    message.push_str(&format!("Kombo event id: {event_id}\n"));
+
+    let log_url = extra
+        .iter()
+        .find(|(l, _)| *l == "Kombo log")
+        .map(|(_, v)| (*v).to_owned());
+    let integration = extra
+        .iter()
+        .find(|(l, _)| *l == "Integration id")
+        .map_or("<integration id>", |(_, v)| *v);
+    let customer = end_user.origin_id.as_deref().unwrap_or("<origin_id>");
+    let mut next_steps = Vec::new();
+    if let Some(url) = &log_url {
+        next_steps.push(format!("Open the Kombo log: {url}"));
+    }
+    next_steps.push(match kind {
+        AlertKind::ConnectionFlowFailed => format!(
+            "Offer the customer help, or a new link: POST /customers/{customer}/connection-link"
+        ),
+        AlertKind::UnassignedIntegration => format!(
+            "Find the customer and link it: PUT /integrations/{integration}/customer"
+        ),
+        AlertKind::IntegrationInvalid => format!(
+            "Ask the customer to reconnect: POST /customers/{customer}/connection-link"
+        ),
+        AlertKind::DeletedOutsideWebhooks => format!(
+            "Check who deleted it in Kombo; if by mistake, a new link: POST /customers/{customer}/connection-link"
+        ),
+    });
 
     let mut attributes = vec![
         ("event_type", kind.as_str().to_owned()),
@@ -389,10 +439,20 @@ pub(crate) fn alert(
     if let Some(o) = &end_user.origin_id {
         attributes.push(("origin_id", o.clone()));
     }
+    let who = end_user
+        .origin_id
+        .as_deref()
+        .unwrap_or(&end_user.organization_name);
     Alert {
         kind,
         subject: sns_subject(&subject),
         message,
+        summary: what.to_owned(),
+        fields,
+        next_steps,
+        thread_id: format!("kombo-{who}-{tool}"),
+        event_id: event_id.to_owned(),
+        log_url,
         attributes,
     }
 }

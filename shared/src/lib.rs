@@ -18,6 +18,7 @@ pub mod import;
 pub mod kombo;
 pub mod ports;
 pub mod reconcile;
+pub mod render;
 pub mod request;
 pub mod secrets;
 pub mod signature;

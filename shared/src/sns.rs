@@ -1,4 +1,5 @@
-//! The SNS adapter: publishes a fully formed [`Alert`] to the alert topic.
+//! The SNS adapter: publishes a fully formed [`Alert`] to the alert topic, one message
+//! with a rendering per protocol ([`crate::render`]).
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -48,7 +49,8 @@ impl AlertPublisher for SnsPublisher {
             .publish()
             .topic_arn(topic)
             .subject(&alert.subject)
-            .message(&alert.message)
+            .message_structure("json")
+            .message(crate::render::message_structure(alert))
             .message_attributes("alert_kind", string_attribute(alert.kind.as_str())?);
         // SNS refuses an empty attribute value (Kombo may send an empty category): such an
         // attribute is left out and the alert still goes.

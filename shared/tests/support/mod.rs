@@ -196,6 +196,16 @@ impl FaultServer {
             .unwrap()
     }
 
+    /// Every SNS `Publish` the proxy forwarded: its Subject, Message and MessageStructure.
+    pub async fn published(&self) -> Vec<Value> {
+        reqwest::get(format!("{}/__published", self.endpoint))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// [`FaultServer::proxy`] serving HTTPS with `cert` and `key` (PEM files).
     pub fn proxy_tls(upstream: &str, rules: &[&str], cert: &str, key: &str) -> FaultServer {
         let mut args = vec!["proxy", upstream];
