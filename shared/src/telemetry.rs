@@ -5,6 +5,8 @@
 //! are never logged ([`crate::event::Sensitive`] and [`crate::signature::Secrets`]
 //! print `[redacted]` even through `Debug`).
 
+use std::io::Write;
+
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -42,9 +44,70 @@ where
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
-        .with_writer(writer)
+        .with_writer(Emf(writer))
         .finish()
         .with(filter)
+}
+
+/// CloudWatch Embedded Metric Format in the request's own log line: a line whose `_aws`
+/// field is a JSON document given as a string (all a tracing field can hold) is written
+/// with that document as an object, which CloudWatch turns into metrics without an API
+/// call. Every other line passes unchanged.
+struct Emf<W>(W);
+
+impl<'w, W: MakeWriter<'w>> MakeWriter<'w> for Emf<W> {
+    type Writer = EmfLine<W::Writer>;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        EmfLine {
+            inner: self.0.make_writer(),
+            line: Vec::new(),
+        }
+    }
+}
+
+/// One event's output, held until the event is written whole (the formatter makes one
+/// writer per event).
+pub struct EmfLine<W: Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Write for EmfLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Drop for EmfLine<W> {
+    fn drop(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let out = match emf_inline(&line) {
+            Some(rewritten) => rewritten,
+            None => line,
+        };
+        let _ = self.inner.write_all(&out);
+        let _ = self.inner.flush();
+    }
+}
+
+/// The line with its `_aws` string replaced by the object it holds, if it has one.
+fn emf_inline(line: &[u8]) -> Option<Vec<u8>> {
+    if !line.windows(8).any(|w| w == b"\"_aws\":\"") {
+        return None;
+    }
+    let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
+    let emf = doc.get("_aws")?.as_str()?;
+    let emf: serde_json::Value = serde_json::from_str(emf).ok()?;
+    doc.insert("_aws".into(), emf);
+    let mut out = serde_json::to_vec(&doc).ok()?;
+    out.push(b'\n');
+    Some(out)
 }
 
 /// Installs the JSON subscriber on stdout (Lambda sends stdout to CloudWatch Logs).

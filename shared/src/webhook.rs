@@ -89,6 +89,49 @@ impl Outcome {
 const DDB: &str = "DynamoDB";
 const SNS: &str = "SNS";
 
+/// The request's figures as CloudWatch metrics (Embedded Metric Format, namespace
+/// `KomboWebhooks`), carried in its one log line: no call to CloudWatch.
+struct Metrics {
+    signature_failures: u8,
+    alerts_published: u8,
+    dependency_failures: u8,
+}
+
+impl Metrics {
+    fn of(result: &Result<Outcome, Error>) -> Self {
+        let published = matches!(
+            result,
+            Ok(Outcome::Alerted | Outcome::StoredUnassigned | Outcome::StateRecordedAlerted)
+        );
+        Metrics {
+            signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
+            alerts_published: u8::from(published),
+            dependency_failures: u8::from(matches!(result, Err(e) if e.status().is_server_error())),
+        }
+    }
+
+    /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
+    /// `signature_failures`, `alerts_published`, `dependency_failures`, by `event_type` and
+    /// `outcome`, by `event_type`, and in all.
+    fn emf(&self, now: OffsetDateTime) -> String {
+        serde_json::json!({
+            "Timestamp": (now.unix_timestamp_nanos() / 1_000_000) as i64,
+            "CloudWatchMetrics": [{
+                "Namespace": "KomboWebhooks",
+                "Dimensions": [["event_type", "outcome"], ["event_type"], []],
+                "Metrics": [
+                    {"Name": "webhooks", "Unit": "Count"},
+                    {"Name": "latency_ms", "Unit": "Milliseconds"},
+                    {"Name": "signature_failures", "Unit": "Count"},
+                    {"Name": "alerts_published", "Unit": "Count"},
+                    {"Name": "dependency_failures", "Unit": "Count"},
+                ],
+            }],
+        })
+        .to_string()
+    }
+}
+
 /// Everything a function needs, built once per container.
 pub struct App<S, P> {
     /// The webhook secret(s): fixed, or from Secrets Manager with rotation pickup.
@@ -139,6 +182,8 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let (event_id, integration_id) =
             (facts.event_id.as_deref(), facts.integration_id.as_deref());
+        let m = Metrics::of(&result);
+        let emf = m.emf((self.clock)());
         match &result {
             Ok(outcome) => {
                 let outcome = outcome.as_str();
@@ -150,6 +195,11 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                         outcome,
                         status = 200,
                         latency_ms,
+                        webhooks = 1,
+                        signature_failures = m.signature_failures,
+                        alerts_published = m.alerts_published,
+                        dependency_failures = m.dependency_failures,
+                        _aws = %emf,
                         "create for a deleted integration ignored"
                     );
                 } else {
@@ -160,6 +210,11 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                         outcome,
                         status = 200,
                         latency_ms,
+                        webhooks = 1,
+                        signature_failures = m.signature_failures,
+                        alerts_published = m.alerts_published,
+                        dependency_failures = m.dependency_failures,
+                        _aws = %emf,
                         "webhook handled"
                     );
                 }
@@ -169,12 +224,17 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                 // The error chain's messages, not the raw AWS response that `Debug` would include.
                 let cause = std::error::Error::source(e)
                     .map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
+                let (sig, alerts, dep) = (
+                    m.signature_failures,
+                    m.alerts_published,
+                    m.dependency_failures,
+                );
                 if matches!(e, Error::Rejected { .. }) {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
                 } else if e.is_retryable() {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, cause, "webhook not processed, sender should retry");
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed, sender should retry");
                 } else {
-                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, error = %e, "webhook rejected");
+                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, "webhook rejected");
                 }
             }
         }

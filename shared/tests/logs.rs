@@ -82,6 +82,41 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
     assert_eq!(lines[3]["outcome"], "dependency_unavailable");
     assert_eq!(lines[3]["status"], 503);
     assert_eq!(lines[3]["level"], "ERROR");
+    // Each request's line carries its metrics in Embedded Metric Format: the `_aws` object
+    // names fields of the same line, which CloudWatch turns into metrics.
+    for (line, (sig, alerts, dep)) in lines
+        .iter()
+        .zip([(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)])
+    {
+        let emf = &line["_aws"];
+        assert!(emf["Timestamp"].is_i64(), "{line}");
+        let directive = &emf["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "KomboWebhooks");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["event_type", "outcome"], ["event_type"], []])
+        );
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(
+                line[name].is_number(),
+                "{name} is no number field of {line}"
+            );
+        }
+        for dim in ["event_type", "outcome"] {
+            assert!(line[dim].is_string(), "{dim} missing in {line}");
+        }
+        assert_eq!(line["webhooks"], 1);
+        assert_eq!(
+            (
+                line["signature_failures"].as_u64().unwrap(),
+                line["alerts_published"].as_u64().unwrap(),
+                line["dependency_failures"].as_u64().unwrap()
+            ),
+            (sig, alerts, dep),
+            "{line}"
+        );
+    }
     let cause = lines[3]["cause"].as_str().expect("a cause");
     assert!(cause.contains("dispatch failure"), "{cause}");
     assert!(
