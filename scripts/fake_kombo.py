@@ -107,17 +107,24 @@ def make_handler(api_key):
                 return False
             return True
 
+        def integration_request(self):
+            """Records the request; the id of /v1/integrations/{id}, or None once answered."""
+            self.record()
+            if not self.authorized():
+                return None
+            prefix = "/v1/integrations/"
+            if not self.path.startswith(prefix):
+                self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
+                return None
+            return unquote(self.path[len(prefix):])
+
         def do_GET(self):
             if self.path == "/__requests":
                 with LOCK:
                     return self.send(200, list(RECORDED))
-            self.record()
-            if not self.authorized():
+            integration_id = self.integration_request()
+            if integration_id is None:
                 return
-            prefix = "/v1/integrations/"
-            if not self.path.startswith(prefix):
-                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
-            integration_id = unquote(self.path[len(prefix):])
             with LOCK:
                 gone = integration_id in DELETED or STATUS.get(integration_id) == "gone"
                 status = STATUS.get(integration_id)
@@ -179,13 +186,9 @@ def make_handler(api_key):
             self.send(200, {"status": "success", "data": {"link": f"https://connect.kombo.dev/v1?token={token}"}})
 
         def do_DELETE(self):
-            self.record()
-            if not self.authorized():
+            integration_id = self.integration_request()
+            if integration_id is None:
                 return
-            prefix = "/v1/integrations/"
-            if not self.path.startswith(prefix):
-                return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
-            integration_id = unquote(self.path[len(prefix):])
             failure = scripted(integration_id)
             if failure:
                 return self.send(*failure)

@@ -85,24 +85,11 @@ impl Run {
     }
 
     async fn subjects(&self) -> Vec<String> {
-        let mut s: Vec<String> = self
-            .stack
-            .alerts()
-            .await
-            .iter()
-            .map(|a| a["Subject"].as_str().unwrap().to_owned())
-            .collect();
-        s.sort();
-        s
+        self.stack.subjects().await
     }
 
     async fn row(&self, integration_id: &str) -> Value {
-        self.stack
-            .rows()
-            .await
-            .into_iter()
-            .find(|r| r["integration_id"] == integration_id)
-            .unwrap_or(Value::Null)
+        self.stack.row(integration_id).await
     }
 }
 

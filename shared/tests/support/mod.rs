@@ -450,6 +450,27 @@ impl Stack {
         scan(&self.ddb().await, &self.table, "integration_id").await
     }
 
+    /// One row by integration id (`Null` when there is none).
+    pub async fn row(&self, integration_id: &str) -> Value {
+        self.rows()
+            .await
+            .into_iter()
+            .find(|r| r["integration_id"] == integration_id)
+            .unwrap_or(Value::Null)
+    }
+
+    /// Drains the alert queue: the subjects of the alerts received, sorted.
+    pub async fn subjects(&self) -> Vec<String> {
+        let mut s: Vec<String> = self
+            .alerts()
+            .await
+            .iter()
+            .map(|a| a["Subject"].as_str().unwrap().to_owned())
+            .collect();
+        s.sort();
+        s
+    }
+
     /// Every claim record, sorted by event id.
     pub async fn claims(&self) -> Vec<Value> {
         scan(&self.ddb().await, &self.idempotency_table, "event_id").await
