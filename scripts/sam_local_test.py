@@ -131,6 +131,12 @@ def engine(children):
     if not shutil.which("podman"):
         return None
     env["CONTAINERS_CONF"] = os.path.join(HERE, "containers.conf")
+    # podman's network helper (netavark) runs iptables from the sbin folders, which a
+    # non-login PATH (CI's, say) may lack: then every container start fails with
+    # "netavark: No such file or directory".
+    for sbin in ("/usr/sbin", "/sbin"):
+        if sbin not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = env.get("PATH", "") + os.pathsep + sbin
     sock = os.path.join(WORK, "podman.sock")
     if os.path.exists(sock):
         os.unlink(sock)
