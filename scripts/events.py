@@ -250,6 +250,20 @@ def render():
         declared = list(res["Properties"].get("Environment", {}).get("Variables", {})) + list(globals_)
         env[logical] = {k: local[k] for k in declared if k in local}
     files["env.json"] = json.dumps(env, indent=2) + "\n"
+    # The reconcile function's input: EventBridge's scheduled event (what the schedule
+    # sends), and an operator's dry run.
+    files["reconcile-scheduled.json"] = json.dumps({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-27T06:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/kombo-ReconcileFunctionSchedule"],
+        "detail": {},
+    }, indent=2) + "\n"
+    files["reconcile-dry-run.json"] = json.dumps({"dry_run": True}, indent=2) + "\n"
     return files
 
 

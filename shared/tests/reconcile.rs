@@ -463,3 +463,27 @@ async fn the_operator_script_dry_runs_then_runs() {
     assert_eq!(r.row(GONE).await["status"], "DELETED");
     assert_eq!(r.subjects().await.len(), 2);
 }
+
+/// The samples in `events/` (the schedule's event, an operator's dry run) run the binary
+/// as the schedule and `sam local invoke` do.
+#[tokio::test]
+async fn the_sample_events_start_a_run_and_a_dry_run() {
+    let r = Run::new("samples");
+    r.create(&[GONE]);
+    let files = [
+        repo_root().join("events/reconcile-dry-run.json"),
+        repo_root().join("events/reconcile-scheduled.json"),
+    ];
+    let (result, log) = invoke_files("reconcile", &r.env(), &files, 60_000);
+    let reports: Vec<&Value> = result["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| &x["response"])
+        .collect();
+    assert_eq!(reports[0]["dry_run"], true, "{result}\n{log}");
+    assert_eq!(reports[0]["deleted"], 0);
+    assert_eq!(reports[1]["dry_run"], false);
+    assert_eq!(reports[1]["deleted"], 1);
+    assert_eq!(r.row(GONE).await["status"], "DELETED");
+}
