@@ -38,8 +38,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // As long as the function's own timeout allows one run (the template's 300 s).
-    let deadline = Deadline::after(Duration::from_secs(300));
+    // A run: as long as the function's own timeout allows one (the template's 300 s), so
+    // it stops and saves its place as the scheduled one would. A dry run saves no place,
+    // so it gets an hour to reach the table's end.
+    let seconds = if dry_run { 3600 } else { 300 };
+    let deadline = Deadline::after(Duration::from_secs(seconds));
     match reconciler.run(dry_run, deadline).await {
         Ok(report) => {
             for c in &report.changes {
