@@ -108,6 +108,15 @@ impl Run {
             .count()
     }
 
+    /// The cursor item the run keeps in the idempotency table, if any.
+    async fn cursor(&self) -> Option<Value> {
+        self.stack
+            .claims()
+            .await
+            .into_iter()
+            .find(|c| c["event_id"] == "reconcile#cursor")
+    }
+
     async fn set_kombo(&self, id: &str, doc: Value) {
         reqwest::Client::new()
             .put(format!("{}/__integrations/{id}", self.kombo.root))
@@ -283,13 +292,10 @@ async fn rate_limited_it_stops_and_the_next_run_goes_on_from_there() {
     assert_eq!(first["stopped"], "rate_limited", "{first}");
     let checked_first = first["checked"].as_u64().unwrap();
     assert!(checked_first < 8, "{first}");
-    let cursor = r
-        .stack
-        .claims()
-        .await
-        .into_iter()
-        .find(|c| c["event_id"] == "reconcile#cursor");
-    assert!(cursor.is_some(), "the run remembers where it stopped");
+    assert!(
+        r.cursor().await.is_some(),
+        "the run remembers where it stopped"
+    );
     // Kombo lets it through again: the next run starts where the first stopped, and the
     // two together asked about every row; the table has converged.
     r.set_kombo(limited, json!({"status": "ACTIVE"})).await;
@@ -304,13 +310,11 @@ async fn rate_limited_it_stops_and_the_next_run_goes_on_from_there() {
     assert_eq!(r.row(INVALID).await["state"], "INVALID");
     assert_eq!(r.row(INACTIVE).await["state"], "INACTIVE");
     assert_eq!(r.subjects().await.len(), 2);
-    let cursor = r
-        .stack
-        .claims()
-        .await
-        .into_iter()
-        .find(|c| c["event_id"] == "reconcile#cursor");
-    assert_eq!(cursor, None, "a finished pass starts over next time");
+    assert_eq!(
+        r.cursor().await,
+        None,
+        "a finished pass starts over next time"
+    );
 }
 
 #[tokio::test]
