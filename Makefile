@@ -28,8 +28,9 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, sh
 	shellcheck --shell=sh scripts/deps.sh scripts/import-mappings.sh scripts/reconcile.sh
 	shellcheck .ci/run
 	cargo test --workspace
-	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto)"
-	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack
+	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto); not the load"
+	@echo "test: moto's DynamoDB does not hold a lock between a condition and its write (README, Reliability)"
+	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack -- --skip load_of_mixed_concurrent_deliveries
 	$(MAKE) --no-print-directory sam-local-test
 
 dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
