@@ -96,21 +96,47 @@ impl<W: Write> Drop for EmfLine<W> {
     }
 }
 
-/// The line with its `_aws` string replaced by the object it holds, if it has one.
+/// The line with its `_aws` string replaced by the object it holds, if it has one. Only
+/// that string is decoded and the object spliced in where it stood: the request's hot path
+/// does not parse and write its whole line again, and the fields keep their order.
 fn emf_inline(line: &[u8]) -> Option<Vec<u8>> {
-    if !line.windows(8).any(|w| w == b"\"_aws\":\"") {
+    const KEY: &[u8] = b"\"_aws\":";
+    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let mut value = serde_json::Deserializer::from_slice(&line[at..]).into_iter::<String>();
+    let object = value.next()?.ok()?;
+    let end = at + value.byte_offset();
+    // Spliced only if it is a JSON object: the line stays valid JSON whatever the field held.
+    if !object.starts_with('{') || serde_json::from_str::<serde::de::IgnoredAny>(&object).is_err() {
         return None;
     }
-    let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line).ok()?;
-    let emf = doc.get("_aws")?.as_str()?;
-    let emf: serde_json::Value = serde_json::from_str(emf).ok()?;
-    doc.insert("_aws".into(), emf);
-    let mut out = serde_json::to_vec(&doc).ok()?;
-    out.push(b'\n');
+    let mut out = Vec::with_capacity(line.len());
+    out.extend_from_slice(&line[..at]);
+    out.extend_from_slice(object.as_bytes());
+    out.extend_from_slice(&line[end..]);
     Some(out)
 }
 
 /// Installs the JSON subscriber on stdout (Lambda sends stdout to CloudWatch Logs).
 pub fn init() {
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emf_inline;
+
+    #[test]
+    fn the_emf_string_becomes_an_object_in_place_and_other_lines_pass() {
+        let line =
+            br#"{"timestamp":"t","_aws":"{\"Timestamp\":1,\"CloudWatchMetrics\":[]}","webhooks":1}
+"#;
+        let out = String::from_utf8(emf_inline(line).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "{\"timestamp\":\"t\",\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[]},\"webhooks\":1}\n"
+        );
+        assert!(emf_inline(br#"{"message":"no metrics"}"#).is_none());
+        assert!(emf_inline(br#"{"_aws":"not an object"}"#).is_none());
+        assert!(emf_inline(br#"{"_aws":"{broken"}"#).is_none());
+    }
 }
