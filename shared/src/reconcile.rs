@@ -64,7 +64,12 @@ pub fn deleted_event_id(integration_id: &str) -> String {
 
 /// The event id of a state the run observed (at `ms`, epoch milliseconds).
 pub fn state_event_id(integration_id: &str, ms: i64) -> String {
-    format!("reconcile:{integration_id}:{ms}")
+    format!("{}{ms}", state_event_prefix(integration_id))
+}
+
+/// What every [`state_event_id`] of one integration starts with.
+fn state_event_prefix(integration_id: &str) -> String {
+    format!("reconcile:{integration_id}:")
 }
 
 /// What Kombo said about one integration.
@@ -193,12 +198,12 @@ pub fn plan(
         .is_some_and(|s| s != k.setup_status);
     if stored == k.status && !setup_differs {
         // INVALID on both sides, made so by a run: its page may still be owed.
-        let prefix = state_event_id(&row.integration_id, 0);
-        let prefix = prefix.trim_end_matches('0');
         if k.status == "INVALID"
-            && row.last_event_id.starts_with(prefix)
             && retry_window(row, now, settings)
-            && let Ok(ms) = row.last_event_id[prefix.len()..].parse::<i64>()
+            && let Some(ms) = row
+                .last_event_id
+                .strip_prefix(&state_event_prefix(&row.integration_id))
+                .and_then(|ms| ms.parse::<i64>().ok())
         {
             let at = row.state_updated_at.clone().unwrap_or_default();
             return state(row, k, row.last_event_id.clone(), at, ms, now, true);
