@@ -264,6 +264,18 @@ def render():
         "detail": {},
     }, indent=2) + "\n"
     files["reconcile-dry-run.json"] = json.dumps({"dry_run": True}, indent=2) + "\n"
+    # The failure sweep's input: its schedule's event.
+    files["failure-sweep-scheduled.json"] = json.dumps({
+        "version": "0",
+        "id": "0d6c0f52-59d4-4f57-9bd0-3b2e2f0c2a61",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-27T06:05:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/kombo-FailureSweepFunctionSchedule"],
+        "detail": {},
+    }, indent=2) + "\n"
     return files
 
 

@@ -12,6 +12,8 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
           500             answer 500 like the service, without forwarding
           apply-then-500  forward (the service applies it), then answer 500 instead: the
                           SDK retries a write that was already applied
+          pass            forward as usual (with TIMES, before another rule for the same
+                          operation: "pass:UpdateItem:2 hang:UpdateItem" hangs the third)
         TIMES (default: always) limits how often the rule fires.
 
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
@@ -162,7 +164,8 @@ def proxy_handler(upstream, rules):
                     if rule["op"] == op and rule["left"] != 0:
                         rule["left"] -= 1
                         action = rule["action"]
-                        COUNT[0] += 1
+                        if action != "pass":
+                            COUNT[0] += 1
                         break
             if action == "hang":
                 time.sleep(3600)
@@ -180,7 +183,7 @@ def proxy_handler(upstream, rules):
 
 def parse_rule(text):
     parts = text.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500"):
+    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "pass"):
         raise SystemExit(f"bad rule {text!r}\n{__doc__}")
     return {"action": parts[0], "op": parts[1], "left": int(parts[2]) if len(parts) == 3 else -1}
 

@@ -30,7 +30,7 @@ fn cpu_path<E: WebhookEvent + Decide>(
     let body = shared::request::verified_body(req, secrets).unwrap();
     let envelope = event::parse::<E>(&body).unwrap();
     match E::decide(envelope, OffsetDateTime::UNIX_EPOCH, settings) {
-        Decision::Store(m) | Decision::StoreUnassigned(m, _) => {
+        Decision::Store(m, _) | Decision::StoreUnassigned(m, _) => {
             let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&m).unwrap();
             item.len()
         }
@@ -39,7 +39,7 @@ fn cpu_path<E: WebhookEvent + Decide>(
             let b: HashMap<String, AttributeValue> = serde_dynamo::to_item(&t.descriptive).unwrap();
             a.len() + b.len()
         }
-        Decision::Alert(a) => a.message.len() + a.attributes.len(),
+        Decision::Failure(f) => f.page.message.len() + f.page.attributes.len(),
         Decision::State(u, _) => {
             let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&u.fields).unwrap();
             item.len()

@@ -22,6 +22,10 @@ pub struct Settings {
     /// `CLAIM_EXPIRY_SECONDS` (default 30, above the function timeout): after this an
     /// in-progress claim left by a killed invocation may be taken over by a retry.
     pub claim_expiry: Duration,
+    /// `ALERT_FOLD_WINDOW_SECONDS` (default 900): after a connection-flow failure pages,
+    /// further failures of the same customer and tool within this long are counted on its
+    /// failure record instead of paging; the next page (or the sweep) reports the count.
+    pub fold_window: Duration,
 }
 
 fn required(name: &str) -> Result<String, Error> {
@@ -54,6 +58,7 @@ impl Settings {
             alert_topic_arn: for_alerts("ALERT_TOPIC_ARN")?,
             tombstone_retention: Duration::days(positive("TOMBSTONE_RETENTION_DAYS", 30)?),
             claim_expiry: Duration::seconds(positive("CLAIM_EXPIRY_SECONDS", 30)?),
+            fold_window: Duration::seconds(positive("ALERT_FOLD_WINDOW_SECONDS", 900)?),
         })
     }
 
@@ -65,6 +70,7 @@ impl Settings {
             alert_topic_arn: Some(topic.into()),
             tombstone_retention: Duration::days(30),
             claim_expiry: Duration::seconds(30),
+            fold_window: Duration::minutes(15),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod request;
 pub mod secrets;
 pub mod signature;
 pub mod sns;
+pub mod sweep;
 pub mod telemetry;
 pub mod tls;
 pub mod webhook;
@@ -40,6 +41,9 @@ pub type AwsApp = App<dynamo::DynamoStore, sns::SnsPublisher>;
 /// The production wiring of the reconcile run: DynamoDB, SNS and the Kombo API.
 pub type AwsReconciler =
     reconcile::Reconciler<dynamo::DynamoStore, sns::SnsPublisher, kombo::KomboClient>;
+
+/// The production wiring of the failure sweep: DynamoDB and SNS.
+pub type AwsSweeper = sweep::Sweeper<dynamo::DynamoStore, sns::SnsPublisher>;
 
 /// The production wiring of the backend API: DynamoDB and the Kombo API.
 pub type AwsBackend = backend::Backend<dynamo::DynamoStore, kombo::KomboClient>;
@@ -121,6 +125,23 @@ impl AwsReconciler {
             sns_client(&sdk),
         );
         Ok(reconcile::Reconciler { app, kombo })
+    }
+}
+
+impl AwsSweeper {
+    /// Builds the sweep from its environment: the claims and failure records (the
+    /// idempotency table), the topic and the fold window.
+    pub async fn from_env() -> Result<Self, Error> {
+        let settings = config::Settings::from_env(true)?;
+        tls::check_extra_roots()?;
+        let sdk = aws_config_loader().load().await;
+        let app = App::with_clients(
+            secrets::Cached::fixed(signature::Secrets::none()),
+            settings,
+            dynamodb_client(&sdk),
+            sns_client(&sdk),
+        );
+        Ok(sweep::Sweeper { app })
     }
 }
 

@@ -6,7 +6,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::decide::{Alert, Descriptive, Mapping, StateUpdate, Status, Tombstone};
+use crate::decide::{
+    Alert, Descriptive, Failure, FailureRecord, Mapping, StateUpdate, Status, Tombstone,
+};
 use crate::error::Error;
 
 /// What a conditional insert of a new mapping found.
@@ -45,12 +47,14 @@ pub enum StateApplied {
     Deleted,
 }
 
-/// A state update's result and whether this event is the one that made the integration
-/// INVALID (its INVALID period still stands): the only case that pages.
+/// A state update's result and whether this event made the transition its alert is
+/// about: it made the integration INVALID (and that INVALID period still stands: the
+/// only case that pages), or it took the integration from INVALID to ACTIVE (a
+/// "recovered" notice). A retry of that same event is told so again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateResult {
     pub applied: StateApplied,
-    pub made_invalid: bool,
+    pub announce: bool,
 }
 
 /// Linking an integration to a customer (the backend route, or an import).
@@ -137,6 +141,64 @@ pub trait ClaimStore: Send + Sync {
         event_id: &str,
         token: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// What counting a failure on its record decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// This failure opened a window (or a retry of the one that did): page, reporting
+    /// the `carried` failures folded into the previous window and not reported since.
+    Page { carried: u32 },
+    /// Counted into the open window (or counted before, by a retry of it): no page.
+    Folded,
+}
+
+/// What resolving a customer's failures on a create found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolving {
+    /// This create resolved `failed` failures (now, or on an earlier try of it): notify.
+    Notify { failed: u32 },
+    /// No failures on record (or another create resolved them).
+    Nothing,
+}
+
+/// The failure records of the idempotency table: one per customer and tool, with a
+/// window that folds a storm of failures into one page. Every decision is one
+/// conditional write.
+pub trait FailureStore: Send + Sync {
+    /// Counts `f` at `now`: opens a window (no window, or it closed: `fold_window` after it
+    /// opened) or folds it into the open one.
+    fn count_failure(
+        &self,
+        f: &Failure,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Counted, Error>> + Send;
+    /// Closes the record `key` (its count goes to `resolved_total`) on behalf of the create
+    /// `event_id`.
+    fn resolve(
+        &self,
+        key: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Resolving, Error>> + Send;
+    /// Records whose window opened before `closed_before_ms` (epoch ms) and that may have
+    /// folded failures, or a summary, to report (a sparse index: only those).
+    fn closed_windows(
+        &self,
+        closed_before_ms: i64,
+    ) -> impl Future<Output = Result<Vec<FailureRecord>, Error>> + Send;
+    /// Takes the folded failures of `r`'s window for a summary, if they are still the ones
+    /// read: `true` if this call took them.
+    fn take_summary(&self, r: &FailureRecord) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// The summary `summary_id` went out: forget it (and the index entry, if nothing else
+    /// is pending).
+    fn summary_sent(
+        &self,
+        key: &str,
+        summary_id: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Nothing to report on `key`: leave the sparse index.
+    fn tidy(&self, key: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 pub trait AlertPublisher: Send + Sync {

@@ -37,7 +37,9 @@ use crate::decide::{
 use crate::error::Error;
 use crate::event::{EndUser, Sensitive};
 use crate::kombo::{Integration, KomboApi, KomboError};
-use crate::ports::{AlertPublisher, ClaimStore, MappingStore, ReconcileStore, Tombstoned};
+use crate::ports::{
+    AlertPublisher, ClaimStore, FailureStore, MappingStore, ReconcileStore, Tombstoned,
+};
 use crate::webhook::{App, Outcome};
 
 /// Rows read per `Scan` request.
@@ -268,6 +270,8 @@ fn state(
             },
             descriptive: Descriptive::default(),
             invalid,
+            // A recovery the run finds is recorded without a notice (see README).
+            recovers: false,
         },
         event_id,
         page,
@@ -325,7 +329,7 @@ pub struct Reconciler<S, P, K> {
 
 impl<S, P, K> Reconciler<S, P, K>
 where
-    S: MappingStore + ClaimStore + ReconcileStore,
+    S: MappingStore + ClaimStore + ReconcileStore + FailureStore,
     P: AlertPublisher,
     K: KomboApi,
 {

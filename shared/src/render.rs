@@ -115,7 +115,7 @@ mod tests {
         let e = parse::<ConnectionFlowFailed>(body.to_string().as_bytes()).unwrap();
         let now = time::OffsetDateTime::UNIX_EPOCH;
         match ConnectionFlowFailed::decide(e, now, &Settings::for_tests("t", "i", "a")) {
-            Decision::Alert(a) => a,
+            Decision::Failure(f) => f.page,
             other => panic!("{other:?}"),
         }
     }

@@ -11,11 +11,13 @@ use time::OffsetDateTime;
 
 use crate::config::Settings;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT, UNDO_RESERVE};
-use crate::decide::{Alert, Decide, Decision, Mapping, StateUpdate, Status};
+use crate::decide::notices::{page_with_folded, resolved_notice};
+use crate::decide::{Alert, Decide, Decision, Failure, Mapping, Resolution, StateUpdate, Status};
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
 use crate::ports::{
-    AlertPublisher, Claim, ClaimStore, Inserted, MappingStore, StateApplied, Tombstoned,
+    AlertPublisher, Claim, ClaimStore, Counted, FailureStore, Inserted, MappingStore, Resolving,
+    StateApplied, Tombstoned,
 };
 use crate::signature::Secrets;
 
@@ -55,14 +57,21 @@ pub enum Outcome {
     Deleted,
     /// It was marked deleted already: nothing changed.
     AlreadyDeleted,
-    /// The alert was published.
+    /// The alert was published (a failure that opened a window: the page).
     Alerted,
+    /// A failure counted into its customer's open window: no page.
+    Folded,
+    /// The mapping is stored (or was, by an earlier try) and the customer's failures on
+    /// record are resolved: the "resolved" notice was published.
+    Resolved,
     /// The alert for this event was published before: nothing sent.
     AlreadyAlerted,
     /// The integration's new state is recorded.
     StateRecorded,
     /// The new state is recorded and the INVALID alert published.
     StateRecordedAlerted,
+    /// ACTIVE after INVALID is recorded and the "recovered" notice published.
+    StateRecordedRecovered,
     /// A newer state is stored already: nothing changed.
     IgnoredStale,
 }
@@ -78,9 +87,12 @@ impl Outcome {
             Outcome::Deleted => "deleted",
             Outcome::AlreadyDeleted => "already_deleted",
             Outcome::Alerted => "alerted",
+            Outcome::Folded => "folded",
+            Outcome::Resolved => "resolved",
             Outcome::AlreadyAlerted => "already_alerted",
             Outcome::StateRecorded => "state_recorded",
             Outcome::StateRecordedAlerted => "state_recorded_alerted",
+            Outcome::StateRecordedRecovered => "state_recorded_recovered",
             Outcome::IgnoredStale => "ignored_stale",
         }
     }
@@ -94,6 +106,8 @@ const SNS: &str = "SNS";
 struct Metrics {
     signature_failures: u8,
     alerts_published: u8,
+    alerts_folded: u8,
+    alerts_resolved: u8,
     dependency_failures: u8,
 }
 
@@ -106,15 +120,22 @@ impl Metrics {
         Metrics {
             signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
             alerts_published: u8::from(published),
+            alerts_folded: u8::from(matches!(result, Ok(Outcome::Folded))),
+            alerts_resolved: u8::from(matches!(
+                result,
+                Ok(Outcome::Resolved | Outcome::StateRecordedRecovered)
+            )),
             dependency_failures: u8::from(matches!(result, Err(e) if e.status().is_server_error())),
         }
     }
 
     /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
-    /// `signature_failures`, `alerts_published`, `dependency_failures`, by `event_type` and
+    /// `signature_failures`, `alerts_published` (pages and notices that need someone),
+    /// `alerts_folded` (failures counted instead of paged), `alerts_resolved` ("resolved"
+    /// and "recovered" notices), `dependency_failures`, by `event_type` and
     /// `outcome`, by `event_type`, and in all. Only the timestamp changes per request.
     fn emf(&self, now: OffsetDateTime) -> String {
-        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"}]}]"#;
+        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"}]}]"#;
         let ms = now.unix_timestamp_nanos() / 1_000_000;
         format!(r#"{{"Timestamp":{ms},{DIRECTIVE}}}"#)
     }
@@ -138,7 +159,7 @@ struct Facts {
     integration_id: Option<String>,
 }
 
-impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
+impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
     /// The Lambda handler: always answers (errors become their HTTP status).
     pub async fn handle<E: Webhook>(
         &self,
@@ -186,6 +207,8 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                         webhooks = 1,
                         signature_failures = m.signature_failures,
                         alerts_published = m.alerts_published,
+                        alerts_folded = m.alerts_folded,
+                        alerts_resolved = m.alerts_resolved,
                         dependency_failures = m.dependency_failures,
                         _aws = %emf,
                         "create for a deleted integration ignored"
@@ -201,6 +224,8 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                         webhooks = 1,
                         signature_failures = m.signature_failures,
                         alerts_published = m.alerts_published,
+                        alerts_folded = m.alerts_folded,
+                        alerts_resolved = m.alerts_resolved,
                         dependency_failures = m.dependency_failures,
                         _aws = %emf,
                         "webhook handled"
@@ -217,12 +242,13 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
                     m.alerts_published,
                     m.dependency_failures,
                 );
+                let (folded, resolved) = (m.alerts_folded, m.alerts_resolved);
                 if matches!(e, Error::Rejected { .. }) {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
                 } else if e.is_retryable() {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed, sender should retry");
+                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed, sender should retry");
                 } else {
-                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, dependency_failures = dep, _aws = %emf, error = %e, "webhook rejected");
+                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, "webhook rejected");
                 }
             }
         }
@@ -270,26 +296,45 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         match decision {
-            Decision::Store(m) => Ok(match deadline.run(DDB, self.store.insert(&m)).await? {
-                Inserted::Stored => Outcome::Stored,
-                Inserted::Completed => Outcome::Completed,
-                Inserted::Exists { status, .. } => existing(status),
-            }),
+            Decision::Store(m, resolution) => {
+                let inserted = deadline.run(DDB, self.store.insert(&m)).await?;
+                let outcome = match inserted {
+                    Inserted::Stored => Outcome::Stored,
+                    Inserted::Completed => Outcome::Completed,
+                    Inserted::Exists { status, .. } => existing(status),
+                };
+                // This create's own row (now, or on an earlier try of it): it resolves the
+                // customer's failures on record.
+                let own = match inserted {
+                    Inserted::Stored | Inserted::Completed => true,
+                    Inserted::Exists { status, own } => own && status == Status::Active,
+                };
+                if own && self.resolve(&resolution, now, deadline).await? {
+                    return Ok(Outcome::Resolved);
+                }
+                Ok(outcome)
+            }
             Decision::Tombstone(t) => {
                 Ok(match deadline.run(DDB, self.store.tombstone(&t)).await? {
                     Tombstoned::Marked => Outcome::Deleted,
                     Tombstoned::AlreadyDeleted => Outcome::AlreadyDeleted,
                 })
             }
-            Decision::Alert(alert) => {
-                self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
-                    soft.run(SNS, self.alerts.publish(&alert))
-                        .await
-                        .map(|()| Outcome::Alerted)
-                })
+            Decision::Failure(failure) => {
+                self.once(
+                    event_id,
+                    now,
+                    deadline,
+                    Outcome::AlreadyAlerted,
+                    self.count_failure(&failure, now, soft),
+                )
                 .await
             }
             Decision::State(update, None) => self.record_state(&update, None, deadline).await,
+            Decision::State(update, Some(notice)) if update.recovers => {
+                self.record_recovery(event_id, &update, &notice, now, deadline)
+                    .await
+            }
             Decision::State(update, Some(alert)) => {
                 self.once(
                     event_id,
@@ -335,9 +380,88 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         Ok(Outcome::StoredUnassigned)
     }
 
+    /// Counts a failure on its customer's record: the one that opens a window pages
+    /// (reporting what the previous window folded); the rest of the window is counted.
+    /// A retry of the failure that opened the window pages again (its page failed).
+    async fn count_failure(
+        &self,
+        failure: &Failure,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        match deadline
+            .run(DDB, self.store.count_failure(failure, now))
+            .await?
+        {
+            Counted::Folded => Ok(Outcome::Folded),
+            Counted::Page { carried } => {
+                let page = page_with_folded(&failure.page, carried);
+                deadline.run(SNS, self.alerts.publish(&page)).await?;
+                Ok(Outcome::Alerted)
+            }
+        }
+    }
+
+    /// Resolves the customer's failures on record for this create's tool; if there were
+    /// any, publishes one "resolved" notice (a claim on [`Resolution::notice_id`] makes it
+    /// exactly-once across retries and concurrent duplicates). `true`: this call sent it.
+    async fn resolve(
+        &self,
+        r: &Resolution,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<bool, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let failed = match soft
+            .run(DDB, self.store.resolve(&r.key, &r.event_id, now))
+            .await?
+        {
+            Resolving::Nothing => return Ok(false),
+            Resolving::Notify { failed } => failed,
+        };
+        let notice = resolved_notice(r, failed);
+        let outcome = self
+            .once(&r.notice_id(), now, deadline, Outcome::Stored, async {
+                soft.run(SNS, self.alerts.publish(&notice))
+                    .await
+                    .map(|()| Outcome::Resolved)
+            })
+            .await?;
+        Ok(outcome == Outcome::Resolved)
+    }
+
+    /// Records an ACTIVE state and, if this event took the integration out of INVALID (now,
+    /// or on an earlier try of it), publishes the "recovered" notice once (a claim on the
+    /// event id, taken only then: an ordinary ACTIVE costs no claim).
+    async fn record_recovery(
+        &self,
+        event_id: &str,
+        update: &StateUpdate,
+        notice: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let result = soft.run(DDB, self.store.update_state(update)).await?;
+        if !result.announce {
+            return Ok(match result.applied {
+                StateApplied::Deleted => Outcome::IgnoredTombstoned,
+                StateApplied::Stale => Outcome::IgnoredStale,
+                StateApplied::Applied => Outcome::StateRecorded,
+            });
+        }
+        self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
+            soft.run(SNS, self.alerts.publish(notice))
+                .await
+                .map(|()| Outcome::StateRecordedRecovered)
+        })
+        .await
+    }
+
     /// Records a state; publishes `alert` only if this event is the one that made the
-    /// integration INVALID and that INVALID period still stands (a second INVALID, an
-    /// older one arriving late, or one already superseded pages nobody).
+    /// transition it announces: INVALID (and that INVALID period still stands: a second
+    /// INVALID, an older one arriving late, or one already superseded pages nobody), or
+    /// INVALID → ACTIVE (a "recovered" notice).
     async fn record_state(
         &self,
         update: &StateUpdate,
@@ -345,9 +469,13 @@ impl<S: MappingStore + ClaimStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
         let result = deadline.run(DDB, self.store.update_state(update)).await?;
-        if let (true, Some(alert)) = (result.made_invalid, alert) {
+        if let (true, Some(alert)) = (result.announce, alert) {
             deadline.run(SNS, self.alerts.publish(alert)).await?;
-            return Ok(Outcome::StateRecordedAlerted);
+            return Ok(if update.invalid {
+                Outcome::StateRecordedAlerted
+            } else {
+                Outcome::StateRecordedRecovered
+            });
         }
         Ok(match result.applied {
             StateApplied::Deleted => Outcome::IgnoredTombstoned,

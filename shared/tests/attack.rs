@@ -943,7 +943,10 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
         }
         if i % 5 == 0 {
             for _ in 0..3 {
-                requests.push((FLOW_FAILED, flow_failed_body(&format!("f{i}"), Some("x"))));
+                // One customer each: failures of one customer fold into one page
+                // (oncall.rs); here each is a page of its own.
+                let body = flow_failed_body(&format!("f{i}"), Some(&format!("x{i}")));
+                requests.push((FLOW_FAILED, body));
             }
             alerts += 1;
         }

@@ -69,6 +69,7 @@ async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_dea
             None,
         )
     };
+    // Every connection failure its own customer: one customer's would fold into one window.
     let cases = [
         Case {
             name: "create: insert hangs",
@@ -118,18 +119,38 @@ async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_dea
         Case {
             name: "flow failed: alert hangs",
             function: "connection-flow-failed",
-            event: webhook(FLOW_FAILED, &flow_failed_body("d6", Some("42"))),
+            event: webhook(FLOW_FAILED, &flow_failed_body("d6", Some("cust-d6"))),
             expect: (503, "dependency_unavailable"),
             ddb: &[],
             sns: &["hang:Publish"],
             kombo: false,
         },
         Case {
+            name: "flow failed: the failure record hangs",
+            function: "connection-flow-failed",
+            event: webhook(FLOW_FAILED, &flow_failed_body("d10", Some("cust-d10"))),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "create after failures: the resolution hangs",
+            function: "integration-created",
+            event: webhook(CREATED, &created_body("d11", "workday:d11", Some("42"))),
+            expect: (503, "dependency_unavailable"),
+            // The insert goes through; resolving the customer's failures hangs.
+            ddb: &["pass:UpdateItem:1", "hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
             name: "flow failed: completing the claim hangs (the alert went out)",
             function: "connection-flow-failed",
-            event: webhook(FLOW_FAILED, &flow_failed_body("d7", Some("42"))),
+            event: webhook(FLOW_FAILED, &flow_failed_body("d7", Some("cust-d7"))),
             expect: (200, "alerted"),
-            ddb: &["hang:UpdateItem"],
+            // The failure record's fold (refused: no window) and open go through.
+            ddb: &["pass:UpdateItem:2", "hang:UpdateItem"],
             sns: &[],
             kombo: false,
         },

@@ -51,8 +51,8 @@ async fn rejected(
         "{route}: a rejected request wrote a row"
     );
     assert!(
-        stack.claims().await.is_empty(),
-        "{route}: a rejected request claimed an event"
+        stack.idempotency_items().await.is_empty(),
+        "{route}: a rejected request claimed an event or counted a failure"
     );
     assert!(
         stack.alerts().await.is_empty(),

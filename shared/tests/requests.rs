@@ -133,6 +133,18 @@ async fn requests_per_event_on_the_wire() {
         flow
     );
     send!(
+        "connection-flow-failed (folded)",
+        ConnectionFlowFailed,
+        FLOW_FAILED,
+        flow_failed_body("ev-5", Some("42"))
+    );
+    send!(
+        "integration-created (after failures)",
+        IntegrationCreated,
+        CREATED,
+        created_body("ev-6", "workday:req2", Some("42"))
+    );
+    send!(
         "integration-created (no origin_id)",
         IntegrationCreated,
         CREATED,
@@ -162,6 +174,12 @@ async fn requests_per_event_on_the_wire() {
         IntegrationStateChanged,
         STATE_CHANGED,
         state_body("s3", "INVALID", "FAILED", "2026-11-20T12:00:00Z")
+    );
+    send!(
+        "state-changed ACTIVE after INVALID",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        state_body("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z")
     );
     let deleted = deleted_body("ev-2", "workday:req", Some("42"));
     send!(
@@ -250,22 +268,24 @@ async fn requests_per_event_on_the_wire() {
     assert_eq!(
         table,
         [
-            ("integration-created (new)", o("stored"), 1, 0), // conditional update
-            ("integration-created (duplicate)", o("already_stored"), 1, 0), // the failed condition returns the old item
-            ("connection-flow-failed (new)", o("alerted"), 2, 1), // claim, publish, complete
+            ("integration-created (new)", o("stored"), 2, 0), // conditional update; resolve (refused: no failures on record)
+            ("integration-created (duplicate)", o("already_stored"), 2, 0), // the failed condition returns the old item; resolve
+            ("connection-flow-failed (new)", o("alerted"), 4, 1), // claim, fold (refused: no window), open, page, complete
             (
                 "connection-flow-failed (duplicate)",
                 o("already_alerted"),
                 1,
                 0
             ), // the claim finds COMPLETED
+            ("connection-flow-failed (folded)", o("folded"), 3, 0), // claim, fold, complete
+            ("integration-created (after failures)", o("resolved"), 4, 1), // insert, resolve, claim, notice, complete
             (
                 "integration-created (no origin_id)",
                 o("stored_unassigned"),
                 3,
                 1
             ), // claim, write, publish, complete
-            ("state-changed ACTIVE", o("state_recorded"), 1, 0),
+            ("state-changed ACTIVE", o("state_recorded"), 2, 0), // recovery (refused: not INVALID), update
             (
                 "state-changed becomes INVALID",
                 o("state_recorded_alerted"),
@@ -279,6 +299,12 @@ async fn requests_per_event_on_the_wire() {
                 0
             ),
             ("state-changed INVALID again", o("state_recorded"), 4, 0), // claim, transition refused, update, complete
+            (
+                "state-changed ACTIVE after INVALID",
+                o("state_recorded_recovered"),
+                3,
+                1
+            ), // recovery, claim, notice, complete
             ("integration-deleted (new)", o("deleted"), 1, 0),
             (
                 "integration-deleted (duplicate)",

@@ -149,10 +149,14 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
                 deleted_body("lp-d1", "workday:lp3", Some("42")),
             ),
         ],
+        // A page (its first try meets the failing SNS), its duplicate, then two failures
+        // of the same customer folded into its window (for the failure sweep below).
         "connection-flow-failed" => vec![
             webhook("a", FLOW_FAILED, flow_failed_body("lp-f1", Some("42"))),
             webhook("b", FLOW_FAILED, flow_failed_body("lp-f1", Some("42"))),
             webhook("c", FLOW_FAILED, flow_failed_body("lp-f1", Some("42"))),
+            webhook("d", FLOW_FAILED, flow_failed_body("lp-f2", Some("42"))),
+            webhook("e", FLOW_FAILED, flow_failed_body("lp-f3", Some("42"))),
         ],
         "integration-state-changed" => vec![
             webhook("a", STATE_CHANGED, invalid_body("lp-s1")),
@@ -202,7 +206,7 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
             ),
         )],
         // A pass whose notice meets the failing SNS, then the pass that sends it.
-        "reconcile" => vec![
+        "reconcile" | "failure-sweep" => vec![
             backend("a", serde_json::json!({})),
             backend("b", serde_json::json!({})),
         ],
@@ -216,6 +220,11 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     // Secrets Manager is on moto too, behind the same recording proxy.
     env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &sns.endpoint);
     env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
+    if function == "failure-sweep" {
+        // The folded failures' window (opened seconds ago) counts as closed.
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        env = with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1");
+    }
     // The reconcile run's template timeout is 300 s; a webhook's 10 s.
     let deadline = if function == "reconcile" {
         300_000
@@ -226,6 +235,17 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     for (i, r) in result["responses"].as_array().unwrap().iter().enumerate() {
         if function == "reconcile" {
             assert!(r["response"]["checked"].is_number(), "{r}\n{log}");
+            continue;
+        }
+        if function == "failure-sweep" {
+            // The summary meets the failing SNS, then goes out.
+            let expected = [(1, 0), (0, 1)][i];
+            let got = (&r["response"]["failures"], &r["response"]["summaries"]);
+            assert_eq!(
+                (got.0.as_i64(), got.1.as_i64()),
+                (Some(expected.0), Some(expected.1)),
+                "{r}\n{log}"
+            );
             continue;
         }
         let code = r["response"]["statusCode"].as_i64().unwrap();
@@ -326,6 +346,7 @@ fn every_function_is_granted_exactly_the_operations_it_performs() {
         "delete-integration",
         "connection-link",
         "reconcile",
+        "failure-sweep",
     ];
     let functions = stack.raw["functions"].as_object().unwrap();
     let checked: BTreeSet<&str> = order
@@ -440,6 +461,7 @@ fn the_readme_configuration_table_matches_the_template() {
         "connection-flow-failed",
         "integration-state-changed",
         "reconcile",
+        "failure-sweep",
     ]
     .map(String::from)
     .into();

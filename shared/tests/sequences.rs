@@ -214,7 +214,7 @@ async fn on_call_is_paged_when_an_integration_becomes_invalid_not_on_every_inval
             st("s2", "INVALID", "PASSED", "2026-11-20T11:00:00Z"), // becomes INVALID: page
             st("s3", "INVALID", "FAILED", "2026-11-20T12:00:00Z"), // still INVALID: no page
             st("s0", "INVALID", "FAILED", "2026-11-20T09:00:00Z"), // older, late: no page
-            st("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z"),
+            st("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z"),  // leaves INVALID: "recovered"
             st("s5", "INVALID", "PASSED", "2026-11-20T14:00:00Z"), // becomes INVALID again: page
         ],
         &[],
@@ -227,11 +227,19 @@ async fn on_call_is_paged_when_an_integration_becomes_invalid_not_on_every_inval
             (200, "state_recorded_alerted"),
             (200, "state_recorded"),
             (200, "ignored_stale"),
-            (200, "state_recorded"),
+            (200, "state_recorded_recovered"),
             (200, "state_recorded_alerted"),
         ])
     );
-    assert_eq!(run.subjects().await.len(), 2);
+    assert_eq!(
+        run.subjects().await,
+        [
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+            "Recovered: Acme, Inc. (workday LMS) is ACTIVE again",
+        ],
+        "two pages, one notice in between (sorted)"
+    );
     let row = run.row(id).await;
     assert_eq!(
         (&row["state"], &row["last_event_id"]),

@@ -2,7 +2,10 @@
 //! ([`ClaimStore`]). Every write is one conditional request; items are (de)serialized
 //! with `serde_dynamo`. The reconcile run's reads are in [`reconcile`].
 
+mod failures;
 mod reconcile;
+
+pub use failures::PENDING_SUMMARIES_INDEX;
 
 use std::collections::HashMap;
 
@@ -36,6 +39,7 @@ pub struct DynamoStore {
     idempotency_table: Option<String>,
     claim_expiry: Duration,
     retention: Duration,
+    fold_window: Duration,
 }
 
 impl DynamoStore {
@@ -46,6 +50,7 @@ impl DynamoStore {
             idempotency_table: settings.idempotency_table_name.clone(),
             claim_expiry: settings.claim_expiry,
             retention: settings.tombstone_retention,
+            fold_window: settings.fold_window,
         }
     }
 
@@ -128,6 +133,8 @@ struct Existing {
     state: Option<String>,
     #[serde(default)]
     invalid_event_id: Option<String>,
+    #[serde(default)]
+    recovered_event_id: Option<String>,
     #[serde(default)]
     state_updated_at_ms: Option<i64>,
     /// Claims only: the token of the invocation that holds it.
@@ -279,12 +286,12 @@ impl MappingStore for DynamoStore {
             // this event as the one that made it so.
             let mut always = to_item(&u.fields)?;
             always.insert("invalid_event_id".into(), s(event_id));
-            let transition = self.state_write(u, always, true).await?;
+            let transition = self.state_write(u, always, Transition::ToInvalid).await?;
             let old = match transition {
                 Ok(()) => {
                     return Ok(StateResult {
                         applied: StateApplied::Applied,
-                        made_invalid: true,
+                        announce: true,
                     });
                 }
                 Err(old) => old,
@@ -292,12 +299,12 @@ impl MappingStore for DynamoStore {
             let Some(old) = old else {
                 return Ok(StateResult {
                     applied: StateApplied::Stale,
-                    made_invalid: false,
+                    announce: false,
                 });
             };
             // INVALID already: this event's own INVALID period (a retry after a failed
             // page), or another event's (then this is only a newer detail, no page).
-            let made_invalid = old.state.as_deref() == Some("INVALID")
+            let announce = old.state.as_deref() == Some("INVALID")
                 && old.written_by(&old.invalid_event_id, event_id);
             let applied = if old.deleted() {
                 StateApplied::Deleted
@@ -309,14 +316,14 @@ impl MappingStore for DynamoStore {
             } else {
                 self.plain_state_write(u).await?
             };
-            return Ok(StateResult {
-                applied,
-                made_invalid,
-            });
+            return Ok(StateResult { applied, announce });
+        }
+        if u.recovers {
+            return self.recover(u).await;
         }
         Ok(StateResult {
             applied: self.plain_state_write(u).await?,
-            made_invalid: false,
+            announce: false,
         })
     }
 
@@ -410,13 +417,14 @@ impl MappingStore for DynamoStore {
 impl DynamoStore {
     /// A state update with `always` set and the row's descriptive fields filled where
     /// absent (a row is made for an integration not seen yet), under [`STATE_APPLIES`];
-    /// `transition` adds "and the row is not INVALID already". `Err(old)`: the condition
-    /// failed, with the row that stands (None: no row, or the server returned none).
+    /// a [`Transition`] adds "and the row is not INVALID already" or "and the row is
+    /// INVALID". `Err(old)`: the condition failed, with the row that stands (None: no row,
+    /// or the server returned none).
     async fn state_write(
         &self,
         u: &StateUpdate,
         always: Item,
-        transition: bool,
+        transition: Transition,
     ) -> Result<Result<(), Option<Existing>>, Error> {
         let mut if_absent = to_item(&u.descriptive)?;
         if_absent.insert("status".into(), s("ACTIVE"));
@@ -424,15 +432,19 @@ impl DynamoStore {
             .update_row(&u.integration_id, Update::new(always, if_absent))
             .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        write = if transition {
-            write
-                .condition_expression(format!(
-                    "{STATE_APPLIES} AND (attribute_not_exists(#cond_state) OR #cond_state <> :cond_invalid)"
-                ))
+        let also = match transition {
+            Transition::None => None,
+            Transition::ToInvalid => {
+                Some("(attribute_not_exists(#cond_state) OR #cond_state <> :cond_invalid)")
+            }
+            Transition::FromInvalid => Some("#cond_state = :cond_invalid"),
+        };
+        write = match also {
+            Some(also) => write
+                .condition_expression(format!("{STATE_APPLIES} AND {also}"))
                 .expression_attribute_names("#cond_state", "state")
-                .expression_attribute_values(":cond_invalid", s("INVALID"))
-        } else {
-            write.condition_expression(STATE_APPLIES)
+                .expression_attribute_values(":cond_invalid", s("INVALID")),
+            None => write.condition_expression(STATE_APPLIES),
         };
         match write.send().await {
             Ok(_) => Ok(Ok(())),
@@ -445,10 +457,47 @@ impl DynamoStore {
         }
     }
 
-    /// A state update that is not a transition to INVALID.
+    /// An ACTIVE state: if the row is INVALID, the transition out of it, recording this
+    /// event as the one that made it (`recovered_event_id`); else a plain update.
+    async fn recover(&self, u: &StateUpdate) -> Result<StateResult, Error> {
+        let event_id = u.fields.last_event_id.as_str();
+        let mut always = to_item(&u.fields)?;
+        always.insert("recovered_event_id".into(), s(event_id));
+        let old = match self.state_write(u, always, Transition::FromInvalid).await? {
+            Ok(()) => {
+                return Ok(StateResult {
+                    applied: StateApplied::Applied,
+                    announce: true,
+                });
+            }
+            Err(old) => old,
+        };
+        // Not INVALID (any more): a retry of the event that recovered it (the row still
+        // names it, and is still ACTIVE from it), or an ordinary update.
+        let announce = old.as_ref().is_some_and(|o| {
+            o.state.as_deref() == Some("ACTIVE")
+                && o.recovered_event_id.as_deref() == Some(event_id)
+        });
+        let applied = match old {
+            Some(o) if o.deleted() => StateApplied::Deleted,
+            Some(o)
+                if o.state_updated_at_ms
+                    .is_some_and(|ms| ms > u.fields.state_updated_at_ms) =>
+            {
+                StateApplied::Stale
+            }
+            _ => self.plain_state_write(u).await?,
+        };
+        Ok(StateResult { applied, announce })
+    }
+
+    /// A state update that is not a transition into or out of INVALID.
     async fn plain_state_write(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
         Ok(
-            match self.state_write(u, to_item(&u.fields)?, false).await? {
+            match self
+                .state_write(u, to_item(&u.fields)?, Transition::None)
+                .await?
+            {
                 Ok(()) => StateApplied::Applied,
                 Err(Some(old)) if old.deleted() => StateApplied::Deleted,
                 Err(_) => StateApplied::Stale,
@@ -473,6 +522,16 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(update.values))
             .expression_attribute_values(":cond_deleted", s("DELETED"))
     }
+}
+
+/// What a state write's condition adds to [`STATE_APPLIES`].
+#[derive(Clone, Copy)]
+enum Transition {
+    None,
+    /// The row is not INVALID already.
+    ToInvalid,
+    /// The row is INVALID.
+    FromInvalid,
 }
 
 /// A row of the idempotency table.

@@ -471,9 +471,26 @@ impl Stack {
         s
     }
 
-    /// Every claim record, sorted by event id.
+    /// Every claim record, sorted by event id (the failure records that share the table
+    /// left out: [`Stack::failure_records`]).
     pub async fn claims(&self) -> Vec<Value> {
+        let mut all = scan(&self.ddb().await, &self.idempotency_table, "event_id").await;
+        all.retain(|r| r["record_type"] != "connection-failures");
+        all
+    }
+
+    /// Every item of the idempotency table: claims, failure records, the reconcile cursor.
+    pub async fn idempotency_items(&self) -> Vec<Value> {
         scan(&self.ddb().await, &self.idempotency_table, "event_id").await
+    }
+
+    /// The failure record of `key` (`failures#<customer>#<tool>`), `Null` if none.
+    pub async fn failure_record(&self, key: &str) -> Value {
+        self.idempotency_items()
+            .await
+            .into_iter()
+            .find(|r| r["event_id"] == key)
+            .unwrap_or(Value::Null)
     }
 
     /// Drains the alert queue: the SNS notifications received (JSON envelopes).

@@ -2,6 +2,10 @@
 //! rule is testable without AWS. The adapters in [`crate::dynamo`] and [`crate::sns`]
 //! carry a [`Decision`] out; [`crate::webhook`] sequences them.
 
+pub mod notices;
+
+pub use notices::{Failure, FailureRecord, Resolution};
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -106,6 +110,12 @@ pub enum AlertKind {
     IntegrationInvalid,
     /// The reconcile run found an integration that Kombo no longer has.
     DeletedOutsideWebhooks,
+    /// A customer whose connection failed connected after all.
+    ConnectionFlowResolved,
+    /// The sweep: failures folded into a window that closed without a later page.
+    ConnectionFlowFailedSummary,
+    /// An INVALID integration is ACTIVE again.
+    IntegrationRecovered,
 }
 
 impl AlertKind {
@@ -115,6 +125,9 @@ impl AlertKind {
             AlertKind::UnassignedIntegration => "unassigned-integration",
             AlertKind::IntegrationInvalid => "integration-invalid",
             AlertKind::DeletedOutsideWebhooks => "integration-deleted-outside-webhooks",
+            AlertKind::ConnectionFlowResolved => "connection-flow-resolved",
+            AlertKind::ConnectionFlowFailedSummary => "connection-flow-failed-summary",
+            AlertKind::IntegrationRecovered => "integration-recovered",
         }
     }
 }
@@ -148,16 +161,19 @@ pub struct Alert {
 /// What must happen for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Store a new mapping (conditional: never over an existing row or tombstone).
-    Store(Mapping),
+    /// Store a new mapping (conditional: never over an existing row or tombstone), and
+    /// resolve the customer's failures on record for that tool (one notice, once).
+    Store(Mapping, Resolution),
     /// Store a mapping that names no customer, and tell someone to assign it (once).
     StoreUnassigned(Mapping, Alert),
     /// Mark the integration deleted, whether or not its create was seen.
     Tombstone(Tombstone),
-    /// Publish an alert, exactly once per event id.
-    Alert(Alert),
+    /// Count a failed connection flow on its customer's record, exactly once per event id:
+    /// it pages if it opens a window, else it is folded into the open one.
+    Failure(Failure),
     /// Record an integration's new state (unless a newer one is stored; a row is made for
-    /// an integration not seen yet), and alert once when this event made it INVALID.
+    /// an integration not seen yet), and publish the alert once when this event made it
+    /// INVALID (a page), or took it from INVALID to ACTIVE (a "recovered" notice).
     State(StateUpdate, Option<Alert>),
 }
 
@@ -201,7 +217,15 @@ impl Decide for IntegrationCreated {
             state_updated_at: None,
         };
         if d.end_user.origin_id.is_some() {
-            return Decision::Store(mapping);
+            let resolution = Resolution {
+                key: notices::failure_key(&d.end_user, d.tool.as_str()),
+                end_user: d.end_user.clone(),
+                tool: d.tool.to_string(),
+                category: d.category.to_string(),
+                integration_id: d.id.to_string(),
+                event_id: e.id.clone(),
+            };
+            return Decision::Store(mapping, resolution);
         }
         let alert = alert(
             AlertKind::UnassignedIntegration,
@@ -296,6 +320,9 @@ pub struct StateUpdate {
     /// The new state is INVALID: the store records which event made it so, and tells
     /// whether this event is the one that did (then on-call is paged).
     pub invalid: bool,
+    /// The new state is ACTIVE: the store records which event took the integration out
+    /// of INVALID, if this one did (then one "recovered" notice goes out).
+    pub recovers: bool,
 }
 
 impl Decide for IntegrationStateChanged {
@@ -324,7 +351,17 @@ impl Decide for IntegrationStateChanged {
                     .map(|s| s.expose().to_owned()),
             },
             invalid: d.state == IntegrationState::Invalid,
+            recovers: d.state == IntegrationState::Active,
         };
+        let recovered = update.recovers.then(|| {
+            notices::recovered_notice(
+                &d.end_user,
+                d.integration_tool.as_str(),
+                d.integration_category.as_str(),
+                d.integration_id.as_str(),
+                &e.id,
+            )
+        });
         let invalid = update.invalid.then(|| {
             alert(
                 AlertKind::IntegrationInvalid,
@@ -344,14 +381,14 @@ impl Decide for IntegrationStateChanged {
                 &e.id,
             )
         });
-        Decision::State(update, invalid)
+        Decision::State(update, invalid.or(recovered))
     }
 }
 
 impl Decide for ConnectionFlowFailed {
-    fn decide(e: Envelope<Self>, _: OffsetDateTime, _: &Settings) -> Decision {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
         let d = e.data;
-        Decision::Alert(alert(
+        let page = alert(
             AlertKind::ConnectionFlowFailed,
             format!(
                 "Kombo connection failed: {} ({} {})",
@@ -365,7 +402,18 @@ impl Decide for ConnectionFlowFailed {
             d.integration_category.as_str(),
             &[("Kombo log", d.log_url.as_str())],
             &e.id,
-        ))
+        );
+        Decision::Failure(Failure {
+            key: notices::failure_key(&d.end_user, d.integration_tool.as_str()),
+            origin_id: d.end_user.origin_id,
+            organization_name: d.end_user.organization_name,
+            tool: d.integration_tool.to_string(),
+            category: d.integration_category.to_string(),
+            log_url: d.log_url.to_string(),
+            event_id: e.id,
+            at: rfc3339(now),
+            page,
+        })
     }
 }
 
@@ -429,6 +477,12 @@ pub(crate) fn alert(
         AlertKind::DeletedOutsideWebhooks => format!(
             "Check who deleted it in Kombo; if by mistake, a new link: POST /customers/{customer}/connection-link"
         ),
+        AlertKind::ConnectionFlowFailedSummary => format!(
+            "Offer the customer help, or a new link: POST /customers/{customer}/connection-link"
+        ),
+        AlertKind::ConnectionFlowResolved | AlertKind::IntegrationRecovered => {
+            "Nothing to do: close the earlier page if it is still open".to_owned()
+        }
     });
 
     let mut attributes = vec![
@@ -502,10 +556,13 @@ mod tests {
 
     #[test]
     fn created_with_customer_is_stored_active() {
-        let Decision::Store(m) = IntegrationCreated::decide(created(Some("42")), NOW, &settings())
+        let Decision::Store(m, r) =
+            IntegrationCreated::decide(created(Some("42")), NOW, &settings())
         else {
             panic!("expected Store")
         };
+        assert_eq!(r.key, "failures#42#workday");
+        assert_eq!(r.notice_id(), "resolved:ev1");
         assert_eq!(m.integration_id, "workday:abc");
         assert_eq!(m.origin_id.as_deref(), Some("42"));
         assert_eq!(m.status, Status::Active);
@@ -559,9 +616,12 @@ mod tests {
                     .unwrap(),
             },
         };
-        let Decision::Alert(a) = ConnectionFlowFailed::decide(e, NOW, &settings()) else {
-            panic!("expected Alert")
+        let Decision::Failure(f) = ConnectionFlowFailed::decide(e, NOW, &settings()) else {
+            panic!("expected Failure")
         };
+        assert_eq!(f.key, "failures#36123#workday");
+        assert_eq!(f.log_url, "https://app.kombo.dev/env/production/logs/X");
+        let a = f.page;
         assert_eq!(
             a.subject,
             "Kombo connection failed: M?ller?GmbH (workday LMS)"

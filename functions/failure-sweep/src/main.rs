@@ -1,0 +1,13 @@
+//! `failure-sweep`: on a schedule, sends one summary for each customer's window of
+//! connection failures that closed with failures folded into it and no later page.
+//! Wiring only; the run lives in `shared::sweep`.
+
+use lambda_http::{Error, lambda_runtime::run, service_fn};
+use shared::AwsSweeper;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sweeper = AwsSweeper::from_env().await?;
+    run(service_fn(|event| sweeper.handle(event))).await
+}

@@ -1,0 +1,675 @@
+//! On-call across event sequences, through the built binaries (a Lambda Runtime API server
+//! on loopback) with a fold window of seconds: a storm of connection failures pages once
+//! and its count is reported by the next page or by the sweep; concurrent duplicates stay
+//! exactly-once; a create after failures sends one "resolved" notice; an integration
+//! leaving INVALID one "recovered" notice; customers never fold into each other.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::*;
+
+struct Desk {
+    stack: Stack,
+    dir: PathBuf,
+    window_s: u64,
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `connection-flow-failed` body for `origin` (`None`: an organization without one) and
+/// `tool`.
+fn failure(event_id: &str, origin: Option<&str>, org: &str, tool: &str) -> String {
+    let mut body: Value = serde_json::from_str(&flow_failed_body(event_id, origin)).unwrap();
+    body["data"]["integration_tool"] = json!(tool);
+    body["data"]["end_user"]["organization_name"] = json!(org);
+    body["data"]["log_url"] = json!(format!(
+        "https://app.kombo.dev/env/production/logs/{event_id}"
+    ));
+    body.to_string()
+}
+
+impl Desk {
+    fn new(name: &str, window_s: u64) -> Desk {
+        let dir =
+            std::env::temp_dir().join(format!("kombo-oncall-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Desk {
+            stack: Stack::new(name),
+            dir,
+            window_s,
+        }
+    }
+
+    fn env(&self, function: &str) -> Vec<(String, String)> {
+        with_env(
+            template_env(&self.stack, function),
+            "ALERT_FOLD_WINDOW_SECONDS",
+            &self.window_s.to_string(),
+        )
+    }
+
+    fn file(&self, route: &str, body: &str) -> PathBuf {
+        event_file(&self.dir, &uuid::Uuid::new_v4().to_string(), route, body)
+    }
+
+    /// Delivers `bodies` in order to one warm process of `function`; the answers.
+    fn deliver_with(
+        &self,
+        function: &str,
+        env: &[(String, String)],
+        route: &str,
+        bodies: &[String],
+    ) -> Vec<(i64, String)> {
+        let files: Vec<PathBuf> = bodies.iter().map(|b| self.file(route, b)).collect();
+        let (result, log) = invoke_files(function, env, &files, 10_000);
+        let got = answers(&result);
+        assert_eq!(got.len(), bodies.len(), "{result}\n{log}");
+        assert!(
+            !log.contains("jane.doe@example.com"),
+            "creator e-mail logged:\n{log}"
+        );
+        got
+    }
+
+    fn fail(&self, bodies: &[String]) -> Vec<(i64, String)> {
+        let env = self.env("connection-flow-failed");
+        self.deliver_with("connection-flow-failed", &env, FLOW_FAILED, bodies)
+    }
+
+    fn create(&self, bodies: &[String]) -> Vec<(i64, String)> {
+        let env = self.env("integration-created");
+        self.deliver_with("integration-created", &env, CREATED, bodies)
+    }
+
+    fn state(&self, bodies: &[String]) -> Vec<(i64, String)> {
+        let env = self.env("integration-state-changed");
+        self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies)
+    }
+
+    /// One sweep run; its report.
+    fn sweep(&self) -> Value {
+        let file = self
+            .dir
+            .join(format!("sweep-{}.json", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &file,
+            std::fs::read(repo_root().join("events/failure-sweep-scheduled.json")).unwrap(),
+        )
+        .unwrap();
+        let (result, log) =
+            invoke_files("failure-sweep", &self.env("failure-sweep"), &[file], 30_000);
+        let report = result["responses"][0]["response"].clone();
+        assert!(report.is_object(), "no report: {result}\n{log}");
+        assert_eq!(report["failures"], 0, "{report}\n{log}");
+        report
+    }
+
+    /// Waits until the window opened now has closed.
+    fn after_window(&self) {
+        std::thread::sleep(std::time::Duration::from_millis(self.window_s * 1000 + 600));
+    }
+
+    /// The alerts published since the last call: (subject, the machine-readable form).
+    async fn alerts(&self) -> Vec<(String, Value)> {
+        self.stack
+            .alerts()
+            .await
+            .into_iter()
+            .map(|a| {
+                let subject = a["Subject"].as_str().unwrap().to_owned();
+                (
+                    subject,
+                    serde_json::from_str(a["Message"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn record(&self, key: &str) -> Value {
+        self.stack.failure_record(key).await
+    }
+}
+
+/// The value of `label` among an alert's fields.
+fn field<'a>(alert: &'a Value, label: &str) -> Option<&'a str> {
+    alert["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == label)
+        .and_then(|f| f["value"].as_str())
+}
+
+fn outcomes(answers: &[(i64, String)]) -> Vec<&str> {
+    answers
+        .iter()
+        .map(|(status, what)| {
+            assert_eq!(*status, 200, "{answers:?}");
+            what.as_str()
+        })
+        .collect()
+}
+
+const ACME: &str = "Acme, Inc.";
+const KEY: &str = "failures#36123#workday";
+
+#[tokio::test]
+async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_reports_the_count() {
+    let d = Desk::new("storm", 3);
+    let storm: Vec<String> = (1..=6)
+        .map(|i| failure(&format!("f{i}"), Some("36123"), ACME, "workday"))
+        .collect();
+    let got = d.fail(&storm);
+    assert_eq!(
+        outcomes(&got),
+        ["alerted", "folded", "folded", "folded", "folded", "folded"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].0,
+        "Kombo connection failed: Acme, Inc. (workday LMS)"
+    );
+    assert_eq!(alerts[0].1["event_id"], "f1");
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), None);
+
+    // The count and the last log are on the record, for the backend.
+    let record = d.record(KEY).await;
+    assert_eq!(record["total"], 6, "{record}");
+    assert_eq!(record["folded"], 5, "{record}");
+    assert_eq!(
+        record["last_log_url"],
+        "https://app.kombo.dev/env/production/logs/f6"
+    );
+    assert_eq!(record["origin_id"], "36123");
+
+    // The same failures delivered again (Kombo's retries): nothing new.
+    assert_eq!(outcomes(&d.fail(&storm)), ["already_alerted"; 6]);
+    assert!(d.alerts().await.is_empty());
+
+    // Inside the window the sweep owes nothing yet.
+    assert_eq!(d.sweep()["summaries"], 0);
+
+    d.after_window();
+    let got = d.fail(&[failure("f7", Some("36123"), ACME, "workday")]);
+    assert_eq!(outcomes(&got), ["alerted"]);
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), Some("5"));
+    assert!(
+        alerts[0].1["summary"]
+            .as_str()
+            .unwrap()
+            .contains("failed 5 times more"),
+        "{}",
+        alerts[0].1
+    );
+    // Reported by that page: the sweep has nothing to add, now or after the new window.
+    d.after_window();
+    assert_eq!(d.sweep()["summaries"], 0);
+    assert!(d.alerts().await.is_empty());
+    assert_eq!(d.record(KEY).await["total"], 7);
+}
+
+#[tokio::test]
+async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_once() {
+    let d = Desk::new("sweep", 3);
+    let storm: Vec<String> = (1..=3)
+        .map(|i| failure(&format!("s{i}"), Some("36123"), ACME, "workday"))
+        .collect();
+    assert_eq!(outcomes(&d.fail(&storm)), ["alerted", "folded", "folded"]);
+    assert_eq!(d.alerts().await.len(), 1);
+    assert_eq!(d.sweep()["summaries"], 0, "the window is still open");
+
+    d.after_window();
+    let report = d.sweep();
+    assert_eq!(report["summaries"], 1, "{report}");
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].0,
+        "Kombo connection failed 2 more times: Acme, Inc. (workday LMS)"
+    );
+    assert_eq!(alerts[0].1["kind"], "connection-flow-failed-summary");
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), Some("2"));
+    assert_eq!(field(&alerts[0].1, "Last Kombo event id"), Some("s3"));
+    assert_eq!(
+        alerts[0].1["log_url"],
+        "https://app.kombo.dev/env/production/logs/s3"
+    );
+    assert_eq!(alerts[0].1["thread_id"], "kombo-36123-workday");
+
+    // Again: nothing (the record left the sweep's index).
+    let again = d.sweep();
+    assert_eq!(again["summaries"], 0, "{again}");
+    assert_eq!(again["checked"], 0, "{again}");
+    assert!(d.alerts().await.is_empty());
+
+    // The next failure pages without repeating what the sweep reported.
+    assert_eq!(
+        outcomes(&d.fail(&[failure("s4", Some("36123"), ACME, "workday")])),
+        ["alerted"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), None);
+}
+
+#[tokio::test]
+async fn interleaved_customers_and_tools_never_fold_into_each_other() {
+    let d = Desk::new("interleave", 60);
+    let round = |n: u32| -> Vec<String> {
+        vec![
+            failure(&format!("a{n}"), Some("36123"), ACME, "workday"),
+            failure(&format!("b{n}"), Some("48213"), "Beta GmbH", "workday"),
+            failure(&format!("c{n}"), None, "Gamma Ltd", "workday"),
+            failure(&format!("d{n}"), Some("36123"), ACME, "personio"),
+            // Another organization without origin_id: not Gamma.
+            failure(&format!("e{n}"), None, "Delta AG", "workday"),
+        ]
+    };
+    assert_eq!(outcomes(&d.fail(&round(1))), ["alerted"; 5]);
+    assert_eq!(outcomes(&d.fail(&round(2))), ["folded"; 5]);
+    let mut pages: Vec<String> = d.alerts().await.into_iter().map(|a| a.0).collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            "Kombo connection failed: Acme, Inc. (personio LMS)",
+            "Kombo connection failed: Acme, Inc. (workday LMS)",
+            "Kombo connection failed: Beta GmbH (workday LMS)",
+            "Kombo connection failed: Delta AG (workday LMS)",
+            "Kombo connection failed: Gamma Ltd (workday LMS)",
+        ]
+    );
+    for key in [
+        "failures#36123#workday",
+        "failures#48213#workday",
+        "failures#org:Gamma Ltd#workday",
+        "failures#36123#personio",
+        "failures#org:Delta AG#workday",
+    ] {
+        let r = d.record(key).await;
+        assert_eq!(
+            (r["total"].as_i64(), r["folded"].as_i64()),
+            (Some(2), Some(1)),
+            "{key}: {r}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_create_after_failures_sends_one_resolved_notice_and_closes_the_record() {
+    let d = Desk::new("resolve", 3);
+    let storm: Vec<String> = (1..=3)
+        .map(|i| failure(&format!("r{i}"), Some("36123"), ACME, "workday"))
+        .collect();
+    assert_eq!(outcomes(&d.fail(&storm)), ["alerted", "folded", "folded"]);
+    d.alerts().await;
+
+    // Another customer's create, and this customer's create of another tool, resolve nothing.
+    let other = created_body("c-other", "workday:other", Some("48213"));
+    let other_tool = created_body("c-tool", "personio:acme", Some("36123"));
+    assert_eq!(
+        outcomes(&d.create(&[other, other_tool])),
+        ["stored", "stored"]
+    );
+    assert!(d.alerts().await.is_empty());
+
+    let create = created_body("c-1", "workday:acme", Some("36123"));
+    assert_eq!(
+        outcomes(&d.create(std::slice::from_ref(&create))),
+        ["resolved"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].0,
+        "Resolved: Acme, Inc. connected workday after 3 failed attempts"
+    );
+    assert_eq!(alerts[0].1["kind"], "connection-flow-resolved");
+    assert_eq!(alerts[0].1["thread_id"], "kombo-36123-workday");
+    let record = d.record(KEY).await;
+    assert_eq!(record["resolved_by"], "c-1", "{record}");
+    assert_eq!(record["resolved_total"], 3, "{record}");
+    assert_eq!(record["total"], 0, "{record}");
+
+    // Kombo delivers the create again: no second notice.
+    assert_eq!(outcomes(&d.create(&[create])), ["already_stored"]);
+    assert!(d.alerts().await.is_empty());
+    // The folded failures were told by the notice: the sweep owes nothing.
+    d.after_window();
+    assert_eq!(d.sweep()["summaries"], 0);
+    assert!(d.alerts().await.is_empty());
+
+    // A failure after that starts afresh: it pages, counting only itself.
+    assert_eq!(
+        outcomes(&d.fail(&[failure("r4", Some("36123"), ACME, "workday")])),
+        ["alerted"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), None);
+    assert_eq!(d.record(KEY).await["total"], 1);
+}
+
+/// `env` with SNS on a port nothing listens on: every publish fails.
+fn without_sns(env: Vec<(String, String)>) -> Vec<(String, String)> {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    with_env(
+        with_env(env, "AWS_ENDPOINT_URL_SNS", &dead),
+        "AWS_ENDPOINT_URL",
+        &dead,
+    )
+}
+
+#[tokio::test]
+async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_once() {
+    let d = Desk::new("retry", 60);
+    let first = failure("p1", Some("36123"), ACME, "workday");
+    let broken = without_sns(d.env("connection-flow-failed"));
+    let got = d.deliver_with(
+        "connection-flow-failed",
+        &broken,
+        FLOW_FAILED,
+        std::slice::from_ref(&first),
+    );
+    assert_eq!(got[0].0, 503, "{got:?}");
+    // A second failure meanwhile folds into the window the first one opened.
+    assert_eq!(
+        outcomes(&d.fail(&[failure("p2", Some("36123"), ACME, "workday")])),
+        ["folded"]
+    );
+    assert!(d.alerts().await.is_empty());
+    // Kombo's retry of the first: the page goes out now, once.
+    assert_eq!(
+        outcomes(&d.fail(&[first.clone(), first])),
+        ["alerted", "already_alerted"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].1["event_id"], "p1");
+    assert_eq!(d.record(KEY).await["total"], 2);
+
+    // The same for the resolved notice.
+    let create = created_body("c-9", "workday:acme", Some("36123"));
+    let broken = without_sns(d.env("integration-created"));
+    let got = d.deliver_with(
+        "integration-created",
+        &broken,
+        CREATED,
+        std::slice::from_ref(&create),
+    );
+    assert_eq!(got[0].0, 503, "{got:?}");
+    assert!(d.alerts().await.is_empty());
+    assert_eq!(
+        outcomes(&d.create(&[create.clone(), create])),
+        ["resolved", "already_stored"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].0,
+        "Resolved: Acme, Inc. connected workday after 2 failed attempts"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once() {
+    let d = Desk::new("concurrent", 4);
+    let storm: Vec<String> = (1..=4)
+        .map(|i| failure(&format!("k{i}"), Some("36123"), ACME, "workday"))
+        .collect();
+    // Three deliveries of every failure at once, from three warm processes.
+    let files: Vec<PathBuf> = storm.iter().map(|b| d.file(FLOW_FAILED, b)).collect();
+    let env = d.env("connection-flow-failed");
+    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| answers(&invoke_files("connection-flow-failed", &env, &files, 10_000).0))
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    // A delivery that met another's claim in progress is told to retry (429); Kombo's
+    // retry then finds it done.
+    while answered.iter().any(|(c, _)| *c != 200) {
+        assert!(
+            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
+            "{answered:?}"
+        );
+        answered = d.fail(&storm);
+    }
+    let alerts = d.alerts().await;
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one page for four failures delivered three times each: {alerts:?}"
+    );
+    let record = d.record(KEY).await;
+    assert_eq!(
+        (record["total"].as_i64(), record["folded"].as_i64()),
+        (Some(4), Some(3)),
+        "{record}"
+    );
+
+    // Two sweeps at once after the window: one summary.
+    d.after_window();
+    let reports: Vec<Value> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2).map(|_| s.spawn(|| d.sweep())).collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let sent: i64 = reports
+        .iter()
+        .map(|r| r["summaries"].as_i64().unwrap())
+        .sum();
+    let alerts = d.alerts().await;
+    assert_eq!((sent, alerts.len()), (1, 1), "{reports:?} {alerts:?}");
+    assert_eq!(field(&alerts[0].1, "Failed since the last page"), Some("3"));
+
+    // Three deliveries of the create at once: one resolved notice.
+    let create = created_body("c-k", "workday:acme", Some("36123"));
+    let file = d.file(CREATED, &create);
+    let env = d.env("integration-created");
+    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    answers(
+                        &invoke_files(
+                            "integration-created",
+                            &env,
+                            std::slice::from_ref(&file),
+                            10_000,
+                        )
+                        .0,
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    while answered.iter().any(|(c, _)| *c != 200) {
+        assert!(
+            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
+            "{answered:?}"
+        );
+        answered = d.create(std::slice::from_ref(&create));
+    }
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0].0,
+        "Resolved: Acme, Inc. connected workday after 4 failed attempts"
+    );
+}
+
+#[tokio::test]
+async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
+    let d = Desk::new("recover", 60);
+    let id = "workday:acme";
+    let invalid = state_changed_body(
+        "i1",
+        id,
+        Some("36123"),
+        "INVALID",
+        "PASSED",
+        "2026-11-27T10:00:00Z",
+    );
+    let active = state_changed_body(
+        "i2",
+        id,
+        Some("36123"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-27T11:00:00Z",
+    );
+    let active_later = state_changed_body(
+        "i3",
+        id,
+        Some("36123"),
+        "ACTIVE",
+        "FAILED",
+        "2026-11-27T12:00:00Z",
+    );
+    let got = d.state(&[invalid, active.clone(), active.clone(), active_later]);
+    assert_eq!(
+        outcomes(&got),
+        [
+            "state_recorded_alerted",
+            "state_recorded_recovered",
+            "already_alerted",
+            "state_recorded"
+        ]
+    );
+    let alerts = d.alerts().await;
+    let subjects: Vec<&str> = alerts.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+            "Recovered: Acme, Inc. (workday LMS) is ACTIVE again"
+        ]
+    );
+    assert_eq!(alerts[1].1["kind"], "integration-recovered");
+    assert_eq!(alerts[1].1["thread_id"], alerts[0].1["thread_id"]);
+
+    // Three deliveries at once of the ACTIVE that ends a second INVALID: one notice.
+    let invalid = state_changed_body(
+        "i6",
+        id,
+        Some("36123"),
+        "INVALID",
+        "PASSED",
+        "2026-11-27T12:30:00Z",
+    );
+    assert_eq!(outcomes(&d.state(&[invalid])), ["state_recorded_alerted"]);
+    let active = state_changed_body(
+        "i7",
+        id,
+        Some("36123"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-27T12:40:00Z",
+    );
+    let file = d.file(STATE_CHANGED, &active);
+    let env = d.env("integration-state-changed");
+    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    answers(
+                        &invoke_files(
+                            "integration-state-changed",
+                            &env,
+                            std::slice::from_ref(&file),
+                            10_000,
+                        )
+                        .0,
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+    });
+    while answered.iter().any(|(c, _)| *c != 200) {
+        assert!(
+            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
+            "{answered:?}"
+        );
+        answered = d.state(std::slice::from_ref(&active));
+    }
+    let subjects: Vec<String> = d.alerts().await.into_iter().map(|a| a.0).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+            "Recovered: Acme, Inc. (workday LMS) is ACTIVE again"
+        ]
+    );
+
+    // An ACTIVE that was never INVALID, and an older ACTIVE arriving late: no notice.
+    let fresh = state_changed_body(
+        "j1",
+        "workday:fresh",
+        Some("36123"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-27T10:00:00Z",
+    );
+    let late = state_changed_body(
+        "i0",
+        id,
+        Some("36123"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-27T09:00:00Z",
+    );
+    assert_eq!(
+        outcomes(&d.state(&[fresh, late])),
+        ["state_recorded", "ignored_stale"]
+    );
+    assert!(d.alerts().await.is_empty());
+
+    // A recovered notice whose publish failed goes out on the retry.
+    let again = state_changed_body(
+        "i4",
+        id,
+        Some("36123"),
+        "INVALID",
+        "PASSED",
+        "2026-11-27T13:00:00Z",
+    );
+    let back = state_changed_body(
+        "i5",
+        id,
+        Some("36123"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-27T14:00:00Z",
+    );
+    assert_eq!(outcomes(&d.state(&[again])), ["state_recorded_alerted"]);
+    let broken = without_sns(d.env("integration-state-changed"));
+    let got = d.deliver_with(
+        "integration-state-changed",
+        &broken,
+        STATE_CHANGED,
+        std::slice::from_ref(&back),
+    );
+    assert_eq!(got[0].0, 503, "{got:?}");
+    assert_eq!(outcomes(&d.state(&[back])), ["state_recorded_recovered"]);
+    let subjects: Vec<String> = d.alerts().await.into_iter().map(|a| a.0).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+            "Recovered: Acme, Inc. (workday LMS) is ACTIVE again"
+        ]
+    );
+}
