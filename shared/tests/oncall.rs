@@ -673,3 +673,40 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
+    let d = Desk::new("sdk-retry", 60);
+    let through = |rules: &[&str], body: String| {
+        let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, rules);
+        let env = with_env(
+            d.env("connection-flow-failed"),
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            &proxy.endpoint,
+        );
+        let got = d.deliver_with("connection-flow-failed", &env, FLOW_FAILED, &[body]);
+        (got, proxy)
+    };
+    // The opening write is applied, its answer lost (500), and the SDK sends it again: the
+    // repeat finds the window opened by this very failure and pages (once).
+    let (got, proxy) = through(
+        &["pass:UpdateItem:1", "apply-then-500:UpdateItem:1"],
+        failure("w1", Some("36123"), ACME, "workday"),
+    );
+    assert_eq!(outcomes(&got), ["alerted"]);
+    assert_eq!(proxy.count().await, 1, "the repeated write was reached");
+    // The same for a fold: the repeat finds this failure already in `folded_ids`.
+    let (got, proxy) = through(
+        &["apply-then-500:UpdateItem:1"],
+        failure("w2", Some("36123"), ACME, "workday"),
+    );
+    assert_eq!(outcomes(&got), ["folded"]);
+    assert_eq!(proxy.count().await, 1);
+    assert_eq!(d.alerts().await.len(), 1);
+    let record = d.record(KEY).await;
+    assert_eq!(
+        (record["total"].as_i64(), record["folded"].as_i64()),
+        (Some(2), Some(1)),
+        "each failure counted once: {record}"
+    );
+}
