@@ -579,29 +579,21 @@ impl Report {
                 u32::from(self.stopped == Some("rate_limited")),
             ),
         ];
-        let mut line = serde_json::json!({
-            "timestamp": rfc3339(at),
-            "level": if self.failures > 0 || self.stopped.is_some_and(|s| s != "deadline") { "WARN" } else { "INFO" },
-            "message": "reconcile run",
-            "Function": "reconcile",
-            "dry_run": self.dry_run,
-            "in_step": self.in_step,
-            "stopped": self.stopped,
-            "started_after": self.started_after,
-            "changes": self.changes,
-            "_aws": {
-                "Timestamp": (at.unix_timestamp_nanos() / 1_000_000) as i64,
-                "CloudWatchMetrics": [{
-                    "Namespace": "KomboWebhooks",
-                    "Dimensions": [["Function"]],
-                    "Metrics": metrics.iter().map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
-                }],
-            },
-        });
-        for (name, value) in metrics {
-            line[name] = value.into();
-        }
-        line
+        let warn = self.failures > 0 || self.stopped.is_some_and(|s| s != "deadline");
+        crate::telemetry::run_line(
+            "reconcile",
+            "reconcile run",
+            warn,
+            at,
+            &metrics,
+            serde_json::json!({
+                "dry_run": self.dry_run,
+                "in_step": self.in_step,
+                "stopped": self.stopped,
+                "started_after": self.started_after,
+                "changes": self.changes,
+            }),
+        )
     }
 }
 

@@ -14,8 +14,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::deadline::{Deadline, UNDO_RESERVE};
+use crate::decide::FailureRecord;
 use crate::decide::notices::summary_notice;
-use crate::decide::{FailureRecord, rfc3339};
 use crate::error::Error;
 use crate::ports::{AlertPublisher, ClaimStore, FailureStore, MappingStore};
 use crate::webhook::{App, Outcome};
@@ -120,7 +120,7 @@ where
                 return Ok(false);
             }
         };
-        let notice = summary_notice(r, folded);
+        let notice = summary_notice(r, folded, &id);
         let sent = self
             .app
             .once(&id, now, deadline, Outcome::AlreadyAlerted, async {
@@ -147,30 +147,17 @@ impl SweepReport {
     /// The run's one log line, its figures also as metrics (Embedded Metric Format,
     /// namespace `KomboWebhooks`, dimension `Function`).
     pub fn log_line(&self, at: OffsetDateTime) -> serde_json::Value {
-        let metrics = [
-            ("SweepChecked", self.checked),
-            ("SweepSummaries", self.summaries),
-            ("SweepFailures", self.failures),
-        ];
-        let mut line = serde_json::json!({
-            "timestamp": rfc3339(at),
-            "level": if self.failures > 0 { "WARN" } else { "INFO" },
-            "message": "failure sweep",
-            "Function": "failure-sweep",
-            "tidied": self.tidied,
-            "stopped": self.stopped,
-            "_aws": {
-                "Timestamp": millis(at),
-                "CloudWatchMetrics": [{
-                    "Namespace": "KomboWebhooks",
-                    "Dimensions": [["Function"]],
-                    "Metrics": metrics.iter().map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
-                }],
-            },
-        });
-        for (name, value) in metrics {
-            line[name] = value.into();
-        }
-        line
+        crate::telemetry::run_line(
+            "failure-sweep",
+            "failure sweep",
+            self.failures > 0,
+            at,
+            &[
+                ("SweepChecked", self.checked),
+                ("SweepSummaries", self.summaries),
+                ("SweepFailures", self.failures),
+            ],
+            serde_json::json!({"tidied": self.tidied, "stopped": self.stopped}),
+        )
     }
 }

@@ -121,6 +121,42 @@ pub fn init() {
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout));
 }
 
+/// The one log line of a scheduled run (the reconcile run, the failure sweep): `fields`,
+/// then its figures both as fields and, in CloudWatch's Embedded Metric Format, as metrics
+/// (namespace `KomboWebhooks`, dimension `Function`), with no call to CloudWatch.
+pub fn run_line(
+    function: &str,
+    message: &str,
+    warn: bool,
+    at: time::OffsetDateTime,
+    metrics: &[(&str, u32)],
+    fields: serde_json::Value,
+) -> serde_json::Value {
+    let mut line = serde_json::json!({
+        "timestamp": crate::decide::rfc3339(at),
+        "level": if warn { "WARN" } else { "INFO" },
+        "message": message,
+        "Function": function,
+        "_aws": {
+            "Timestamp": (at.unix_timestamp_nanos() / 1_000_000) as i64,
+            "CloudWatchMetrics": [{
+                "Namespace": "KomboWebhooks",
+                "Dimensions": [["Function"]],
+                "Metrics": metrics.iter().map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        },
+    });
+    if let serde_json::Value::Object(extra) = fields {
+        for (k, v) in extra {
+            line[k] = v;
+        }
+    }
+    for (name, value) in metrics {
+        line[*name] = (*value).into();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::emf_inline;

@@ -93,6 +93,28 @@ impl Desk {
         self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies)
     }
 
+    /// Delivers `bodies` to `function` from three warm processes at once, then again (as
+    /// Kombo retries a 429) until every delivery is answered 200.
+    fn three_at_once(&self, function: &str, route: &str, bodies: &[String]) {
+        let files: Vec<PathBuf> = bodies.iter().map(|b| self.file(route, b)).collect();
+        let env = self.env(function);
+        let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| answers(&invoke_files(function, &env, &files, 10_000).0)))
+                .collect();
+            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        });
+        // A delivery that met another's claim in progress is told to retry (429); Kombo's
+        // retry then finds it done.
+        while answered.iter().any(|(c, _)| *c != 200) {
+            assert!(
+                answered.iter().all(|(c, _)| *c == 200 || *c == 429),
+                "{answered:?}"
+            );
+            answered = self.deliver_with(function, &env, route, bodies);
+        }
+    }
+
     /// One sweep run; its report.
     fn sweep(&self) -> Value {
         let file = self
@@ -427,25 +449,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
         .map(|i| failure(&format!("k{i}"), Some("36123"), ACME, "workday"))
         .collect();
     // Three deliveries of every failure at once, from three warm processes.
-    let files: Vec<PathBuf> = storm.iter().map(|b| d.file(FLOW_FAILED, b)).collect();
-    let env = d.env("connection-flow-failed");
-    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| answers(&invoke_files("connection-flow-failed", &env, &files, 10_000).0))
-            })
-            .collect();
-        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
-    });
-    // A delivery that met another's claim in progress is told to retry (429); Kombo's
-    // retry then finds it done.
-    while answered.iter().any(|(c, _)| *c != 200) {
-        assert!(
-            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
-            "{answered:?}"
-        );
-        answered = d.fail(&storm);
-    }
+    d.three_at_once("connection-flow-failed", FLOW_FAILED, &storm);
     let alerts = d.alerts().await;
     assert_eq!(
         alerts.len(),
@@ -475,33 +479,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
 
     // Three deliveries of the create at once: one resolved notice.
     let create = created_body("c-k", "workday:acme", Some("36123"));
-    let file = d.file(CREATED, &create);
-    let env = d.env("integration-created");
-    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| {
-                    answers(
-                        &invoke_files(
-                            "integration-created",
-                            &env,
-                            std::slice::from_ref(&file),
-                            10_000,
-                        )
-                        .0,
-                    )
-                })
-            })
-            .collect();
-        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
-    });
-    while answered.iter().any(|(c, _)| *c != 200) {
-        assert!(
-            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
-            "{answered:?}"
-        );
-        answered = d.create(std::slice::from_ref(&create));
-    }
+    d.three_at_once("integration-created", CREATED, &[create]);
     let alerts = d.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(
@@ -578,33 +556,7 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
         "PASSED",
         "2026-11-27T12:40:00Z",
     );
-    let file = d.file(STATE_CHANGED, &active);
-    let env = d.env("integration-state-changed");
-    let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| {
-                    answers(
-                        &invoke_files(
-                            "integration-state-changed",
-                            &env,
-                            std::slice::from_ref(&file),
-                            10_000,
-                        )
-                        .0,
-                    )
-                })
-            })
-            .collect();
-        runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
-    });
-    while answered.iter().any(|(c, _)| *c != 200) {
-        assert!(
-            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
-            "{answered:?}"
-        );
-        answered = d.state(std::slice::from_ref(&active));
-    }
+    d.three_at_once("integration-state-changed", STATE_CHANGED, &[active]);
     let subjects: Vec<String> = d.alerts().await.into_iter().map(|a| a.0).collect();
     assert_eq!(
         subjects,

@@ -180,8 +180,8 @@ pub fn recovered_notice(
 }
 
 /// The sweep's summary of a window that closed with `folded` failures nobody was paged
-/// about.
-pub fn summary_notice(r: &FailureRecord, folded: u32) -> Alert {
+/// about; `id` is the summary's own ([`FailureRecord::summary_id`] when it was taken).
+pub fn summary_notice(r: &FailureRecord, folded: u32, id: &str) -> Alert {
     let end_user = EndUser {
         organization_name: r.organization_name.clone(),
         creator_email: None,
@@ -213,7 +213,7 @@ pub fn summary_notice(r: &FailureRecord, folded: u32) -> Alert {
         &r.tool,
         &r.category,
         &extra,
-        &r.summary_id(),
+        id,
     );
     // The summary has no Kombo event of its own: name the last failure instead.
     if let (Some(last), Some(f)) = (&r.last_event_id, a.fields.last_mut()) {
@@ -325,7 +325,7 @@ mod tests {
             last_event_id: Some("ev6".into()),
             summary: None,
         };
-        let a = summary_notice(&r, 5);
+        let a = summary_notice(&r, 5, &r.summary_id());
         assert_eq!(
             a.subject,
             "Kombo connection failed 5 more times: Acme, Inc. (workday LMS)"
