@@ -13,7 +13,8 @@
 //!   newer state: a webhook about a later change always wins over a run, and a run never
 //!   writes over a state a webhook recorded after it asked. A status that makes the
 //!   integration INVALID pages once, as the webhook would (the claim is on the
-//!   observation's event id, and the row records which event made it INVALID).
+//!   observation's event id, and the row records which event made it INVALID); one that
+//!   takes it out of INVALID (ACTIVE) sends one "recovered" notice the same way.
 //! - A page or notice that failed is tried again by the following runs (the row still
 //!   names the run's event id) for half the claims' retention; a completed one is never
 //!   repeated.
@@ -199,8 +200,9 @@ pub fn plan(
         .as_deref()
         .is_some_and(|s| s != k.setup_status);
     if stored == k.status && !setup_differs {
-        // INVALID on both sides, made so by a run: its page may still be owed.
-        if k.status == "INVALID"
+        // INVALID (or ACTIVE) on both sides, made so by a run: its page (or "recovered"
+        // notice, if it was a recovery) may still be owed.
+        if (k.status == "INVALID" || k.status == "ACTIVE")
             && retry_window(row, now, settings)
             && let Some(ms) = row
                 .last_event_id
@@ -235,6 +237,17 @@ fn state(
     retry: bool,
 ) -> Repair {
     let invalid = k.status == "INVALID";
+    // Out of INVALID: the store tells whether this observation is the one that left it.
+    let recovers = k.status == "ACTIVE" && (retry || row.state.as_deref() == Some("INVALID"));
+    let recovered = recovers.then(|| {
+        crate::decide::notices::recovered_notice(
+            &end_user(row),
+            &row.tool,
+            &row.category,
+            &row.integration_id,
+            &event_id,
+        )
+    });
     let page = invalid.then(|| {
         alert(
             AlertKind::IntegrationInvalid,
@@ -265,16 +278,20 @@ fn state(
                 qa_status: None,
                 state_updated_at: at,
                 state_updated_at_ms: ms,
-                updated_at: rfc3339(now),
+                // A retry rewrites what the run wrote then, so its retry window stays put.
+                updated_at: if retry {
+                    row.updated_at.clone()
+                } else {
+                    rfc3339(now)
+                },
                 last_event_id: event_id.clone(),
             },
             descriptive: Descriptive::default(),
             invalid,
-            // A recovery the run finds is recorded without a notice (see README).
-            recovers: false,
+            recovers,
         },
         event_id,
-        page,
+        page: page.or(recovered),
         retry,
     }
 }
@@ -305,6 +322,8 @@ pub struct Report {
     pub state_repaired: u32,
     /// Of those, newly INVALID: paged.
     pub invalid_paged: u32,
+    /// Of those, out of INVALID (ACTIVE again): the "recovered" notice sent.
+    pub recovered_notified: u32,
     /// Rows that failed (Kombo refused that one id, a write or publish failed); tried
     /// again by the next run.
     pub failures: u32,
@@ -478,7 +497,11 @@ where
             Ok(outcome) => {
                 match outcome {
                     Outcome::Deleted => report.deleted += 1,
-                    Outcome::StateRecorded => report.state_repaired += 1,
+                    Outcome::StateRecorded if !retry => report.state_repaired += 1,
+                    Outcome::StateRecordedRecovered => {
+                        report.state_repaired += 1;
+                        report.recovered_notified += 1;
+                    }
                     Outcome::StateRecordedAlerted => {
                         report.state_repaired += 1;
                         report.invalid_paged += 1;
@@ -573,6 +596,7 @@ impl Report {
             ("ReconcileDeleted", self.deleted),
             ("ReconcileStateRepaired", self.state_repaired),
             ("ReconcileInvalidPaged", self.invalid_paged),
+            ("ReconcileRecoveredNotified", self.recovered_notified),
             ("ReconcileFailures", self.failures),
             (
                 "ReconcileRateLimited",

@@ -460,7 +460,7 @@ async fn the_operator_script_dry_runs_then_runs() {
     assert!(ok, "{out}{err}");
     assert!(
         out.contains(
-            "checked 3, in step 1, deleted 1, state repaired 1 (INVALID paged 1), failures 0"
+            "checked 3, in step 1, deleted 1, state repaired 1 (INVALID paged 1, recovered 0), failures 0"
         ),
         "{out}"
     );
@@ -490,4 +490,48 @@ async fn the_sample_events_start_a_run_and_a_dry_run() {
     assert_eq!(reports[1]["dry_run"], false);
     assert_eq!(reports[1]["deleted"], 1);
     assert_eq!(r.row(GONE).await["status"], "DELETED");
+}
+
+#[tokio::test]
+async fn a_recovery_the_run_finds_sends_one_recovered_notice_even_after_a_failed_publish() {
+    let r = Run::new("recovered");
+    r.create(&[INVALID]);
+    let first = r.run();
+    assert_eq!(first["invalid_paged"], 1, "{first}");
+    r.stack.alerts().await;
+    // The integration works again; no webhook told.
+    r.set_kombo(INVALID, json!({"status": "ACTIVE"})).await;
+    let no_sns = with_env(
+        r.env(),
+        "AWS_ENDPOINT_URL_SNS",
+        &format!("http://127.0.0.1:{}", free_port()),
+    );
+    let (failed, _, _) = r.reconcile(&no_sns, json!({}), 60_000);
+    assert_eq!(failed["failures"], 1, "the notice failed: {failed}");
+    let row = r.row(INVALID).await;
+    assert_eq!(row["state"], "ACTIVE", "the state is recorded: {row}");
+    let written_at = row["updated_at"].clone();
+    assert!(r.stack.alerts().await.is_empty());
+
+    let second = r.run();
+    assert_eq!(
+        (&second["recovered_notified"], &second["failures"]),
+        (&json!(1), &json!(0)),
+        "{second}"
+    );
+    assert_eq!(
+        r.subjects().await,
+        ["Recovered: Acme, Inc. (workday LMS) is ACTIVE again"]
+    );
+    for _ in 0..2 {
+        let again = r.run();
+        assert_eq!(again["changes"], json!([]), "{again}");
+        assert_eq!(again["in_step"], 1, "{again}");
+    }
+    assert!(r.stack.alerts().await.is_empty(), "sent once");
+    assert_eq!(
+        r.row(INVALID).await["updated_at"],
+        written_at,
+        "the retries rewrote nothing"
+    );
 }

@@ -52,13 +52,14 @@ async fn main() -> ExitCode {
                 );
             }
             println!(
-                "{}checked {}, in step {}, deleted {}, state repaired {} (INVALID paged {}), failures {}{}",
+                "{}checked {}, in step {}, deleted {}, state repaired {} (INVALID paged {}, recovered {}), failures {}{}",
                 if report.dry_run { "dry run: " } else { "" },
                 report.checked,
                 report.in_step,
                 report.deleted,
                 report.state_repaired,
                 report.invalid_paged,
+                report.recovered_notified,
                 report.failures,
                 report
                     .stopped
