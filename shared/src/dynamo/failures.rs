@@ -28,8 +28,9 @@ const DUE: &str = "due";
 /// failures for one customer (then Kombo retries).
 const TRIES: usize = 4;
 
-/// What a conditional write found when its condition did not hold.
-enum Outcome {
+/// What a conditional write did: `Written` with the item after it, or `Refused` (its
+/// condition did not hold) with the item that stands, if any.
+enum Conditional {
     Written(Item),
     Refused(Option<Item>),
 }
@@ -61,17 +62,17 @@ impl DynamoStore {
             .key("event_id", s(key)))
     }
 
-    async fn conditional(&self, write: UpdateItemFluentBuilder) -> Result<Outcome, Error> {
+    async fn conditional(&self, write: UpdateItemFluentBuilder) -> Result<Conditional, Error> {
         let result = write
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Outcome::Written(out.attributes.unwrap_or_default())),
+            Ok(out) => Ok(Conditional::Written(out.attributes.unwrap_or_default())),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(
-                    Outcome::Refused(failed.item().filter(|i| !i.is_empty()).cloned()),
+                    Conditional::Refused(failed.item().filter(|i| !i.is_empty()).cloned()),
                 ),
                 _ => Err(dependency(e)),
             },
@@ -95,7 +96,7 @@ impl DynamoStore {
 
     /// Folds `f` into the open window: it is open, not opened by `f` itself, and `f` is
     /// not counted in it yet.
-    async fn fold(&self, f: &Failure, now: OffsetDateTime) -> Result<Outcome, Error> {
+    async fn fold(&self, f: &Failure, now: OffsetDateTime) -> Result<Conditional, Error> {
         let write = self
             .update_record(&f.key)?
             .update_expression(
@@ -116,7 +117,7 @@ impl DynamoStore {
 
     /// Opens a window with `f`: there is none, or it closed. The folded count of the
     /// window it closes is carried into this page.
-    async fn open(&self, f: &Failure, now: OffsetDateTime) -> Result<Outcome, Error> {
+    async fn open(&self, f: &Failure, now: OffsetDateTime) -> Result<Conditional, Error> {
         let mut values = self.failure_values(f, now);
         values.insert(":zero".into(), n(0));
         values.insert(":now".into(), n(millis(now)));
@@ -163,23 +164,23 @@ impl FailureStore for DynamoStore {
         };
         for _ in 0..TRIES {
             match self.fold(f, now).await? {
-                Outcome::Written(_) => return Ok(Counted::Folded),
-                Outcome::Refused(Some(old)) => {
+                Conditional::Written(_) => return Ok(Counted::Folded),
+                Conditional::Refused(Some(old)) => {
                     if let Some(counted) = own(&old) {
                         return Ok(counted);
                     }
                 }
-                Outcome::Refused(None) => {}
+                Conditional::Refused(None) => {}
             }
             match self.open(f, now).await? {
-                Outcome::Written(new) => {
+                Conditional::Written(new) => {
                     return Ok(Counted::Page {
                         carried: count(&new, "carried"),
                     });
                 }
                 // Opened meanwhile by someone else (then fold again) or by this failure's
                 // own earlier try.
-                Outcome::Refused(old) => {
+                Conditional::Refused(old) => {
                     if let Some(counted) = old.as_ref().and_then(own) {
                         return Ok(counted);
                     }
@@ -212,19 +213,19 @@ impl FailureStore for DynamoStore {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":ttl", n((now + self.retention).unix_timestamp()));
         Ok(match self.conditional(write).await? {
-            Outcome::Written(new) => Resolving::Notify {
+            Conditional::Written(new) => Resolving::Notify {
                 failed: count(&new, "resolved_total"),
             },
             // This create resolved it before (a retry whose notice may not have gone out;
             // the notice's claim decides).
-            Outcome::Refused(Some(old))
+            Conditional::Refused(Some(old))
                 if string(&old, "resolved_by").as_deref() == Some(event_id) =>
             {
                 Resolving::Notify {
                     failed: count(&old, "resolved_total"),
                 }
             }
-            Outcome::Refused(_) => Resolving::Nothing,
+            Conditional::Refused(_) => Resolving::Nothing,
         })
     }
 
@@ -261,7 +262,7 @@ impl FailureStore for DynamoStore {
             .expression_attribute_values(":w", n(r.window_start_ms));
         Ok(matches!(
             self.conditional(write).await?,
-            Outcome::Written(_)
+            Conditional::Written(_)
         ))
     }
 
