@@ -59,6 +59,13 @@ FLOW_FAILED = {
     },
 }
 
+# The same customer's next attempt, failing too (a storm: it folds into the first's window).
+FLOW_FAILED_AGAIN = {
+    **FLOW_FAILED,
+    "id": "5kLmNpQrStUvWxYz2A3B4C6D",
+    "data": {**FLOW_FAILED["data"], "log_url": "https://app.kombo.dev/env/production/logs/D4yVp7YBtC3tcLD8N2hzYbSY"},
+}
+
 STATE_CHANGED = {
     "id": "4gHjKlMnPqRsTuVwXyZ2A3B5",
     "type": "integration-state-changed",
@@ -80,6 +87,7 @@ SAMPLES = {
     "integration-created-unassigned.json": ("integration-created", CREATED_UNASSIGNED, LOCAL_SECRET),
     "integration-deleted.json": ("integration-deleted", DELETED, LOCAL_SECRET),
     "connection-flow-failed.json": ("connection-flow-failed", FLOW_FAILED, LOCAL_SECRET),
+    "connection-flow-failed-again.json": ("connection-flow-failed", FLOW_FAILED_AGAIN, LOCAL_SECRET),
     # Negative samples, for trying the error paths.
     "connection-flow-failed-forged.json": ("connection-flow-failed", FLOW_FAILED, FORGER_SECRET),
     "integration-deleted-wrong-type.json": ("integration-deleted", CREATED, LOCAL_SECRET),

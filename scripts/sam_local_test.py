@@ -39,6 +39,9 @@ from events import LOCAL_SECRET  # noqa: E402
 
 SAM = os.path.join(ROOT, ".venv", "sam", "bin", "sam")
 REGION = "us-east-1"
+# The fold window of this run (env.json leaves the template's 15 minutes): the second failure
+# folds into the first's window, and the sweep, invoked once it closed, reports it.
+FOLD_WINDOW_S = 20
 # The ports events/env.json names (make dev's defaults); the run swaps in its own.
 ENV_JSON_PORTS = {"aws": 4566, "dynamodb": 8000, "kombo": 4567}
 
@@ -56,6 +59,7 @@ INVOKES = [
     ("CustomerIntegrationsFunction", "customer-integrations.json", 200, None),
     ("ConnectionLinkFunction", "connection-link.json", 200, None),
     ("ConnectionFlowFailedFunction", "connection-flow-failed.json", 200, "alerted"),
+    ("ConnectionFlowFailedFunction", "connection-flow-failed-again.json", 200, "folded"),
     ("ConnectionFlowFailedFunction", "connection-flow-failed-forged.json", 401, "unauthorized"),
     ("DeleteIntegrationFunction", "delete-integration.json", 200, "deleted"),
     ("IntegrationDeletedFunction", "integration-deleted-wrong-type.json", 422, "wrong_event_type"),
@@ -199,9 +203,12 @@ def local_env_json(ports):
         text = f.read()
     for key, default in ENV_JSON_PORTS.items():
         text = text.replace(f"host.docker.internal:{default}", f"host.docker.internal:{ports[key]}")
+    env = json.loads(text)
+    for function in ("ConnectionFlowFailedFunction", "FailureSweepFunction"):
+        env[function]["ALERT_FOLD_WINDOW_SECONDS"] = str(FOLD_WINDOW_S)
     path = os.path.join(WORK, "env.json")
     with open(path, "w") as f:
-        f.write(text)
+        json.dump(env, f, indent=2)
     return path
 
 
@@ -291,10 +298,12 @@ def expect(cond, msg):
 
 def check_report(fx, event, report, stderr):
     if event == "failure-sweep-scheduled.json":
-        # The one connection failure opened a window and folded nothing: no summary owed.
-        if report.get("summaries") != 0 or report.get("failures") != 0 or report.get("stopped") is not None:
+        # The window the first failure opened closed with the second folded into it.
+        if report.get("summaries") != 1 or report.get("failures") != 0 or report.get("stopped") is not None:
             fail(f"{event}: unexpected report {report}\n{stderr}")
-        expect(fx.new_alerts() == [], f"{event} alerted")
+        alerts = fx.new_alerts()
+        expect(alerts == ["Kombo connection failed once more: Acme, Inc. (workday LMS)"],
+               f"{event}: one summary expected: {alerts}")
         return
     check_reconcile(fx, event, report, stderr)
 
@@ -335,6 +344,8 @@ def check_effects(fx, event, body):
         expect(("POST", "/v1/connect/create-link") in fx.kombo_requests(), "Kombo got no create-link")
     elif event == "connection-flow-failed.json":
         expect(len(alerts) == 1, f"one connection-flow-failed page expected: {alerts}")
+    elif event == "connection-flow-failed-again.json":
+        expect(alerts == [], f"the second failure in the window paged: {alerts}")
     elif event == "delete-integration.json":
         expect(fx.row(CREATED_ID).get("status") == "DELETED", f"tombstone: {fx.row(CREATED_ID)}")
         expect(("DELETE", f"/v1/integrations/{CREATED_ID}") in fx.kombo_requests(), "Kombo got no DELETE")
@@ -437,8 +448,14 @@ def main():
         covered = sorted(event for _, event, _, _ in INVOKES)
         expect(samples == covered, f"events/ and this test disagree: {samples} vs {covered}")
 
+        flow_failed_at = None
         for function, event, status, want in INVOKES:
+            if event == "failure-sweep-scheduled.json" and flow_failed_at is not None:
+                # Until the first failure's window has closed.
+                time.sleep(max(0.0, flow_failed_at + FOLD_WINDOW_S + 1 - time.monotonic()))
             start = time.monotonic()
+            if event == "connection-flow-failed.json":
+                flow_failed_at = start
             answer, stderr = invoke(env, template, env_json, host, arch, function, event)
             if status is None:
                 check_report(fx, event, answer, stderr)
@@ -451,7 +468,7 @@ def main():
                 fail(f"{function} {event}: expected {status} {want}, got {answer}\n{stderr}")
             check_effects(fx, event, body)
             say(f"invoke {function:32} {event:38} {status} {want or ''} ({time.monotonic() - start:.1f} s)")
-        expect(len(fx.alerts) == 3, f"three alerts in all expected: {fx.alerts}")
+        expect(len(fx.alerts) == 4, f"four alerts in all expected: {fx.alerts}")
 
         start_api(children, env, template, env_json, host, arch, fx)
         say(f"PASSED: {len(INVOKES)} sample events through sam local invoke, 4 requests through start-api")

@@ -51,11 +51,14 @@ async fn every_sample_event_through_its_built_binary() {
                 "connection-flow-failed.json",
                 "connection-flow-failed-forged.json",
                 "connection-flow-failed.json",
+                // The same customer again, inside the window: counted, not paged.
+                "connection-flow-failed-again.json",
             ],
             &[
                 (200, "alerted"),
                 (401, "unauthorized"),
                 (200, "already_alerted"),
+                (200, "folded"),
             ],
         ),
     ];
