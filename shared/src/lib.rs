@@ -164,32 +164,39 @@ fn endpoint_override(service_var: &str) -> Option<Option<String>> {
     }
 }
 
-/// The DynamoDB client of a function, from its SDK configuration and environment.
-pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
-    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_DYNAMODB") {
-        conf.set_endpoint_url(url);
-    }
-    aws_sdk_dynamodb::Client::from_conf(conf.build())
+/// A service client of a function, from its SDK configuration and environment: the SDK's
+/// own endpoint resolution unless [`endpoint_override`] names one.
+macro_rules! client_with_local_endpoint {
+    ($(#[$doc:meta])* $name:ident, $sdk:ident, $var:literal) => {
+        $(#[$doc])*
+        pub fn $name(sdk: &aws_config::SdkConfig) -> $sdk::Client {
+            let mut conf = $sdk::config::Builder::from(sdk);
+            if let Some(url) = endpoint_override($var) {
+                conf.set_endpoint_url(url);
+            }
+            $sdk::Client::from_conf(conf.build())
+        }
+    };
 }
 
-/// The SNS client of a function, from its SDK configuration and environment.
-pub fn sns_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
-    let mut conf = aws_sdk_sns::config::Builder::from(sdk);
-    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_SNS") {
-        conf.set_endpoint_url(url);
-    }
-    aws_sdk_sns::Client::from_conf(conf.build())
-}
-
-/// The Secrets Manager client of a function (the secrets mode of the template).
-pub fn secretsmanager_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
-    let mut conf = aws_sdk_secretsmanager::config::Builder::from(sdk);
-    if let Some(url) = endpoint_override("AWS_ENDPOINT_URL_SECRETS_MANAGER") {
-        conf.set_endpoint_url(url);
-    }
-    aws_sdk_secretsmanager::Client::from_conf(conf.build())
-}
+client_with_local_endpoint!(
+    /// The DynamoDB client of a function, from its SDK configuration and environment.
+    dynamodb_client,
+    aws_sdk_dynamodb,
+    "AWS_ENDPOINT_URL_DYNAMODB"
+);
+client_with_local_endpoint!(
+    /// The SNS client of a function, from its SDK configuration and environment.
+    sns_client,
+    aws_sdk_sns,
+    "AWS_ENDPOINT_URL_SNS"
+);
+client_with_local_endpoint!(
+    /// The Secrets Manager client of a function (the secrets mode of the template).
+    secretsmanager_client,
+    aws_sdk_secretsmanager,
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+);
 
 /// Runs a warm-up during init, for at most a second; a failure is only logged (the first
 /// request then opens the connection itself, as it would without a warm-up).
