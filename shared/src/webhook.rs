@@ -193,62 +193,49 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
             (facts.event_id.as_deref(), facts.integration_id.as_deref());
         let m = Metrics::of(&result);
         let emf = m.emf((self.clock)());
+        // The one line: the same fields (and metrics) whatever happened; the level, the
+        // message and, on an error, its text and cause by outcome.
+        macro_rules! line {
+            ($level:expr, $outcome:expr, $status:expr, $($rest:tt)+) => {
+                tracing::event!(
+                    $level,
+                    event_type = E::TYPE,
+                    event_id,
+                    integration_id,
+                    outcome = $outcome,
+                    status = $status,
+                    latency_ms,
+                    webhooks = 1,
+                    signature_failures = m.signature_failures,
+                    alerts_published = m.alerts_published,
+                    alerts_folded = m.alerts_folded,
+                    alerts_resolved = m.alerts_resolved,
+                    dependency_failures = m.dependency_failures,
+                    _aws = %emf,
+                    $($rest)+
+                )
+            };
+        }
+        use tracing::Level;
         match &result {
-            Ok(outcome) => {
-                let outcome = outcome.as_str();
-                if outcome == Outcome::IgnoredTombstoned.as_str() {
-                    tracing::warn!(
-                        event_type = E::TYPE,
-                        event_id,
-                        integration_id,
-                        outcome,
-                        status = 200,
-                        latency_ms,
-                        webhooks = 1,
-                        signature_failures = m.signature_failures,
-                        alerts_published = m.alerts_published,
-                        alerts_folded = m.alerts_folded,
-                        alerts_resolved = m.alerts_resolved,
-                        dependency_failures = m.dependency_failures,
-                        _aws = %emf,
-                        "create for a deleted integration ignored"
-                    );
-                } else {
-                    tracing::info!(
-                        event_type = E::TYPE,
-                        event_id,
-                        integration_id,
-                        outcome,
-                        status = 200,
-                        latency_ms,
-                        webhooks = 1,
-                        signature_failures = m.signature_failures,
-                        alerts_published = m.alerts_published,
-                        alerts_folded = m.alerts_folded,
-                        alerts_resolved = m.alerts_resolved,
-                        dependency_failures = m.dependency_failures,
-                        _aws = %emf,
-                        "webhook handled"
-                    );
-                }
-            }
+            Ok(Outcome::IgnoredTombstoned) => line!(
+                Level::WARN,
+                Outcome::IgnoredTombstoned.as_str(),
+                200,
+                "create for a deleted integration ignored"
+            ),
+            Ok(outcome) => line!(Level::INFO, outcome.as_str(), 200, "webhook handled"),
             Err(e) => {
                 let (status, outcome) = (e.status().as_u16(), e.code());
                 // The error chain's messages, not the raw AWS response that `Debug` would include.
                 let cause = std::error::Error::source(e)
                     .map(|s| aws_smithy_types::error::display::DisplayErrorContext(s).to_string());
-                let (sig, alerts, dep) = (
-                    m.signature_failures,
-                    m.alerts_published,
-                    m.dependency_failures,
-                );
-                let (folded, resolved) = (m.alerts_folded, m.alerts_resolved);
                 if matches!(e, Error::Rejected { .. }) {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
+                    line!(Level::ERROR, outcome, status, error = %e, cause, "webhook not processed: a dependency refused the request (not an outage)");
                 } else if e.is_retryable() {
-                    tracing::error!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, cause, "webhook not processed, sender should retry");
+                    line!(Level::ERROR, outcome, status, error = %e, cause, "webhook not processed, sender should retry");
                 } else {
-                    tracing::warn!(event_type = E::TYPE, event_id, integration_id, outcome, status, latency_ms, webhooks = 1, signature_failures = sig, alerts_published = alerts, alerts_folded = folded, alerts_resolved = resolved, dependency_failures = dep, _aws = %emf, error = %e, "webhook rejected");
+                    line!(Level::WARN, outcome, status, error = %e, "webhook rejected");
                 }
             }
         }
