@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use super::{DynamoStore, Item, dependency, millis, n, s, written};
+use super::{DynamoStore, Item, dependency, every_item, millis, n, s, written};
 use crate::decide::{Failure, FailureRecord, rfc3339};
 use crate::error::Error;
 use crate::ports::{Counted, FailureStore, Resolving};
@@ -230,21 +230,15 @@ impl FailureStore for DynamoStore {
     }
 
     async fn closed_windows(&self, closed_before_ms: i64) -> Result<Vec<FailureRecord>, Error> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(self.idempotency_table()?)
             .index_name(PENDING_SUMMARIES_INDEX)
             .key_condition_expression("sweep = :due AND window_start_ms < :closed")
             .expression_attribute_values(":due", s(DUE))
-            .expression_attribute_values(":closed", n(closed_before_ms))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(dependency)?;
-        Ok(items.iter().filter_map(record).collect())
+            .expression_attribute_values(":closed", n(closed_before_ms));
+        Ok(every_item(query).await?.iter().filter_map(record).collect())
     }
 
     async fn take_summary(&self, r: &FailureRecord) -> Result<bool, Error> {

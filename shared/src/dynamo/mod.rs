@@ -106,6 +106,19 @@ where
     }
 }
 
+/// Every item a query finds, all its pages read.
+async fn every_item(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, Error> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(dependency)
+}
+
 fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {
     serde_dynamo::to_item(value).map_err(|e| Error::Internal(format!("serializing an item: {e}")))
 }
@@ -396,20 +409,14 @@ impl MappingStore for DynamoStore {
     }
 
     async fn by_origin(&self, origin_id: &str) -> Result<Vec<Mapping>, Error> {
-        let pages: Vec<_> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(BY_ORIGIN_INDEX)
             .key_condition_expression("origin_id = :o")
-            .expression_attribute_values(":o", s(origin_id))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(dependency)?;
-        serde_dynamo::from_items(pages)
+            .expression_attribute_values(":o", s(origin_id));
+        serde_dynamo::from_items(every_item(query).await?)
             .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))
     }
 }
