@@ -446,10 +446,6 @@ pub(crate) fn alert(
     .map(|(l, v)| ((*l).to_owned(), (*v).to_owned()))
     .collect();
     fields.push(("Kombo event id".into(), event_id.to_owned()));
-    let mut message = format!("{what}\n\n");
-    for (label, value) in &fields {
-        message.push_str(&format!("{label}: {value}\n"));
-    }
 
     let log_url = extra
         .iter()
@@ -497,10 +493,10 @@ pub(crate) fn alert(
         .origin_id
         .as_deref()
         .unwrap_or(&end_user.organization_name);
-    Alert {
+    let mut alert = Alert {
         kind,
         subject: sns_subject(&subject),
-        message,
+        message: String::new(),
         summary: what.to_owned(),
         fields,
         next_steps,
@@ -508,6 +504,18 @@ pub(crate) fn alert(
         event_id: event_id.to_owned(),
         log_url,
         attributes,
+    };
+    alert.rebuild_message();
+    alert
+}
+
+impl Alert {
+    /// The e-mail text: the summary, then every field on a line of its own.
+    fn rebuild_message(&mut self) {
+        self.message = format!("{}\n\n", self.summary);
+        for (label, value) in &self.fields {
+            self.message.push_str(&format!("{label}: {value}\n"));
+        }
     }
 }
 

@@ -103,14 +103,6 @@ impl Alert {
         self.rebuild_message();
         self
     }
-
-    /// The e-mail text from the summary and the fields (as [`alert`] makes it).
-    fn rebuild_message(&mut self) {
-        self.message = format!("{}\n\n", self.summary);
-        for (label, value) in &self.fields {
-            self.message.push_str(&format!("{label}: {value}\n"));
-        }
-    }
 }
 
 /// The page of a failure that opened a window, reporting the `carried` failures that
