@@ -431,11 +431,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let result = soft.run(DDB, self.store.update_state(update)).await?;
         if !result.announce {
-            return Ok(match result.applied {
-                StateApplied::Deleted => Outcome::IgnoredTombstoned,
-                StateApplied::Stale => Outcome::IgnoredStale,
-                StateApplied::Applied => Outcome::StateRecorded,
-            });
+            return Ok(recorded(result.applied));
         }
         self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
             soft.run(SNS, self.alerts.publish(notice))
@@ -446,9 +442,9 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
     }
 
     /// Records a state; publishes `alert` only if this event is the one that made the
-    /// transition it announces: INVALID (and that INVALID period still stands: a second
-    /// INVALID, an older one arriving late, or one already superseded pages nobody), or
-    /// INVALID → ACTIVE (a "recovered" notice).
+    /// integration INVALID and that INVALID period still stands (a second INVALID, an
+    /// older one arriving late, or one already superseded pages nobody). An ACTIVE that
+    /// may end INVALID goes through [`Self::record_recovery`] instead.
     async fn record_state(
         &self,
         update: &StateUpdate,
@@ -458,17 +454,9 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         let result = deadline.run(DDB, self.store.update_state(update)).await?;
         if let (true, Some(alert)) = (result.announce, alert) {
             deadline.run(SNS, self.alerts.publish(alert)).await?;
-            return Ok(if update.invalid {
-                Outcome::StateRecordedAlerted
-            } else {
-                Outcome::StateRecordedRecovered
-            });
+            return Ok(Outcome::StateRecordedAlerted);
         }
-        Ok(match result.applied {
-            StateApplied::Deleted => Outcome::IgnoredTombstoned,
-            StateApplied::Stale => Outcome::IgnoredStale,
-            StateApplied::Applied => Outcome::StateRecorded,
-        })
+        Ok(recorded(result.applied))
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →
@@ -513,6 +501,15 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 Err(e)
             }
         }
+    }
+}
+
+/// What a state write that announced nothing did.
+fn recorded(applied: StateApplied) -> Outcome {
+    match applied {
+        StateApplied::Deleted => Outcome::IgnoredTombstoned,
+        StateApplied::Stale => Outcome::IgnoredStale,
+        StateApplied::Applied => Outcome::StateRecorded,
     }
 }
 
