@@ -319,16 +319,7 @@ impl MappingStore for DynamoStore {
             // page), or another event's (then this is only a newer detail, no page).
             let announce = old.state.as_deref() == Some("INVALID")
                 && old.written_by(&old.invalid_event_id, event_id);
-            let applied = if old.deleted() {
-                StateApplied::Deleted
-            } else if old
-                .state_updated_at_ms
-                .is_some_and(|ms| ms > u.fields.state_updated_at_ms)
-            {
-                StateApplied::Stale
-            } else {
-                self.plain_state_write(u).await?
-            };
+            let applied = self.after_refused_transition(u, Some(&old)).await?;
             return Ok(StateResult { applied, announce });
         }
         if u.recovers {
@@ -485,7 +476,18 @@ impl DynamoStore {
             o.state.as_deref() == Some("ACTIVE")
                 && o.recovered_event_id.as_deref() == Some(event_id)
         });
-        let applied = match old {
+        let applied = self.after_refused_transition(u, old.as_ref()).await?;
+        Ok(StateResult { applied, announce })
+    }
+
+    /// A transition's condition failed with `old` standing: the update is still applied
+    /// as a plain one unless the row is a tombstone or holds a newer state.
+    async fn after_refused_transition(
+        &self,
+        u: &StateUpdate,
+        old: Option<&Existing>,
+    ) -> Result<StateApplied, Error> {
+        Ok(match old {
             Some(o) if o.deleted() => StateApplied::Deleted,
             Some(o)
                 if o.state_updated_at_ms
@@ -494,8 +496,7 @@ impl DynamoStore {
                 StateApplied::Stale
             }
             _ => self.plain_state_write(u).await?,
-        };
-        Ok(StateResult { applied, announce })
+        })
     }
 
     /// A state update that is not a transition into or out of INVALID.
