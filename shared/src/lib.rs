@@ -114,16 +114,8 @@ impl AwsReconciler {
     /// Builds the reconcile run from its environment: the table, claims and topic (as a
     /// publishing webhook function has them) and the Kombo API key.
     pub async fn from_env() -> Result<Self, Error> {
-        let settings = config::Settings::from_env(true)?;
-        tls::check_extra_roots()?;
-        let sdk = aws_config_loader().load().await;
+        let (app, sdk) = AwsApp::scheduled_from_env().await?;
         let kombo = kombo::KomboClient::from_env_with(&sdk).await?;
-        let app = App::with_clients(
-            secrets::Cached::fixed(signature::Secrets::none()),
-            settings,
-            dynamodb_client(&sdk),
-            sns_client(&sdk),
-        );
         Ok(reconcile::Reconciler { app, kombo })
     }
 }
@@ -132,15 +124,7 @@ impl AwsSweeper {
     /// Builds the sweep from its environment: the claims and failure records (the
     /// idempotency table), the topic and the fold window.
     pub async fn from_env() -> Result<Self, Error> {
-        let settings = config::Settings::from_env(true)?;
-        tls::check_extra_roots()?;
-        let sdk = aws_config_loader().load().await;
-        let app = App::with_clients(
-            secrets::Cached::fixed(signature::Secrets::none()),
-            settings,
-            dynamodb_client(&sdk),
-            sns_client(&sdk),
-        );
+        let (app, _) = AwsApp::scheduled_from_env().await?;
         Ok(sweep::Sweeper { app })
     }
 }
@@ -226,6 +210,22 @@ impl AwsApp {
         })
         .await;
         Ok(app)
+    }
+
+    /// The app of a scheduled function (no webhook, so no webhook secret), with the
+    /// settings of a publishing function, and the SDK configuration its other clients are
+    /// built from.
+    async fn scheduled_from_env() -> Result<(Self, aws_config::SdkConfig), Error> {
+        let settings = config::Settings::from_env(true)?;
+        tls::check_extra_roots()?;
+        let sdk = aws_config_loader().load().await;
+        let app = Self::with_clients(
+            secrets::Cached::fixed(signature::Secrets::none()),
+            settings,
+            dynamodb_client(&sdk),
+            sns_client(&sdk),
+        );
+        Ok((app, sdk))
     }
 
     /// Builds the app from an explicit SDK configuration (tests, local servers).
