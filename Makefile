@@ -14,12 +14,12 @@ EVENT ?= events/integration-created.json
 ARCH ?= arm64
 URL ?=
 
-.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build sam-local-test
+.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build sam-local-test browser-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, shellcheck, unit, DynamoDB Local + moto, binaries, sam local
+test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, shellcheck, unit, DynamoDB Local + moto, binaries, the Connect page in Chromium, sam local
 	scripts/deps.sh test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -31,6 +31,7 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, sh
 	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto); not the load"
 	@echo "test: moto's DynamoDB does not hold a lock between a condition and its write (README, Reliability)"
 	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack -- --skip load_of_mixed_concurrent_deliveries
+	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory sam-local-test
 
 dev: ## run every function locally on a local DynamoDB/SNS server; Ctrl-C stops all
@@ -75,6 +76,10 @@ sam-build: ## sam build --beta-features (cargo-lambda, release; ARCH=arm64, or x
 	scripts/deps.sh build
 	scripts/deps.sh sam
 	$(SAM) build --beta-features --parameter-overrides Architecture=$(ARCH)
+
+browser-test: ## the embedded Connect flow in headless Chromium: the reference page, Kombo's SDK, the local stack
+	scripts/deps.sh browser
+	python3 scripts/connect_browser_test.py
 
 sam-local-test: ## sam build + every sample through sam local invoke and start-api, answers and effects checked
 	scripts/deps.sh sam-local

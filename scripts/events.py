@@ -19,6 +19,19 @@ EVENTS = os.path.join(HERE, "..", "events")
 LOCAL_SECRET = "local-fake-kombo-secret-not-real"
 # Signs the forged sample: a secret the functions do not have.
 FORGER_SECRET = "attacker-fake-secret"
+# Obviously fake: the activation token of the connection-completion sample. The fake Kombo
+# (make dev, the tests, sam local) knows it from its start, for the integration the
+# integration-created sample creates (customer 36123): whichever of the two comes first
+# stores the row, the other answers already_stored.
+SAMPLE_TOKEN = "sample-activation-token-not-real"
+SAMPLE_TOKEN_INTEGRATION = {
+    "tool": "successfactors",
+    "id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E",
+    "end_user_origin_id": "36123",
+    "end_user_organization_name": "Acme, Inc.",
+    "end_user_email": "user@example.com",
+    "setup_status": "COMPLETED",
+}
 
 # Bodies from Kombo's documented examples (the LMS connection guide).
 END_USER = {"origin_id": "36123", "creator_email": "user@example.com", "organization_name": "Acme, Inc."}
@@ -102,6 +115,13 @@ BACKEND = {
         "/customers/36123/connection-link",
         {"origin_id": "36123"},
         {"end_user_email": "user@example.com", "end_user_organization_name": "Acme, Inc.", "language": "en"},
+    ),
+    "connection-completion.json": (
+        "POST",
+        "/customers/{origin_id}/connection-completion",
+        "/customers/36123/connection-completion",
+        {"origin_id": "36123"},
+        {"token": SAMPLE_TOKEN},
     ),
     "customer-integrations.json": (
         "GET",

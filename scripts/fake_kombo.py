@@ -2,7 +2,8 @@
 """A local stand-in for Kombo's API (base path /v1), for tests and `make dev`. It records
 every request exactly (method, path, headers, JSON body) and answers as Kombo documents:
 
-    POST   /v1/connect/create-link      {"status":"success","data":{"link":"https://connect.kombo.dev/v1?token=..."}}
+    POST   /v1/connect/create-link      {"status":"success","data":{"link":"http://<this host>/connect?token=..."}}
+                                        (the Connect sandbox below, for the link's end user)
     DELETE /v1/integrations/{id}        {"status":"success","data":{}}; a deleted or unknown id
                                         answers 404 PLATFORM.INTEGRATION_NOT_FOUND
     GET    /v1/integrations/{id}        the integration, shaped as Kombo's SDK model
@@ -11,9 +12,32 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
                                         ending in `inactive`, else ACTIVE; 404
                                         PLATFORM.INTEGRATION_NOT_FOUND for a deleted id or one
                                         ending in `gone` or `missing`
+    GET    /v1/connect/integration-by-token/{token}
+                                        what a finished Connect flow made, as Kombo's SDK model
+                                        (GetConnectIntegrationByTokenTokenPositiveResponse); a
+                                        token is single-use and lives --token-ttl seconds: an
+                                        unknown, used or expired one answers 400
+                                        PLATFORM.INPUT_INVALID (events.SAMPLE_TOKEN is known
+                                        from the start, for the connection-completion sample)
     PUT    /__integrations/{id}         {"status": S} or {"gone": true}: what the GET answers
                                         from now on, scripted failures aside (not a Kombo route)
+    POST   /__connect/tokens            {"id", "tool", "end_user_origin_id", ...[, "token"]}: mints
+                                        an activation token for tests ({"token": ...}; not a
+                                        Kombo route)
     GET    /__requests                  the recorded requests, as JSON (not a Kombo route)
+
+The Connect sandbox (stands in for Kombo Connect; not Kombo routes): create-link's link is
+`http://<this host>/connect?token=<link token>`, a page that speaks the postMessage protocol
+of `@kombo-api/connect` to the page that opened it:
+
+    succeed  creates the integration for the link's end user (GET /v1/integrations/{id} then
+             knows it), posts {"type":"success","data":{"activation_token":...}} with a fresh
+             single-use token, and sends a signed integration-created webhook to
+             <--webhook-base>/integration-created/ after the page's webhook delay (seconds, or
+             "never" to rehearse a lost webhook); a 429, 5xx or no answer is delivered again
+             (5 tries, 1 s apart and more), as Kombo retries
+    fail     sends a signed connection-flow-failed webhook with a log URL; the page stays open
+    close    posts {"type":"close"}
 
 Scripted failures, by id: origin id or integration id `...:rate-limited` always answers 429
 PLATFORM.RATE_LIMIT_EXCEEDED, `...:flaky` answers 503 once and then succeeds, `...:broken`
@@ -22,22 +46,41 @@ happens) and then never answers, the first time only. An `integration_tool` of
 `no-such-tool` answers 400 PLATFORM.INPUT_INVALID. A wrong API key answers 401
 PLATFORM.AUTHENTICATION_INVALID.
 
-    fake_kombo.py [--host H] [--port N] [--api-key KEY] [--tls CERT KEY]     prints "PORT <n>" once listening
+    fake_kombo.py [--host H] [--port N] [--api-key KEY] [--tls CERT KEY]
+                  [--webhook-base URL] [--webhook-secret S] [--token-ttl SECONDS]
+        prints "PORT <n>" once listening
 """
 
 import argparse
+import html
+import itertools
 import json
+import os
+import secrets
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from events import LOCAL_SECRET, SAMPLE_TOKEN, SAMPLE_TOKEN_INTEGRATION, sign  # noqa: E402
 
 RECORDED = []
 SEEN = set()
 DELETED = set()
 STATUS = {}
 LOCK = threading.Lock()
+# The Connect sandbox: links (link token -> create-link body), activation tokens (token ->
+# {"data", "expires", "used"}), integrations it made (id -> end user), the webhooks it sent.
+LINKS = {}
+TOKENS = {}
+MADE = {}
+SENT = []
+COUNTER = itertools.count(1)
+CONFIG = {"webhook_base": None, "webhook_secret": LOCAL_SECRET, "token_ttl": 600.0}
 
 
 def error(code, status, message):
@@ -69,6 +112,160 @@ def scripted(key):
     return None
 
 
+def mint_token(data, token=None):
+    """Registers a single-use activation token for `data` (Kombo's token answer)."""
+    token = token or f"act_{secrets.token_urlsafe(24)}"
+    with LOCK:
+        TOKENS[token] = {"data": data, "expires": time.monotonic() + CONFIG["token_ttl"], "used": False}
+    return token
+
+
+def redeem(token):
+    """(status, doc) for GET /v1/connect/integration-by-token/{token}."""
+    with LOCK:
+        entry = TOKENS.get(token)
+        usable = entry is not None and not entry["used"] and entry["expires"] > time.monotonic()
+        if usable:
+            entry["used"] = True
+    if not usable:
+        why = "unknown" if entry is None else "already used" if entry["used"] else "expired"
+        return error("PLATFORM.INPUT_INVALID", 400, f"The activation token is {why}.")
+    return 200, {"status": "success", "data": entry["data"]}
+
+
+def send_webhook(kind, data, delay):
+    """Sends a signed Kombo webhook of `kind` to the local function after `delay` seconds
+    (None: never). Records what was sent, and the answer, for tests."""
+    event = {"id": f"sandbox-{kind}-{next(COUNTER)}-{secrets.token_hex(4)}", "type": kind, "data": data}
+    body = json.dumps(event, separators=(",", ":"))
+    record = {"type": kind, "event_id": event["id"], "delay": delay, "status": None}
+    with LOCK:
+        SENT.append(record)
+    base = CONFIG["webhook_base"]
+    if delay is None or not base:
+        record["status"] = "not sent"
+        return record
+
+    def deliver():
+        # Like Kombo: a 429, a 5xx or no answer is delivered again, a little later.
+        for attempt in range(1, 6):
+            req = urllib.request.Request(f"{base.rstrip('/')}/{kind}/", data=body.encode(), method="POST", headers={
+                "content-type": "application/json",
+                "x-kombo-signature": sign(CONFIG["webhook_secret"], body)})
+            try:
+                with urllib.request.urlopen(req, timeout=600) as resp:
+                    status, answer = resp.status, resp.read().decode()
+            except urllib.error.HTTPError as e:
+                status, answer = e.code, e.read().decode()
+            except OSError as e:
+                status, answer = 0, str(e)
+            if status != 429 and status < 500 and status != 0:
+                break
+            time.sleep(attempt)
+        with LOCK:
+            record.update(status=status, answer=answer, attempts=attempt)
+
+    threading.Timer(delay, deliver).start()
+    return record
+
+
+def webhook_delay(value):
+    """The page's webhook delay: seconds, or None for "never"."""
+    value = str(value if value is not None else "0").strip().lower()
+    if value in ("never", "none", "lost"):
+        return None
+    return max(0.0, float(value or 0))
+
+
+def sandbox_action(action, body):
+    """(status, doc) for POST /connect/{succeed,fail}: the sandbox page's buttons."""
+    with LOCK:
+        link = LINKS.get(str(body.get("link", "")))
+    if link is None:
+        return error("PLATFORM.INPUT_INVALID", 400, "Unknown or missing link token.")
+    tool = str(body.get("tool") or link.get("integration_tool") or "workday")
+    end_user = {"origin_id": link.get("end_user_origin_id"), "creator_email": link.get("end_user_email"),
+                "organization_name": link.get("end_user_organization_name", "")}
+    delay = webhook_delay(body.get("webhook_delay"))
+    if action == "fail":
+        log_url = f"https://app.kombo.dev/env/sandbox/logs/{secrets.token_hex(8)}"
+        sent = send_webhook("connection-flow-failed", {
+            "integration_tool": tool, "integration_category": link.get("integration_category", "LMS"),
+            "end_user": end_user, "log_url": log_url}, delay)
+        return 200, {"status": "success", "data": {"log_url": log_url, "webhook": sent["event_id"]}}
+    integration_id = f"{tool}:{secrets.token_hex(10)}"
+    with LOCK:
+        MADE[integration_id] = {"end_user": end_user, "category": link.get("integration_category", "LMS")}
+    token = mint_token({
+        "tool": tool, "id": integration_id, "end_user_origin_id": end_user["origin_id"],
+        "end_user_organization_name": end_user["organization_name"], "end_user_email": end_user["creator_email"],
+        "setup_status": "COMPLETED"})
+    sent = send_webhook("integration-created", {
+        "id": integration_id, "tool": tool, "category": link.get("integration_category", "LMS"),
+        "end_user": end_user}, delay)
+    return 200, {"status": "success", "data": {"activation_token": token, "integration_id": integration_id,
+                                               "webhook": sent["event_id"]}}
+
+
+SANDBOX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Kombo Connect (local sandbox)</title>
+<style>
+ body {{ font: 15px/1.45 system-ui, sans-serif; margin: 0; background: rgba(20,24,31,.55); }}
+ main {{ max-width: 30rem; margin: 8vh auto; background: #fff; border-radius: 12px; padding: 1.5rem 1.75rem;
+        box-shadow: 0 10px 40px rgba(0,0,0,.3); }}
+ h1 {{ font-size: 1.2rem; margin: 0 0 .25rem; }} .who {{ color: #555; margin: 0 0 1rem; }}
+ label {{ display: block; margin: .6rem 0 .2rem; font-weight: 600; }}
+ input {{ width: 100%; box-sizing: border-box; padding: .4rem .5rem; font: inherit; }}
+ .buttons {{ display: flex; gap: .5rem; margin-top: 1.2rem; }}
+ button {{ font: inherit; padding: .5rem .9rem; border-radius: 8px; border: 1px solid #999; cursor: pointer; background: #f4f4f4; }}
+ #succeed {{ background: #1f6feb; color: #fff; border-color: #1f6feb; }} #fail {{ background: #fbe9e9; border-color: #d33; }}
+ #status {{ margin-top: 1rem; min-height: 1.4em; color: #a00; }} small {{ color: #666; }}
+</style></head>
+<body><main>
+ <h1>Kombo Connect &mdash; local sandbox</h1>
+ <p class="who">Connecting <b>{org}</b> (customer <code>{origin}</code>). No Kombo account involved.</p>
+ <label for="tool">Tool</label><input id="tool" value="{tool}">
+ <label for="webhook-delay">integration-created webhook after (seconds, or &ldquo;never&rdquo;)</label>
+ <input id="webhook-delay" value="0">
+ <div class="buttons">
+  <button id="succeed">Connect</button><button id="fail">Fail the connection</button><button id="close">Close</button>
+ </div>
+ <p id="status" role="status"></p>
+ <small>Stands in for Kombo Connect: it posts what the real flow posts to the page that opened it.</small>
+</main>
+<script>
+const link = new URLSearchParams(location.search).get("token");
+const status = document.getElementById("status");
+async function act(action) {{
+  const resp = await fetch("/connect/" + action, {{method: "POST", headers: {{"content-type": "application/json"}},
+    body: JSON.stringify({{link, tool: document.getElementById("tool").value,
+                           webhook_delay: document.getElementById("webhook-delay").value}})}});
+  const doc = await resp.json();
+  if (!resp.ok) {{ status.textContent = doc.error.message; return; }}
+  if (action === "succeed") {{
+    window.parent.postMessage({{type: "success", data: {{activation_token: doc.data.activation_token}}}}, "*");
+  }} else {{
+    status.textContent = "The connection failed (Kombo log: " + doc.data.log_url + "). Try again, or close.";
+  }}
+}}
+document.getElementById("succeed").onclick = () => act("succeed");
+document.getElementById("fail").onclick = () => act("fail");
+document.getElementById("close").onclick = () => window.parent.postMessage({{type: "close"}}, "*");
+</script></body></html>
+"""
+
+
+def sandbox_page(link_token):
+    with LOCK:
+        link = LINKS.get(link_token)
+    if link is None:
+        return 404, "<!doctype html><title>Unknown link</title><p>This Kombo Connect link is unknown or expired.</p>"
+    return 200, SANDBOX_PAGE.format(
+        org=html.escape(str(link.get("end_user_organization_name", ""))),
+        origin=html.escape(str(link.get("end_user_origin_id") or "none")),
+        tool=html.escape(str(link.get("integration_tool") or "workday"), quote=True))
+
+
 def make_handler(api_key):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -83,6 +280,23 @@ def make_handler(api_key):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def send_html(self, status, text):
+            body = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def json_body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(n) or b"{}")
+            except ValueError:
+                body = None
+            return body if isinstance(body, dict) else {}
 
         def record(self):
             n = int(self.headers.get("Content-Length") or 0)
@@ -122,6 +336,20 @@ def make_handler(api_key):
             if self.path == "/__requests":
                 with LOCK:
                     return self.send(200, list(RECORDED))
+            if self.path == "/__connect/webhooks":
+                with LOCK:
+                    return self.send(200, [dict(r) for r in SENT])
+            url = urlsplit(self.path)
+            if url.path in ("/connect", "/connect/"):
+                return self.send_html(*sandbox_page(parse_qs(url.query).get("token", [""])[0]))
+            prefix = "/v1/connect/integration-by-token/"
+            if self.path.startswith(prefix):
+                self.record()
+                if not self.authorized():
+                    return
+                token = unquote(self.path[len(prefix):])
+                failure = scripted(token)
+                return self.send(*(failure or redeem(token)))
             integration_id = self.integration_request()
             if integration_id is None:
                 return
@@ -139,6 +367,10 @@ def make_handler(api_key):
                 status = ("INVALID" if integration_id.endswith("invalid")
                           else "INACTIVE" if integration_id.endswith("inactive") else "ACTIVE")
             tool = integration_id.split(":", 1)[0]
+            with LOCK:
+                made = MADE.get(integration_id, {})
+            end_user = made.get("end_user") or {"organization_name": "Acme, Inc.", "creator_email": "user@example.com",
+                                                "origin_id": "36123"}
             self.send(200, {"status": "success", "data": {
                 "id": integration_id,
                 "tool": {"id": tool, "label": tool.title(), "internal_label": None,
@@ -147,8 +379,7 @@ def make_handler(api_key):
                 "category": "LMS",
                 "status": status,
                 "setup_status": "COMPLETED",
-                "end_user": {"organization_name": "Acme, Inc.", "creator_email": "user@example.com",
-                             "origin_id": "36123"},
+                "end_user": end_user,
                 "scope_config": {"id": "default", "name": None},
                 "data_expired_at": None,
                 "created_at": "2026-11-20T09:00:00.000Z",
@@ -168,6 +399,12 @@ def make_handler(api_key):
             self.send(200, {"status": "success", "data": {}})
 
         def do_POST(self):
+            if self.path in ("/connect/succeed", "/connect/fail"):
+                return self.send(*sandbox_action(self.path.rsplit("/", 1)[-1], self.json_body()))
+            if self.path == "/__connect/tokens":
+                body = self.json_body()
+                token = body.pop("token", None)
+                return self.send(200, {"token": mint_token(body, token)})
             entry = self.record()
             if not self.authorized():
                 return
@@ -182,8 +419,11 @@ def make_handler(api_key):
             failure = scripted(str(body.get("end_user_origin_id", "")))
             if failure:
                 return self.send(*failure)
-            token = f"fake-{body.get('end_user_origin_id', 'none')}"
-            self.send(200, {"status": "success", "data": {"link": f"https://connect.kombo.dev/v1?token={token}"}})
+            token = f"link-{body.get('end_user_origin_id', 'none')}-{next(COUNTER)}"
+            with LOCK:
+                LINKS[token] = body
+            host = self.headers.get("Host", "127.0.0.1")
+            self.send(200, {"status": "success", "data": {"link": f"http://{host}/connect?token={token}"}})
 
         def do_DELETE(self):
             integration_id = self.integration_request()
@@ -212,7 +452,16 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--api-key", default="local-fake-kombo-api-key-not-real")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate and key")
+    p.add_argument("--webhook-base", help="where the sandbox sends webhooks: <base>/<event type>/ "
+                   "(make dev: the local function URLs, http://127.0.0.1:9000/lambda-url)")
+    p.add_argument("--webhook-secret", default=LOCAL_SECRET, help="signs them (default: the fake local secret)")
+    p.add_argument("--token-ttl", type=float, default=600.0, help="how long an activation token lives (s)")
     a = p.parse_args()
+    CONFIG.update(webhook_base=a.webhook_base, webhook_secret=a.webhook_secret, token_ttl=a.token_ttl)
+    # The connection-completion sample's token (events/), valid for the length of the run.
+    mint_token(dict(SAMPLE_TOKEN_INTEGRATION), SAMPLE_TOKEN)
+    with LOCK:
+        TOKENS[SAMPLE_TOKEN]["expires"] = float("inf")
     server = ThreadingHTTPServer((a.host, a.port), make_handler(a.api_key))
     if a.tls:
         import ssl

@@ -53,6 +53,8 @@ DELETED_ID = "workday:CBNMt7dSNCzBdnRTx87dev4E"
 # outcome or error code the body must carry).
 INVOKES = [
     ("IntegrationCreatedFunction", "integration-created.json", 200, "stored"),
+    # The embedded flow's activation token for the same integration: the two ways in meet.
+    ("ConnectionCompletionFunction", "connection-completion.json", 200, "already_stored"),
     ("IntegrationCreatedFunction", "integration-created-unassigned.json", 200, "stored_unassigned"),
     ("AssignCustomerFunction", "assign-customer.json", 200, "assigned"),
     ("IntegrationStateChangedFunction", "integration-state-changed.json", 200, "state_recorded_alerted"),
@@ -327,6 +329,14 @@ def check_effects(fx, event, body):
         row = fx.row(CREATED_ID)
         expect(row.get("origin_id") == "36123" and row.get("status") == "ACTIVE", f"row after create: {row}")
         expect(alerts == [], f"a create of a known customer alerted: {alerts}")
+    elif event == "connection-completion.json":
+        row = fx.row(CREATED_ID)
+        expect(body.get("integration", {}).get("integration_id") == CREATED_ID, f"answer: {body}")
+        expect(row.get("created_event_id") != f"connect:{CREATED_ID}" and row.get("category") == "LMS",
+               f"the webhook's row, unchanged: {row}")
+        expect(alerts == [], f"the completion alerted: {alerts}")
+        expect(any(p.startswith("/v1/connect/integration-by-token/") for _, p in fx.kombo_requests()),
+               "Kombo was not asked about the token")
     elif event == "integration-created-unassigned.json":
         expect("origin_id" not in fx.row(UNASSIGNED_ID), f"unassigned row: {fx.row(UNASSIGNED_ID)}")
         expect(len(alerts) == 1, f"one 'unassigned' notice expected: {alerts}")
@@ -340,7 +350,7 @@ def check_effects(fx, event, body):
         ids = [i["integration_id"] for i in body.get("integrations", [])]
         expect(ids == [CREATED_ID], f"the customer's integrations: {body}")
     elif event == "connection-link.json":
-        expect(body.get("link", "").startswith("https://connect.kombo.dev/"), f"link: {body}")
+        expect("/connect?token=link-36123-" in body.get("link", ""), f"link: {body}")
         expect(("POST", "/v1/connect/create-link") in fx.kombo_requests(), "Kombo got no create-link")
     elif event == "connection-flow-failed.json":
         expect(len(alerts) == 1, f"one connection-flow-failed page expected: {alerts}")

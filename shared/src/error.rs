@@ -79,6 +79,31 @@ pub enum Error {
     #[error("Kombo did not answer in time, so whether it acted is unknown; retrying is safe ({0})")]
     UpstreamUnknown(String),
 
+    /// Kombo refused an activation token (expired, used, unknown, malformed): the caller's
+    /// to fix (start the Connect flow again), never a page.
+    #[error("Kombo refused the activation token: {message}")]
+    InvalidToken {
+        kombo_code: String,
+        message: String,
+        log_url: Option<String>,
+    },
+
+    /// Kombo is rate-limiting our API key: retry later (`Retry-After`).
+    #[error("Kombo is rate-limiting this API key ({code}); retry later")]
+    UpstreamBusy {
+        code: String,
+        message: String,
+        log_url: Option<String>,
+    },
+
+    /// Kombo could not be reached before the invocation's deadline.
+    #[error("Kombo could not be reached in time: {0}")]
+    UpstreamUnreachable(String),
+
+    /// The caller may not do this to this resource (`code` says why); nothing was changed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+
     /// The route names something that does not exist (`what`: "integration x").
     #[error("{0} is not known")]
     NotFound(String),
@@ -154,6 +179,10 @@ impl Error {
             Error::InProgress(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::InvalidToken { .. } => StatusCode::BAD_REQUEST,
+            Error::UpstreamBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::UpstreamUnreachable(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::Dependency { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::UpstreamRejected { .. } => StatusCode::BAD_REQUEST,
@@ -175,7 +204,10 @@ impl Error {
             Error::WrongEventType { .. } => "wrong_event_type",
             Error::InProgress(_) => "in_progress",
             Error::NotFound(_) => "not_found",
-            Error::Conflict { code, .. } => code,
+            Error::Conflict { code, .. } | Error::Forbidden { code, .. } => code,
+            Error::InvalidToken { .. } => "invalid_token",
+            Error::UpstreamBusy { .. } => "kombo_rate_limited",
+            Error::UpstreamUnreachable(_) => "kombo_unreachable",
             Error::Dependency { .. } => "dependency_unavailable",
             Error::Upstream { .. } => "kombo_error",
             Error::UpstreamRejected { .. } => "kombo_input_invalid",
@@ -190,7 +222,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::InProgress(_) | Error::Dependency { .. } | Error::Config(_) | Error::Internal(_)
+            Error::InProgress(_)
+                | Error::Dependency { .. }
+                | Error::UpstreamBusy { .. }
+                | Error::Config(_)
+                | Error::Internal(_)
         )
     }
 
@@ -211,9 +247,13 @@ impl Error {
         }
         let (kombo_code, kombo_log_url) = match self {
             Error::Upstream { code, log_url, .. }
-            | Error::UpstreamRejected { code, log_url, .. } => {
-                (Some(code.as_str()), log_url.as_deref())
-            }
+            | Error::UpstreamRejected { code, log_url, .. }
+            | Error::UpstreamBusy { code, log_url, .. }
+            | Error::InvalidToken {
+                kombo_code: code,
+                log_url,
+                ..
+            } => (Some(code.as_str()), log_url.as_deref()),
             _ => (None, None),
         };
         serde_json::to_string(&Body {

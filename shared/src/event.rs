@@ -143,7 +143,7 @@ pub const MAX_KEY_BYTES: usize = 2048;
 
 /// An id stored as a key must fit DynamoDB's key size: refused (400 naming the field)
 /// rather than answered 500 on every retry.
-fn fits_key(id: &str) -> Result<(), String> {
+pub(crate) fn fits_key(id: &str) -> Result<(), String> {
     if id.len() > MAX_KEY_BYTES {
         return Err(format!(
             "is {} bytes long; at most {MAX_KEY_BYTES} can be stored",

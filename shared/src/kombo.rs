@@ -1,5 +1,6 @@
 //! A small client for the Kombo API calls around the integration lifecycle:
-//! `POST /connect/create-link`, `DELETE /integrations/{id}` and `GET /integrations/{id}`.
+//! `POST /connect/create-link`, `GET /connect/integration-by-token/{token}`,
+//! `DELETE /integrations/{id}` and `GET /integrations/{id}`.
 //!
 //! hyper with rustls (the same hyper, rustls and crypto provider as the AWS SDK), a base URL
 //! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
@@ -124,6 +125,38 @@ impl From<KomboError> for Error {
     }
 }
 
+/// The answer to a refused `GET /connect/integration-by-token/{token}`: Kombo's refusal
+/// of the token itself (4xx but 401/403/429) is the caller's (400 `invalid_token`); our
+/// API key refused is 502; a rate limit 503 with `Retry-After`; no answer 504.
+pub fn token_error(e: KomboError) -> Error {
+    match e {
+        KomboError::Api {
+            status: 429,
+            code,
+            message,
+            log_url,
+        } => Error::UpstreamBusy {
+            code,
+            message,
+            log_url,
+        },
+        KomboError::Api {
+            status,
+            code,
+            message,
+            log_url,
+        } if (400..500).contains(&status) && status != 401 && status != 403 => {
+            Error::InvalidToken {
+                kombo_code: code,
+                message,
+                log_url,
+            }
+        }
+        KomboError::Transport(m) | KomboError::Unknown(m) => Error::UpstreamUnreachable(m),
+        other => other.into(),
+    }
+}
+
 /// The Kombo calls the backend functions make (a port: tests may put a fake behind it).
 /// An integration as `GET /integrations/{id}` describes it (the fields this product keeps;
 /// Kombo's SDK model `GetIntegrationsIntegrationIDPositiveResponseData` has more).
@@ -144,14 +177,46 @@ pub struct Tool {
     pub id: String,
 }
 
+/// What `GET /connect/integration-by-token/{token}` says of the integration a finished
+/// Connect flow made (Kombo's SDK model `GetConnectIntegrationByTokenTokenPositiveResponseData`).
+/// No category and no creator e-mail: the `integration-created` webhook brings those.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenIntegration {
+    pub id: String,
+    pub tool: String,
+    /// The customer the link was made for; `None` for a link made without one.
+    #[serde(default)]
+    pub end_user_origin_id: Option<String>,
+    pub end_user_organization_name: String,
+    /// `INCOMPLETE`, `FINAL_SYNC_PENDING` or `COMPLETED`.
+    #[serde(default)]
+    pub setup_status: Option<String>,
+}
+
 /// `/integrations/{id}`, the id percent-encoded as one path segment (`workday:abc` stays
 /// as it is, `/` does not).
 fn integration_path(integration_id: &str) -> String {
-    let mut url = url::Url::parse("http://x/integrations").expect("a valid URL");
-    url.path_segments_mut()
-        .expect("a base URL")
-        .push(integration_id);
-    url.path().to_owned()
+    segment_path(&["integrations"], integration_id)
+}
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters and `:` (Kombo's
+/// ids are `tool:id`); everything else is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
+/// `/<prefix...>/<last>`, `last` percent-encoded as one path segment: never a separator,
+/// a query, or a `.`/`..` that a URL parser would resolve to another route.
+fn segment_path(prefix: &[&str], last: &str) -> String {
+    let last = match last {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        other => percent_encoding::utf8_percent_encode(other, SEGMENT).to_string(),
+    };
+    format!("/{}/{last}", prefix.join("/"))
 }
 
 pub trait KomboApi: Send + Sync {
@@ -170,6 +235,12 @@ pub trait KomboApi: Send + Sync {
         integration_id: &str,
         deadline: Deadline,
     ) -> impl Future<Output = Result<Integration, KomboError>> + Send;
+    /// The integration an activation token (what `showKomboConnect` resolves with) names.
+    fn integration_by_token(
+        &self,
+        token: &str,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<TokenIntegration, KomboError>> + Send;
 }
 
 /// Which failures a call may retry.
@@ -451,5 +522,41 @@ impl KomboApi for KomboClient {
             deadline,
         )
         .await
+    }
+
+    async fn integration_by_token(
+        &self,
+        token: &str,
+        deadline: Deadline,
+    ) -> Result<TokenIntegration, KomboError> {
+        self.call::<TokenIntegration>(
+            Method::GET,
+            &segment_path(&["connect", "integration-by-token"], token),
+            None,
+            None::<&()>,
+            Retry::Idempotent,
+            deadline,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tokens_are_one_path_segment_each() {
+        assert_eq!(integration_path("workday:abc"), "/integrations/workday:abc");
+        assert_eq!(integration_path("a/b?c#d"), "/integrations/a%2Fb%3Fc%23d");
+        assert_eq!(
+            segment_path(&["connect", "integration-by-token"], "eyJ.a/b+c= d"),
+            "/connect/integration-by-token/eyJ.a%2Fb%2Bc%3D%20d"
+        );
+        assert_eq!(
+            segment_path(&["connect", "integration-by-token"], ".."),
+            "/connect/integration-by-token/%2E%2E"
+        );
+        assert_eq!(integration_path("."), "/integrations/%2E");
     }
 }

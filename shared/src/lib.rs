@@ -72,6 +72,26 @@ impl AwsBackend {
     }
 }
 
+/// The production wiring of the Connect completion route: the webhook's DynamoDB and SNS
+/// adapters (its create, claims and notice) and the Kombo API.
+pub type AwsCompleter =
+    backend::Completer<dynamo::DynamoStore, sns::SnsPublisher, kombo::KomboClient>;
+
+impl AwsCompleter {
+    /// Builds the completion function from its environment: the table, claims and topic
+    /// (as the `integration-created` function has them) and the Kombo API key.
+    pub async fn from_env() -> Result<Self, Error> {
+        let (app, sdk) = AwsApp::scheduled_from_env().await?;
+        let kombo = kombo::KomboClient::from_env_with(&sdk).await?;
+        warm_up(async {
+            let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
+            ddb.and(sns)
+        })
+        .await;
+        Ok(backend::Completer { app, kombo })
+    }
+}
+
 /// The AWS SDK configuration every client is built from: the standard environment
 /// (region, credentials, `AWS_ENDPOINT_URL*` for local servers) plus deliberate
 /// timeouts and retries, so a stuck dependency becomes a 503 well inside the
@@ -212,8 +232,8 @@ impl AwsApp {
         Ok(app)
     }
 
-    /// The app of a scheduled function (no webhook, so no webhook secret), with the
-    /// settings of a publishing function, and the SDK configuration its other clients are
+    /// The app of a scheduled function or the Connect completion (no webhook, so no
+    /// webhook secret), with the settings of a publishing function, and the SDK configuration its other clients are
     /// built from.
     async fn scheduled_from_env() -> Result<(Self, aws_config::SdkConfig), Error> {
         let settings = config::Settings::from_env(true)?;

@@ -11,19 +11,22 @@ use crate::decide::{
 };
 use crate::error::Error;
 
-/// What a conditional insert of a new mapping found.
+/// What a conditional insert of a new mapping found. `row`: the row as it stands after
+/// the write (`None` only for a row that does not read as a mapping).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     /// The row did not exist and is now stored.
     Stored,
     /// A row recorded from a state change (its create had not been seen) is now complete.
-    Completed,
-    /// A row was there already and is unchanged.
+    Completed { row: Option<Box<Mapping>> },
+    /// A row was there already: unchanged, or (a webhook create meeting the row a Connect
+    /// completion stored) only its missing fields filled in.
     Exists {
         status: Status,
-        /// The row was stored by this same create event (a retry of it), whatever other
-        /// events changed on it since.
+        /// The row was stored by this same create (a retry of it), whatever other events
+        /// changed on it since.
         own: bool,
+        row: Option<Box<Mapping>>,
     },
 }
 
@@ -103,6 +106,15 @@ pub trait MappingStore: Send + Sync {
     ) -> impl Future<Output = Result<StateResult, Error>> + Send;
     /// Sets the customer of an integration: one conditional write.
     fn assign(&self, a: &Assignment) -> impl Future<Output = Result<Assigned, Error>> + Send;
+    /// Records a Connect completion's token digest on the customer's existing row (stored by
+    /// the webhook first), so a retry of that completion finds it: one conditional write,
+    /// nothing if the row is deleted or another customer's. `true`: recorded.
+    fn note_token(
+        &self,
+        integration_id: &str,
+        origin_id: &str,
+        token_sha256: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
     /// Every row of one customer (the `by-origin-id` index), tombstones included.
     fn by_origin(
         &self,
@@ -154,10 +166,11 @@ pub enum Counted {
 }
 
 /// What resolving a customer's failures on a create found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolving {
     /// This create resolved `failed` failures (now, or on an earlier try of it): notify.
-    Notify { failed: u32 },
+    /// `category`: the failures' (a Connect completion does not know its own).
+    Notify { failed: u32, category: String },
     /// No failures on record (or another create resolved them).
     Nothing,
 }

@@ -649,6 +649,7 @@ mod tests {
             setup_status: state.map(|_| "COMPLETED".into()),
             qa_status: None,
             state_updated_at: None,
+            connect_token_sha256: None,
         }
     }
 

@@ -284,22 +284,19 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         let soft = deadline.earlier(UNDO_RESERVE);
         match decision {
             Decision::Store(m, resolution) => {
-                let inserted = deadline.run(DDB, self.store.insert(&m)).await?;
-                let outcome = match inserted {
-                    Inserted::Stored => Outcome::Stored,
-                    Inserted::Completed => Outcome::Completed,
-                    Inserted::Exists { status, .. } => existing(status),
-                };
-                // This create's own row (now, or on an earlier try of it): it resolves the
-                // customer's failures on record.
-                let own = match inserted {
-                    Inserted::Stored | Inserted::Completed => true,
-                    Inserted::Exists { status, own } => own && status == Status::Active,
-                };
-                if own && self.resolve(&resolution, now, deadline).await? {
-                    return Ok(Outcome::Resolved);
+                let created = self.create(&m, &resolution, now, deadline).await?;
+                match created.notice {
+                    Notice::Sent => return Ok(Outcome::Resolved),
+                    // The other way in (or a duplicate) is sending it right now: Kombo
+                    // retries this delivery, which then finds it sent (or sends it).
+                    Notice::InFlight(id) => return Err(Error::InProgress(id)),
+                    Notice::None => {}
                 }
-                Ok(outcome)
+                Ok(match created.inserted {
+                    Inserted::Stored => Outcome::Stored,
+                    Inserted::Completed { .. } => Outcome::Completed,
+                    Inserted::Exists { status, .. } => existing(status),
+                })
             }
             Decision::Tombstone(t) => {
                 Ok(match deadline.run(DDB, self.store.tombstone(&t)).await? {
@@ -345,6 +342,38 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         }
     }
 
+    /// The create of a mapping with its customer, whichever way it came in (the
+    /// `integration-created` webhook, or a Connect completion's activation token): one
+    /// conditional write; then, where the row is this customer's and this create's (or the
+    /// other way in's), the customer's failures on record for the tool are resolved with one
+    /// "resolved" notice, claimed under the id of the create that stored the row, so the two
+    /// ways in and their retries send it once.
+    pub async fn create(
+        &self,
+        m: &Mapping,
+        resolution: &Resolution,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Created, Error> {
+        let inserted = deadline.run(DDB, self.store.insert(m)).await?;
+        let notice = match resolution_id(&inserted, m) {
+            Some(event_id) => {
+                let r = Resolution {
+                    event_id,
+                    ..resolution.clone()
+                };
+                match self.resolve(&r, now, deadline).await {
+                    Ok(true) => Notice::Sent,
+                    Ok(false) => Notice::None,
+                    Err(Error::InProgress(id)) => Notice::InFlight(id),
+                    Err(e) => return Err(e),
+                }
+            }
+            None => Notice::None,
+        };
+        Ok(Created { inserted, notice })
+    }
+
     /// Stores a mapping without customer and publishes the notice, unless the
     /// integration was deleted meanwhile. A retry after a failed publish finds the row
     /// its own create stored (`created_event_id`, which no other event writes) and
@@ -361,7 +390,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 ..
             } => return Ok(Outcome::IgnoredTombstoned),
             Inserted::Exists { own: false, .. } => return Ok(Outcome::AlreadyStored),
-            Inserted::Stored | Inserted::Completed | Inserted::Exists { own: true, .. } => {}
+            Inserted::Stored | Inserted::Completed { .. } | Inserted::Exists { own: true, .. } => {}
         }
         deadline.run(SNS, self.alerts.publish(alert)).await?;
         Ok(Outcome::StoredUnassigned)
@@ -399,14 +428,25 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<bool, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
-        let failed = match soft
+        let (failed, category) = match soft
             .run(DDB, self.store.resolve(&r.key, &r.event_id, now))
             .await?
         {
             Resolving::Nothing => return Ok(false),
-            Resolving::Notify { failed } => failed,
+            Resolving::Notify { failed, category } => (failed, category),
         };
-        let notice = resolved_notice(r, failed);
+        let notice = if r.category.is_empty() {
+            // A Connect completion: the category is the failures'.
+            resolved_notice(
+                &Resolution {
+                    category,
+                    ..r.clone()
+                },
+                failed,
+            )
+        } else {
+            resolved_notice(r, failed)
+        };
         let outcome = self
             .once(&r.notice_id(), now, deadline, Outcome::Stored, async {
                 soft.run(SNS, self.alerts.publish(&notice))
@@ -501,6 +541,56 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 Err(e)
             }
         }
+    }
+}
+
+/// What a create did: the write's result, and what became of the "resolved" notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub inserted: Inserted,
+    pub notice: Notice,
+}
+
+/// The "resolved" notice of a create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// This create sent it.
+    Sent,
+    /// None is owed, or it was sent before.
+    None,
+    /// Another invocation holds its claim (the other way in, or a concurrent duplicate):
+    /// it sends it, or releases the claim for a retry to.
+    InFlight(String),
+}
+
+/// The id under which a create resolves its customer's failures, if it does: its own when
+/// it stored the row (now, or on an earlier try of it); the row's creator's when the row is
+/// this customer's and the two ways in met on it (a webhook meeting a Connect completion's
+/// row, or the other way round), so whichever comes second repeats, never doubles, the
+/// first one's notice. `None` for a tombstone, another customer's row, or another create's
+/// row of the same way in.
+fn resolution_id(inserted: &Inserted, m: &Mapping) -> Option<String> {
+    let connect = |id: &Option<String>| {
+        id.as_deref()
+            .is_some_and(|id| id.starts_with(crate::decide::CONNECT_PREFIX))
+    };
+    match inserted {
+        Inserted::Stored | Inserted::Completed { .. } => m.created_event_id.clone(),
+        Inserted::Exists {
+            status: Status::Active,
+            own: true,
+            ..
+        } => m.created_event_id.clone(),
+        Inserted::Exists {
+            status: Status::Active,
+            own: false,
+            row: Some(row),
+        } if row.origin_id == m.origin_id
+            && (connect(&row.created_event_id) != connect(&m.created_event_id)) =>
+        {
+            row.created_event_id.clone()
+        }
+        _ => None,
     }
 }
 

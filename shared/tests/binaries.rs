@@ -251,18 +251,39 @@ async fn the_lifecycle_samples_through_their_built_binaries() {
     );
     assert_eq!(list[0]["state"], "INVALID");
 
+    // The embedded flow's activation token for the integration the create stored: the
+    // two ways in meet in its row (a retry, the token used up, is answered by that row).
+    let (r, err) = invoke(
+        "connection-completion",
+        &with_kombo("connection-completion"),
+        &["connection-completion.json", "connection-completion.json"],
+    );
+    assert_eq!(
+        answers(&r),
+        [
+            (200, "already_stored".to_owned()),
+            (200, "already_stored".to_owned())
+        ],
+        "{err}"
+    );
+    let (_, body) = response_body(&r, 0);
+    assert_eq!(
+        body["integration"]["integration_id"],
+        "successfactors:CBNMt7dSNCzBdnRTx87dev4E"
+    );
+
     let (r, err) = invoke(
         "connection-link",
         &with_kombo("connection-link"),
         &["connection-link.json"],
     );
-    assert_eq!(
-        response_body(&r, 0),
-        (
-            200,
-            json!({ "origin_id": "36123", "link": "https://connect.kombo.dev/v1?token=fake-36123" })
-        ),
-        "{err}"
+    let (code, body) = response_body(&r, 0);
+    assert_eq!((code, &body["origin_id"]), (200, &json!("36123")), "{err}");
+    // The fake Kombo's link opens its Connect sandbox for this customer's link.
+    let link = body["link"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/connect?token=link-36123-", kombo.root)),
+        "{link}"
     );
     let (r, err) = invoke(
         "delete-integration",
@@ -292,6 +313,14 @@ async fn the_lifecycle_samples_through_their_built_binaries() {
     assert_eq!(
         sent,
         [
+            (
+                "GET".to_owned(),
+                "/v1/connect/integration-by-token/sample-activation-token-not-real".to_owned()
+            ),
+            (
+                "GET".to_owned(),
+                "/v1/connect/integration-by-token/sample-activation-token-not-real".to_owned()
+            ),
             ("POST".to_owned(), "/v1/connect/create-link".to_owned()),
             (
                 "DELETE".to_owned(),

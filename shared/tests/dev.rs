@@ -16,12 +16,19 @@ fn listening(port: u16) -> bool {
 
 #[test]
 fn make_dev_serves_a_signed_sample_and_ctrl_c_stops_everything() {
-    let ports = [free_port(), free_port(), free_port(), free_port()];
+    let ports = [
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    ];
     let env = [
         ("LOCAL_AWS_PORT", ports[0].to_string()),
         ("LOCAL_FN_PORT", ports[1].to_string()),
         ("LOCAL_KOMBO_PORT", ports[2].to_string()),
         ("LOCAL_DYNAMODB_PORT", ports[3].to_string()),
+        ("LOCAL_PAGE_PORT", ports[4].to_string()),
     ];
     let mut dev = Command::new(tool("python3"))
         .arg(repo_root().join("scripts/dev.py"))
@@ -33,15 +40,38 @@ fn make_dev_serves_a_signed_sample_and_ctrl_c_stops_everything() {
         .unwrap();
     let mut out = BufReader::new(dev.stdout.take().unwrap());
     let mut line = String::new();
+    let mut said = String::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !line.contains("Local stack is up") {
+    while !line.contains("Ctrl-C stops everything") {
         line.clear();
         assert!(
             out.read_line(&mut line).unwrap() > 0,
             "dev.py ended before the stack was up"
         );
+        said.push_str(&line);
         assert!(Instant::now() < deadline, "the stack did not come up");
     }
+    // It names the Connect page, and the page is served with Kombo's SDK beside it.
+    let page = format!("http://127.0.0.1:{}/?customer=42", ports[4]);
+    assert!(said.contains(&page), "{said}");
+    let get = |path: &str| {
+        let out = Command::new(tool("python3"))
+            .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("http://127.0.0.1:{}{path}", ports[4]))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(get("/").contains("Connect your LMS"));
+    assert!(
+        get("/node_modules/@kombo-api/connect/dist/index.mjs")
+            .contains("export { KomboConnectAlreadyOpenError")
+    );
     // cargo lambda watch compiles a function on its first request.
     let send = Command::new(tool("python3"))
         .arg(repo_root().join("scripts/send.py"))

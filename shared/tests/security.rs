@@ -205,6 +205,22 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
                 ),
             ),
         )],
+        // The customer's failures on record are resolved: the notice meets the failing
+        // SNS, then the retry (Kombo has used the token up: the customer index finds the
+        // row by the token's digest) sends it.
+        "connection-completion" => {
+            let token = mint_token(kombo, "workday:lp-cc", "42");
+            let request = || {
+                backend_event(
+                    "POST",
+                    "POST /customers/{origin_id}/connection-completion",
+                    "/customers/42/connection-completion",
+                    serde_json::json!({"origin_id": "42"}),
+                    Some(serde_json::json!({ "token": token })),
+                )
+            };
+            vec![backend("a", request()), backend("b", request())]
+        }
         // A pass whose notice meets the failing SNS, then the pass that sends it.
         "reconcile" | "failure-sweep" => vec![
             backend("a", serde_json::json!({})),
@@ -265,6 +281,29 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     ops
 }
 
+/// An activation token the fake Kombo redeems once for `integration_id` of `origin`.
+fn mint_token(kombo: &FakeKombo, integration_id: &str, origin: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/__connect/tokens", kombo.root))
+            .json(&serde_json::json!({
+                "id": integration_id, "tool": "workday", "end_user_origin_id": origin,
+                "end_user_organization_name": "Acme, Inc.", "setup_status": "COMPLETED"
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    answer["token"].as_str().unwrap().to_owned()
+}
+
 /// The logical id of a resource name or ARN the functions used (`…/index/NAME` kept).
 fn logical_id(stack: &Stack, resource: &str) -> String {
     let (base, index) = match resource.split_once("/index/") {
@@ -302,7 +341,7 @@ fn no_secret_value_is_in_any_function_environment_in_the_recommended_mode() {
     let resources = &stack.raw["resources"];
     for (var, logical, who) in [
         ("KOMBO_WEBHOOK_SECRET_ARN", "WebhookSecret", 4),
-        ("KOMBO_API_KEY_ARN", "KomboApiKeySecret", 3),
+        ("KOMBO_API_KEY_ARN", "KomboApiKeySecret", 4),
     ] {
         let holders: Vec<&String> = functions
             .iter()
@@ -347,6 +386,7 @@ fn every_function_is_granted_exactly_the_operations_it_performs() {
         "connection-link",
         "reconcile",
         "failure-sweep",
+        "connection-completion",
     ];
     let functions = stack.raw["functions"].as_object().unwrap();
     let checked: BTreeSet<&str> = order

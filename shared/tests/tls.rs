@@ -66,8 +66,10 @@ async fn only_the_compiled_in_and_explicitly_added_roots_are_trusted() {
     let (r, log) = invoke_files("connection-link", &env, &[link], 10_000);
     let body: Value =
         serde_json::from_str(r["responses"][0]["response"]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        body["link"], "https://connect.kombo.dev/v1?token=fake-42",
+    assert!(
+        body["link"]
+            .as_str()
+            .is_some_and(|l| l.contains("/connect?token=link-42-")),
         "{log}"
     );
 

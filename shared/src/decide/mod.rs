@@ -2,8 +2,10 @@
 //! rule is testable without AWS. The adapters in [`crate::dynamo`] and [`crate::sns`]
 //! carry a [`Decision`] out; [`crate::webhook`] sequences them.
 
+pub mod connect;
 pub mod notices;
 
+pub use connect::{CONNECT_PREFIX, Completion};
 pub use notices::{Failure, FailureRecord, Resolution};
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +36,8 @@ pub struct Mapping {
     /// `import-mappings`) may lack the organization until its create arrives.
     #[serde(default)]
     pub tool: String,
-    #[serde(default)]
+    /// Empty (and not stored) on a row a Connect completion stored until the webhook fills it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub category: String,
     #[serde(default)]
     pub organization_name: String,
@@ -66,6 +69,10 @@ pub struct Mapping {
     /// Kombo's `updated_at` of that state (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_updated_at: Option<String>,
+    /// A row a Connect completion stored: the SHA-256 of the activation token (base64url),
+    /// so a retry of that completion finds its row after Kombo has used the token up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_token_sha256: Option<String>,
 }
 
 /// The descriptive fields a tombstone fills in only where the row does not have them
@@ -215,6 +222,7 @@ impl Decide for IntegrationCreated {
             setup_status: None,
             qa_status: None,
             state_updated_at: None,
+            connect_token_sha256: None,
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {

@@ -215,6 +215,7 @@ impl FailureStore for DynamoStore {
         Ok(match self.conditional(write).await? {
             Conditional::Written(new) => Resolving::Notify {
                 failed: count(&new, "resolved_total"),
+                category: string(&new, "category").unwrap_or_default(),
             },
             // This create resolved it before (a retry whose notice may not have gone out;
             // the notice's claim decides).
@@ -223,6 +224,7 @@ impl FailureStore for DynamoStore {
             {
                 Resolving::Notify {
                     failed: count(&old, "resolved_total"),
+                    category: string(&old, "category").unwrap_or_default(),
                 }
             }
             Conditional::Refused(_) => Resolving::Nothing,

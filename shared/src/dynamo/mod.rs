@@ -171,15 +171,10 @@ impl Existing {
     }
 }
 
-/// Fields a create always sets (the rest of the row it only fills where absent, so it
-/// completes a row a state change recorded without overwriting what that row holds).
-const CREATE_SETS: [&str; 5] = [
-    "status",
-    "created_at",
-    "created_event_id",
-    "updated_at",
-    "last_event_id",
-];
+/// Fields a create always sets; the rest of the row (`created_at` and `created_event_id`
+/// included) it only fills where absent, so it completes a row a state change recorded, or
+/// the row a Connect completion stored, without overwriting what that row holds.
+const CREATE_SETS: [&str; 3] = ["status", "updated_at", "last_event_id"];
 
 /// Splits `item` into what a write always sets (`always`) and what it only fills where
 /// absent; the key is left out (an update names it as the key).
@@ -190,6 +185,17 @@ fn split(mut item: Item, always: &[&str]) -> (Item, Item) {
         .filter_map(|k| item.remove_entry(*k))
         .collect();
     (set, item)
+}
+
+/// The row a create's write leaves: what it always sets from `written`, everything else as
+/// `old` held it where `old` had it (the write's `if_not_exists`).
+fn after_create(mut written: Item, old: &Item) -> Option<Mapping> {
+    for (k, v) in old {
+        if !CREATE_SETS.contains(&k.as_str()) {
+            written.insert(k.clone(), v.clone());
+        }
+    }
+    serde_dynamo::from_item(written).ok()
 }
 
 /// "May this state update be applied": the row is new, or not deleted and holds no
@@ -240,23 +246,54 @@ impl Update {
 
 impl MappingStore for DynamoStore {
     async fn insert(&self, m: &Mapping) -> Result<Inserted, Error> {
-        let (always, if_absent) = split(to_item(m)?, &CREATE_SETS);
-        let result = self
-            .update_row(&m.integration_id, Update::new(always, if_absent))
-            // New, or a row a state change recorded before its create (no `created_at`).
-            .condition_expression(
-                "attribute_not_exists(integration_id) OR \
-                 (attribute_not_exists(created_at) AND #cond_status <> :cond_deleted)",
-            )
+        let item = to_item(m)?;
+        let (always, if_absent) = split(item.clone(), &CREATE_SETS);
+        // New, or a row a state change recorded before its create (no `created_at`); for a
+        // webhook's create also the row a Connect completion stored first, once (it fills
+        // the category and creator e-mail the activation token does not tell).
+        let mut condition = String::from(
+            "attribute_not_exists(integration_id) OR \
+             (attribute_not_exists(created_at) AND #cond_status <> :cond_deleted)",
+        );
+        let by_connect = m
+            .created_event_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with(crate::decide::CONNECT_PREFIX));
+        let mut write = self.update_row(&m.integration_id, Update::new(always, if_absent));
+        if !by_connect {
+            condition.push_str(
+                " OR (begins_with(#cond_created, :cond_connect) AND \
+                 attribute_not_exists(#cond_category) AND #cond_status <> :cond_deleted)",
+            );
+            write = write
+                .expression_attribute_names("#cond_created", "created_event_id")
+                .expression_attribute_names("#cond_category", "category")
+                .expression_attribute_values(":cond_connect", s(crate::decide::CONNECT_PREFIX));
+        }
+        let result = write
+            .condition_expression(condition)
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
+        let event_id = m.created_event_id.as_deref().unwrap_or(&m.last_event_id);
         let err = match result {
-            Ok(out) if out.attributes().is_none_or(|a| a.is_empty()) => {
-                return Ok(Inserted::Stored);
+            Ok(out) => {
+                let Some(old_item) = out.attributes().filter(|a| !a.is_empty()) else {
+                    return Ok(Inserted::Stored);
+                };
+                let old = read_existing(Some(old_item)).unwrap_or_default();
+                let row = after_create(item, old_item).map(Box::new);
+                if old_item.contains_key("created_at") {
+                    // The Connect completion's row, now filled in.
+                    return Ok(Inserted::Exists {
+                        status: Status::Active,
+                        own: old.written_by(&old.created_event_id, event_id),
+                        row,
+                    });
+                }
+                return Ok(Inserted::Completed { row });
             }
-            Ok(_) => return Ok(Inserted::Completed),
             Err(e) => e,
         };
         let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
@@ -265,7 +302,10 @@ impl MappingStore for DynamoStore {
         };
         // DynamoDB (and DynamoDB Local, and moto) return the row that failed the condition.
         let old = read_existing(failed.item()).unwrap_or_default();
-        let event_id = &m.last_event_id;
+        let row = failed
+            .item()
+            .and_then(|i| serde_dynamo::from_item::<_, Mapping>(i.clone()).ok())
+            .map(Box::new);
         Ok(Inserted::Exists {
             status: if old.deleted() {
                 Status::Deleted
@@ -273,7 +313,30 @@ impl MappingStore for DynamoStore {
                 Status::Active
             },
             own: old.written_by(&old.created_event_id, event_id),
+            row,
         })
+    }
+
+    async fn note_token(
+        &self,
+        integration_id: &str,
+        origin_id: &str,
+        token_sha256: &str,
+    ) -> Result<bool, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(integration_id))
+            .update_expression("SET connect_token_sha256 = :h")
+            .condition_expression("origin_id = :o AND #cond_status <> :cond_deleted")
+            .expression_attribute_names("#cond_status", "status")
+            .expression_attribute_values(":h", s(token_sha256))
+            .expression_attribute_values(":o", s(origin_id))
+            .expression_attribute_values(":cond_deleted", s("DELETED"))
+            .send()
+            .await;
+        written(result)
     }
 
     async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {

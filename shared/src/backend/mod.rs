@@ -7,7 +7,14 @@
 //!   the tombstone (Kombo's `PLATFORM.INTEGRATION_NOT_FOUND` still tombstones; any other
 //!   Kombo failure leaves the row untouched and answers 502 with Kombo's code and log URL);
 //! - `PUT /integrations/{integration_id}/customer` `{"origin_id": "42"[, "force": true]}` →
-//!   links an existing integration to a customer (an unassigned one, typically).
+//!   links an existing integration to a customer (an unassigned one, typically);
+//! - `POST /customers/{origin_id}/connection-completion` `{"token": "..."}` → Kombo
+//!   `GET /connect/integration-by-token/{token}`, then the webhook's own create
+//!   ([`completion`]).
+
+mod completion;
+
+pub use completion::Completer;
 
 use lambda_http::LambdaEvent;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -30,12 +37,13 @@ pub enum Route {
     CustomerIntegrations,
     DeleteIntegration,
     AssignCustomer,
+    ConnectionCompletion,
 }
 
 impl Route {
     fn method(self) -> Method {
         match self {
-            Route::ConnectionLink => Method::POST,
+            Route::ConnectionLink | Route::ConnectionCompletion => Method::POST,
             Route::CustomerIntegrations => Method::GET,
             Route::DeleteIntegration => Method::DELETE,
             Route::AssignCustomer => Method::PUT,
@@ -49,12 +57,16 @@ impl Route {
             Route::CustomerIntegrations => "/customers/{origin_id}/integrations",
             Route::DeleteIntegration => "/integrations/{integration_id}",
             Route::AssignCustomer => "/integrations/{integration_id}/customer",
+            Route::ConnectionCompletion => "/customers/{origin_id}/connection-completion",
         }
     }
 
     /// Whether the route calls Kombo (and so needs the API key).
     pub fn calls_kombo(self) -> bool {
-        matches!(self, Route::ConnectionLink | Route::DeleteIntegration)
+        matches!(
+            self,
+            Route::ConnectionLink | Route::DeleteIntegration | Route::ConnectionCompletion
+        )
     }
 }
 
@@ -125,6 +137,14 @@ fn path_param(req: &ApiGatewayV2httpRequest, route: Route, name: &str) -> Result
         .ok_or_else(|| Error::BadRequest(format!("path parameter {name} is missing")))
 }
 
+/// The `origin_id` path parameter, refused (400 naming it) where it could not be a key.
+fn origin_id_param(req: &ApiGatewayV2httpRequest, route: Route) -> Result<String, Error> {
+    let origin_id = path_param(req, route, "origin_id")?;
+    crate::event::fits_key(&origin_id)
+        .map_err(|m| Error::BadRequest(format!("path parameter origin_id {m}")))?;
+    Ok(origin_id)
+}
+
 fn percent_decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
@@ -164,6 +184,45 @@ fn one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), E
     }
 }
 
+/// What a backend request's one log line names beyond its route, status and latency.
+#[derive(Default)]
+pub(crate) struct LineFacts {
+    integration_id: Option<String>,
+    /// The customer an activation token named, where that was not the path's.
+    token_origin_id: Option<String>,
+}
+
+/// Logs the one line of a backend request and makes its answer.
+pub(crate) fn finish(
+    req: &ApiGatewayV2httpRequest,
+    started: std::time::Instant,
+    facts: &LineFacts,
+    result: Result<Value, Error>,
+) -> ApiGatewayV2httpResponse {
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let route = req.route_key.as_deref().unwrap_or("?");
+    let (integration_id, token_origin_id) = (
+        facts.integration_id.as_deref(),
+        facts.token_origin_id.as_deref(),
+    );
+    match &result {
+        Ok(_) => tracing::info!(
+            route,
+            status = 200,
+            integration_id,
+            latency_ms,
+            "backend request handled"
+        ),
+        Err(e) => {
+            tracing::warn!(route, status = e.status().as_u16(), outcome = e.code(), integration_id, token_origin_id, latency_ms, error = %e, "backend request failed")
+        }
+    }
+    match result {
+        Ok(body) => crate::webhook::answer(200, body.to_string(), false),
+        Err(e) => crate::webhook::answer(e.status().as_u16(), e.body(), e.is_retryable()),
+    }
+}
+
 impl<S: MappingStore, K: KomboApi> Backend<S, K> {
     /// The Lambda handler of `route`: always answers.
     pub async fn handle(
@@ -194,23 +253,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
     ) -> ApiGatewayV2httpResponse {
         let started = std::time::Instant::now();
         let result = self.process(route, req, deadline).await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        let route_key = req.route_key.as_deref().unwrap_or("?");
-        match &result {
-            Ok(_) => tracing::info!(
-                route = route_key,
-                status = 200,
-                latency_ms,
-                "backend request handled"
-            ),
-            Err(e) => {
-                tracing::warn!(route = route_key, status = e.status().as_u16(), outcome = e.code(), latency_ms, error = %e, "backend request failed")
-            }
-        }
-        match result {
-            Ok(body) => crate::webhook::answer(200, body.to_string(), false),
-            Err(e) => crate::webhook::answer(e.status().as_u16(), e.body(), e.is_retryable()),
-        }
+        finish(req, started, &LineFacts::default(), result)
     }
 
     fn kombo(&self) -> Result<&K, Error> {
@@ -231,7 +274,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
         }
         match route {
             Route::ConnectionLink => {
-                let origin_id = path_param(req, route, "origin_id")?;
+                let origin_id = origin_id_param(req, route)?;
                 let origin_id = origin_id.as_str();
                 let body: LinkRequest = body_json(req)?;
                 if body.end_user_email.trim().is_empty() || !body.end_user_email.contains('@') {
@@ -269,7 +312,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 Ok(json!({ "origin_id": origin_id, "link": link }))
             }
             Route::CustomerIntegrations => {
-                let origin_id = path_param(req, route, "origin_id")?;
+                let origin_id = origin_id_param(req, route)?;
                 let origin_id = origin_id.as_str();
                 let include_deleted =
                     req.query_string_parameters.first("include_deleted") == Some("true");
@@ -359,6 +402,9 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 }
                 Ok(answer)
             }
+            Route::ConnectionCompletion => Err(Error::Config(
+                "connection-completion is served by backend::Completer".into(),
+            )),
         }
     }
 }

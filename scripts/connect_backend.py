@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A local stand-in for *your* backend in the embedded Kombo Connect flow (`make dev`): it
+serves the reference page (examples/connect/) and the three endpoints the page calls,
+forwarding each to this project's backend function:
+
+    POST /api/connect/link?customer=C       → POST /customers/C/connection-link
+    POST /api/connect/complete?customer=C   → POST /customers/C/connection-completion {"token"}
+    GET  /api/integrations?customer=C       → GET  /customers/C/integrations
+
+In production your backend does the same with two differences: it takes the customer from
+the signed-in session (never from the browser), and it signs each request to the backend API
+with SigV4 (README, "The embedded Connect flow"). Locally the functions run behind
+`cargo lambda watch` function URLs, which take no signature.
+
+    connect_backend.py --functions URL [--host H] [--port N] [--organization NAME] [--email E]
+        prints "PORT <n>" once listening; URL is the function URL base
+        (http://127.0.0.1:9000/lambda-url)
+"""
+
+import argparse
+import json
+import mimetypes
+import os
+import sys
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAGE = os.path.normpath(os.path.join(HERE, "..", "examples", "connect"))
+# What the page may load: the page, its script, and the SDK's ES module.
+FILES = {
+    "/": "index.html",
+    "/index.html": "index.html",
+    "/connect.js": "connect.js",
+    "/node_modules/@kombo-api/connect/dist/index.mjs": "node_modules/@kombo-api/connect/dist/index.mjs",
+}
+
+
+def forward(method, url, body=None):
+    """(status, JSON document) of a request to a function URL."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        # The first request to a function compiles it (cargo lambda watch): be patient.
+        with urllib.request.urlopen(req, timeout=600) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, {"error": {"code": "upstream", "message": raw.decode(errors="replace")}}
+    except OSError as e:
+        return 502, {"error": {"code": "unreachable", "message": str(e)}}
+
+
+def make_handler(functions, organization, email):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("connect_backend: " + fmt % args + "\n")
+
+        def answer(self, status, body, content_type="application/json"):
+            if not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def customer(self):
+            url = urlsplit(self.path)
+            return url.path, parse_qs(url.query).get("customer", ["42"])[0]
+
+        def body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            try:
+                doc = json.loads(self.rfile.read(n) or b"{}")
+            except ValueError:
+                doc = None
+            return doc if isinstance(doc, dict) else {}
+
+        def do_GET(self):
+            path, customer = self.customer()
+            if path == "/api/integrations":
+                c = quote(customer, safe="")
+                return self.answer(*forward("GET", f"{functions}/customer-integrations/customers/{c}/integrations"))
+            name = FILES.get(path)
+            if name is None:
+                return self.answer(404, b"not found", "text/plain")
+            file = os.path.join(PAGE, name)
+            if not os.path.exists(file):
+                return self.answer(500, b"run scripts/deps.sh dev (npm ci in examples/connect)", "text/plain")
+            kind = "text/javascript" if name.endswith((".js", ".mjs")) else mimetypes.guess_type(name)[0]
+            with open(file, "rb") as f:
+                self.answer(200, f.read(), f"{kind}; charset=utf-8")
+
+        def do_POST(self):
+            path, customer = self.customer()
+            c = quote(customer, safe="")
+            body = self.body()
+            if path == "/api/connect/link":
+                return self.answer(*forward("POST", f"{functions}/connection-link/customers/{c}/connection-link", {
+                    "end_user_email": email, "end_user_organization_name": organization}))
+            if path == "/api/connect/complete":
+                return self.answer(*forward(
+                    "POST", f"{functions}/connection-completion/customers/{c}/connection-completion",
+                    {"token": body.get("token")}))
+            self.answer(404, {"error": {"code": "not_found", "message": path}})
+
+    return Handler
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--functions", required=True, help="the function URL base (http://127.0.0.1:9000/lambda-url)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--organization", default="Acme, Inc.", help="the customer's organization name for the link")
+    p.add_argument("--email", default="it@acme.example", help="the e-mail for the link (obviously fake)")
+    a = p.parse_args()
+    server = ThreadingHTTPServer((a.host, a.port), make_handler(a.functions.rstrip("/"), a.organization, a.email))
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+//! `POST /customers/{origin_id}/connection-completion` `{"token": "<activation token>"}`: the
+//! second of the two backend endpoints Kombo's embedded flow names. The browser's
+//! `showKomboConnect(link)` resolves with a short-lived activation token, never an
+//! integration id; this route asks Kombo which integration the token names
+//! (`GET /connect/integration-by-token/{token}`), refuses it unless it is this customer's,
+//! and stores it through the `integration-created` webhook's own create
+//! ([`App::create`]), so the two ways in meet in one row and one "resolved" notice.
+//!
+//! Answers: 200 `{"origin_id", "outcome": "stored" | "already_stored", "integration": <the
+//! row as GET /customers/{origin_id}/integrations shows it>}`; 403
+//! `integration_of_another_customer`; 409 `integration_deleted` or
+//! `assigned_to_another_customer`; 400 `invalid_token` (Kombo refused it) or `bad_request`
+//! (naming the field; Kombo not called); 502 (Kombo refused our API key), 503 with
+//! `Retry-After` (Kombo's rate limit, or DynamoDB/SNS failing: a retry converges), 504
+//! (Kombo unreachable within the deadline).
+
+use lambda_http::LambdaEvent;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{LineFacts, Route, body_json, finish, origin_id_param};
+use crate::App;
+use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
+use crate::decide::{Completion, Status, connect};
+use crate::error::Error;
+use crate::kombo::{KomboApi, token_error};
+use crate::ports::{AlertPublisher, ClaimStore, FailureStore, Inserted, MappingStore};
+
+/// The longest activation token accepted (Kombo's are JWTs of a few hundred bytes).
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The completion route: the webhook's app (the create, the claims, the notice) and Kombo.
+pub struct Completer<S, P, K> {
+    pub app: App<S, P>,
+    pub kombo: K,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompletionRequest {
+    token: String,
+}
+
+impl<S, P, K> Completer<S, P, K>
+where
+    S: MappingStore + ClaimStore + FailureStore,
+    P: AlertPublisher,
+    K: KomboApi,
+{
+    /// The Lambda handler: always answers.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<ApiGatewayV2httpRequest>,
+    ) -> Result<ApiGatewayV2httpResponse, lambda_http::Error> {
+        let deadline = Deadline::from_epoch_ms(event.context.deadline);
+        Ok(self.serve_until(&event.payload, deadline).await)
+    }
+
+    /// [`Self::serve_until`] with the template's function timeout from now.
+    pub async fn serve(&self, req: &ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        self.serve_until(req, Deadline::after(FUNCTION_TIMEOUT))
+            .await
+    }
+
+    /// Serves one request, every call inside `deadline`, and logs one line about it (never
+    /// the token).
+    pub async fn serve_until(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        deadline: Deadline,
+    ) -> ApiGatewayV2httpResponse {
+        let started = std::time::Instant::now();
+        let mut facts = LineFacts::default();
+        let result = self.process(req, &mut facts, deadline).await;
+        finish(req, started, &facts, result)
+    }
+
+    async fn process(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+        facts: &mut LineFacts,
+        deadline: Deadline,
+    ) -> Result<Value, Error> {
+        let route = Route::ConnectionCompletion;
+        let method = &req.request_context.http.method;
+        if *method != route.method() {
+            return Err(Error::MethodNotAllowed(method.to_string()));
+        }
+        let origin_id = origin_id_param(req, route)?;
+        let body: CompletionRequest = body_json(req)?;
+        let token = body.token.trim();
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::BadRequest(format!(
+                "body: token must be the activation token showKomboConnect resolved with (1 to {MAX_TOKEN_BYTES} bytes)"
+            )));
+        }
+        let digest = token_sha256(token);
+        let named = match self.kombo.integration_by_token(token, deadline).await {
+            Ok(named) => named,
+            Err(e) => {
+                let refused = token_error(e);
+                if !matches!(refused, Error::InvalidToken { .. }) {
+                    return Err(refused);
+                }
+                // Used up by an earlier try of this completion that stored its row (and
+                // whose answer was lost, or whose notice failed): that row answers.
+                let rows = deadline
+                    .run("DynamoDB", self.app.store.by_origin(&origin_id))
+                    .await?;
+                let Some(row) = rows
+                    .into_iter()
+                    .find(|r| r.connect_token_sha256.as_deref() == Some(digest.as_str()))
+                else {
+                    return Err(refused);
+                };
+                if row.status == Status::Deleted {
+                    return Err(deleted(&row.integration_id));
+                }
+                // The same create again (a notice whose publish failed goes out now).
+                crate::kombo::TokenIntegration {
+                    id: row.integration_id,
+                    tool: row.tool,
+                    end_user_origin_id: row.origin_id,
+                    end_user_organization_name: row.organization_name,
+                    setup_status: row.setup_status,
+                }
+            }
+        };
+        facts.integration_id = Some(named.id.clone());
+        let now = (self.app.clock)();
+        let (m, resolution) = match connect::complete(&named, &origin_id, &digest, now) {
+            Completion::Store(m, resolution) => (*m, *resolution),
+            Completion::AnotherCustomer { token_origin_id } => {
+                facts.token_origin_id =
+                    Some(token_origin_id.unwrap_or_else(|| "(none)".to_owned()));
+                return Err(Error::Forbidden {
+                    code: "integration_of_another_customer",
+                    message: format!(
+                        "the activation token names an integration that was not connected for customer {origin_id}; nothing was stored"
+                    ),
+                });
+            }
+        };
+        // A notice in flight is the other way in's to send (the webhook, which Kombo retries
+        // if it fails): the row is stored, so the customer hears "connected" now.
+        let created = self.app.create(&m, &resolution, now, deadline).await?;
+        let (outcome, row) = match created.inserted {
+            Inserted::Stored => ("stored", Some(Box::new(m))),
+            Inserted::Completed { row } => ("stored", row),
+            Inserted::Exists {
+                status: Status::Deleted,
+                ..
+            } => return Err(deleted(&named.id)),
+            Inserted::Exists { row: Some(row), .. }
+                if row.origin_id.as_deref() != Some(origin_id.as_str()) =>
+            {
+                return Err(Error::Conflict {
+                    code: "assigned_to_another_customer",
+                    message: format!(
+                        "integration {} is assigned to another customer in the mappings table; nothing was stored",
+                        named.id
+                    ),
+                });
+            }
+            Inserted::Exists { row, .. } => {
+                // The webhook's row (or an earlier completion's): a retry of this completion
+                // with the token used up must find it too.
+                let row = match row {
+                    Some(mut row) if row.connect_token_sha256.as_deref() != Some(&digest) => {
+                        let noted =
+                            self.app
+                                .store
+                                .note_token(&row.integration_id, &origin_id, &digest);
+                        if deadline.run("DynamoDB", noted).await? {
+                            row.connect_token_sha256 = Some(digest);
+                        }
+                        Some(row)
+                    }
+                    other => other,
+                };
+                ("already_stored", row)
+            }
+        };
+        Ok(json!({ "origin_id": origin_id, "outcome": outcome, "integration": row }))
+    }
+}
+
+fn deleted(integration_id: &str) -> Error {
+    Error::Conflict {
+        code: "integration_deleted",
+        message: format!("integration {integration_id} is deleted"),
+    }
+}
+
+/// The token's SHA-256, base64url: what the row keeps of it (never the token).
+fn token_sha256(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token))
+}

@@ -1,0 +1,139 @@
+//! A finished Kombo Connect flow, told by its activation token (the completion route): whose
+//! integration it is, and the create it makes. The create is the `integration-created`
+//! webhook's own (one conditional write, one resolution of the customer's failures), so the
+//! two ways in meet in one row whichever comes first.
+
+use time::OffsetDateTime;
+
+use super::{Mapping, Resolution, Status, notices, rfc3339};
+use crate::event::EndUser;
+use crate::kombo::TokenIntegration;
+
+/// `created_event_id` (and `last_event_id`) of a row a Connect completion stored:
+/// `connect:<integration id>`, the same for every try, so a retry knows the row is its own
+/// and the webhook knows whose row it meets.
+pub const CONNECT_PREFIX: &str = "connect:";
+
+/// What a completion must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The token names an integration of this customer: store it (the webhook's create).
+    Store(Box<Mapping>, Box<Resolution>),
+    /// The token names another customer's integration, or one made without a customer:
+    /// nothing is written (the reason the token exists).
+    AnotherCustomer { token_origin_id: Option<String> },
+}
+
+/// Decides a completion for the customer `origin_id` (the route's path) from what Kombo said
+/// of the token. The row lacks what the token does not tell (category, creator e-mail): the
+/// webhook fills those in when it comes.
+/// `token_sha256`: the token's digest, kept on the row for a retry of this completion.
+pub fn complete(
+    t: &TokenIntegration,
+    origin_id: &str,
+    token_sha256: &str,
+    now: OffsetDateTime,
+) -> Completion {
+    if t.end_user_origin_id.as_deref() != Some(origin_id) {
+        return Completion::AnotherCustomer {
+            token_origin_id: t.end_user_origin_id.clone(),
+        };
+    }
+    let at = rfc3339(now);
+    let id = format!("{CONNECT_PREFIX}{}", t.id);
+    let end_user = EndUser {
+        organization_name: t.end_user_organization_name.clone(),
+        creator_email: None,
+        origin_id: Some(origin_id.to_owned()),
+    };
+    let mapping = Mapping {
+        integration_id: t.id.clone(),
+        origin_id: Some(origin_id.to_owned()),
+        tool: t.tool.clone(),
+        category: String::new(),
+        organization_name: t.end_user_organization_name.clone(),
+        creator_email: None,
+        status: Status::Active,
+        created_at: Some(at.clone()),
+        updated_at: at,
+        deleted_at: None,
+        last_event_id: id.clone(),
+        created_event_id: Some(id.clone()),
+        expires_at: None,
+        state: None,
+        setup_status: t.setup_status.clone(),
+        qa_status: None,
+        state_updated_at: None,
+        connect_token_sha256: Some(token_sha256.to_owned()),
+    };
+    let resolution = Resolution {
+        key: notices::failure_key(&end_user, &t.tool),
+        end_user,
+        tool: t.tool.clone(),
+        category: String::new(),
+        integration_id: t.id.clone(),
+        event_id: id,
+    };
+    Completion::Store(Box::new(mapping), Box::new(resolution))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn token(origin: Option<&str>) -> TokenIntegration {
+        TokenIntegration {
+            id: "workday:abc".into(),
+            tool: "workday".into(),
+            end_user_origin_id: origin.map(str::to_owned),
+            end_user_organization_name: "Acme, Inc.".into(),
+            setup_status: Some("COMPLETED".into()),
+        }
+    }
+
+    #[test]
+    fn the_token_of_this_customer_stores_its_integration_as_the_webhook_would() {
+        let now = datetime!(2026-12-01 10:00 UTC);
+        let Completion::Store(m, r) = complete(&token(Some("42")), "42", "h", now) else {
+            panic!("stores");
+        };
+        assert_eq!(m.integration_id, "workday:abc");
+        assert_eq!(m.origin_id.as_deref(), Some("42"));
+        assert_eq!(m.created_event_id.as_deref(), Some("connect:workday:abc"));
+        assert_eq!(m.last_event_id, "connect:workday:abc");
+        assert_eq!(m.category, "", "the token does not tell the category");
+        assert_eq!(m.creator_email, None);
+        assert_eq!(m.setup_status.as_deref(), Some("COMPLETED"));
+        assert_eq!(m.connect_token_sha256.as_deref(), Some("h"));
+        assert_eq!(r.key, "failures#42#workday");
+        assert_eq!(r.notice_id(), "resolved:connect:workday:abc");
+        // The category is not written, so the webhook's create can fill it in.
+        let item: serde_json::Value = serde_json::to_value(&m).unwrap();
+        assert!(item.get("category").is_none(), "{item}");
+    }
+
+    #[test]
+    fn another_customers_token_or_one_without_customer_stores_nothing() {
+        let now = datetime!(2026-12-01 10:00 UTC);
+        assert_eq!(
+            complete(&token(Some("43")), "42", "h", now),
+            Completion::AnotherCustomer {
+                token_origin_id: Some("43".into())
+            }
+        );
+        assert_eq!(
+            complete(&token(None), "42", "h", now),
+            Completion::AnotherCustomer {
+                token_origin_id: None
+            }
+        );
+        // Exact: no trimming or case folding makes "042" or "42 " customer 42.
+        for other in ["042", "42 ", ""] {
+            assert!(matches!(
+                complete(&token(Some(other)), "42", "h", now),
+                Completion::AnotherCustomer { .. }
+            ));
+        }
+    }
+}

@@ -1,0 +1,600 @@
+//! The Connect completion route (`POST /customers/{origin_id}/connection-completion`)
+//! through its built binary, on DynamoDB Local, moto's SNS and the fake Kombo's activation
+//! tokens: it meets the `integration-created` webhook in one row whichever comes first, sends
+//! at most one "resolved" notice, refuses another customer's integration, and answers every
+//! failure with the status the route's documentation gives.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::*;
+
+const ROUTE: &str = "POST /customers/{origin_id}/connection-completion";
+
+/// One test's stack, fake Kombo and folder of event files.
+struct Run {
+    stack: Stack,
+    kombo: FakeKombo,
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Run {
+    fn new(name: &str) -> Run {
+        let dir = std::env::temp_dir().join(format!("connect-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Run {
+            stack: Stack::new(name),
+            kombo: FakeKombo::start(),
+            dir,
+            n: 0,
+        }
+    }
+
+    /// An activation token the fake Kombo redeems (once) for `integration_id` of `origin`.
+    async fn token(&self, integration_id: &str, origin: Option<&str>) -> String {
+        self.token_named(None, integration_id, origin).await
+    }
+
+    async fn token_named(
+        &self,
+        token: Option<&str>,
+        integration_id: &str,
+        origin: Option<&str>,
+    ) -> String {
+        let body = json!({
+            "token": token,
+            "id": integration_id,
+            "tool": integration_id.split(':').next().unwrap(),
+            "end_user_origin_id": origin,
+            "end_user_organization_name": "Acme, Inc.",
+            "end_user_email": "jane.doe@example.com",
+            "setup_status": "COMPLETED",
+        });
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/__connect/tokens", self.kombo.root))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A completion request for customer `origin` with `body` (raw, so malformed ones too).
+    fn completion(&mut self, origin: &str, body: &str) -> PathBuf {
+        self.n += 1;
+        let mut event = backend_event(
+            "POST",
+            ROUTE,
+            &format!("/customers/{origin}/connection-completion"),
+            json!({ "origin_id": origin }),
+            None,
+        );
+        event["body"] = json!(body);
+        let path = self.dir.join(format!("completion-{}.json", self.n));
+        std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
+        path
+    }
+
+    fn with_token(&mut self, origin: &str, token: &str) -> PathBuf {
+        self.completion(origin, &json!({ "token": token }).to_string())
+    }
+
+    fn webhook(&mut self, route: &str, body: &str) -> PathBuf {
+        self.n += 1;
+        event_file(&self.dir, &format!("webhook-{}", self.n), route, body)
+    }
+
+    fn env(&self, function: &str) -> Vec<(String, String)> {
+        with_env(
+            template_env(&self.stack, function),
+            "KOMBO_API_BASE_URL",
+            &self.kombo.base_url,
+        )
+    }
+
+    /// Runs the completion binary on `events`; the answers (status, body) and the log.
+    fn complete(&self, events: &[PathBuf]) -> (Vec<(i64, Value)>, String) {
+        self.complete_with(&self.env("connection-completion"), events, 10_000)
+    }
+
+    fn complete_with(
+        &self,
+        env: &[(String, String)],
+        events: &[PathBuf],
+        deadline_ms: u64,
+    ) -> (Vec<(i64, Value)>, String) {
+        let (result, log) = invoke_files("connection-completion", env, events, deadline_ms);
+        assert_eq!(result["timed_out"], false, "{result}\n{log}");
+        (bodies(&result), log)
+    }
+
+    fn deliver(&self, function: &str, events: &[PathBuf]) -> Vec<(i64, String)> {
+        let (result, log) = invoke_files(function, &self.env(function), events, 10_000);
+        assert_eq!(result["timed_out"], false, "{result}\n{log}");
+        answers(&result)
+    }
+
+    /// The Kombo requests made so far, as (method, path).
+    async fn kombo_calls(&self) -> Vec<(String, String)> {
+        self.kombo
+            .requests()
+            .await
+            .iter()
+            .map(|q| {
+                (
+                    q["method"].as_str().unwrap().to_owned(),
+                    q["path"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn bodies(result: &Value) -> Vec<(i64, Value)> {
+    result["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let resp = &r["response"];
+            (
+                resp["statusCode"].as_i64().unwrap(),
+                serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// (status, outcome or error code) of each answer.
+fn codes(answers: &[(i64, Value)]) -> Vec<(i64, String)> {
+    answers
+        .iter()
+        .map(|(s, b)| {
+            let what = b["outcome"].as_str().or(b["error"]["code"].as_str());
+            (*s, what.unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(i64, &str)]) -> Vec<(i64, String)> {
+    expected
+        .iter()
+        .map(|(s, w)| (*s, (*w).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_completion_first_then_the_webhook_meet_in_one_row_and_no_notice() {
+    let mut run = Run::new("completion-first");
+    let token = run.token("workday:c1", Some("42")).await;
+    let first = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[first]);
+    assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
+    let integration = &answers[0].1["integration"];
+    assert_eq!(integration["integration_id"], "workday:c1");
+    assert_eq!(integration["origin_id"], "42");
+    assert_eq!(integration["status"], "ACTIVE");
+    assert_eq!(integration["setup_status"], "COMPLETED");
+    assert!(integration.get("category").is_none(), "{integration}");
+    assert!(!log.contains(&token), "the token is never logged:\n{log}");
+    assert_eq!(
+        run.kombo_calls().await,
+        [(
+            "GET".to_owned(),
+            format!("/v1/connect/integration-by-token/{token}")
+        )]
+    );
+    let row = run.stack.row("workday:c1").await;
+    assert_eq!(row["created_event_id"], "connect:workday:c1");
+
+    // The webhook comes later: it fills in what the token did not tell, answers as a
+    // duplicate does, and nobody is notified (no failures were on record).
+    let hook = run.webhook(CREATED, &created_body("ev-c1", "workday:c1", Some("42")));
+    let again = run.webhook(CREATED, &created_body("ev-c1", "workday:c1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook, again]),
+        pairs(&[(200, "already_stored"), (200, "already_stored")])
+    );
+    let rows = run.stack.rows().await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["category"], "LMS");
+    assert_eq!(row["creator_email"], "jane.doe@example.com");
+    assert_eq!(row["origin_id"], "42");
+    assert_eq!(row["created_event_id"], "connect:workday:c1");
+    assert_eq!(row["created_at"], integration["created_at"], "kept");
+    assert!(run.stack.alerts().await.is_empty());
+
+    // A second completion for the same integration (a new token) finds the row.
+    let token2 = run.token("workday:c1", Some("42")).await;
+    let second = run.with_token("42", &token2);
+    let (answers, log) = run.complete(&[second]);
+    assert_eq!(codes(&answers), pairs(&[(200, "already_stored")]), "{log}");
+    assert_eq!(answers[0].1["integration"]["category"], "LMS");
+}
+
+#[tokio::test]
+async fn the_webhook_first_then_the_completion_answer_already_stored() {
+    let mut run = Run::new("webhook-first");
+    let hook = run.webhook(CREATED, &created_body("ev-w1", "workday:w1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook]),
+        pairs(&[(200, "stored")])
+    );
+    let token = run.token("workday:w1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    // Its answer lost, the caller retries: Kombo has used the token up, the row answers.
+    let retry = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[completion, retry]);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(200, "already_stored"), (200, "already_stored")]),
+        "{log}"
+    );
+    assert_eq!(answers[1].1["integration"]["integration_id"], "workday:w1");
+    assert_eq!(answers[0].1["integration"]["category"], "LMS");
+    assert_eq!(answers[0].1["integration"]["created_event_id"], "ev-w1");
+    let rows = run.stack.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["created_event_id"], "ev-w1", "unchanged");
+    assert!(run.stack.alerts().await.is_empty());
+}
+
+/// A customer who failed to connect, then connected through the embedded flow: one page,
+/// then exactly one "resolved" notice, whichever of the completion and the webhook (and
+/// their retries) comes first.
+#[tokio::test]
+async fn a_failure_then_a_completion_and_its_webhook_send_one_resolved_notice() {
+    let mut run = Run::new("resolved-once");
+    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f1", Some("42")));
+    assert_eq!(
+        run.deliver("connection-flow-failed", &[failed]),
+        pairs(&[(200, "alerted")])
+    );
+    let token = run.token("workday:r1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[completion]);
+    assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
+    let hook = run.webhook(CREATED, &created_body("ev-r1", "workday:r1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook]),
+        pairs(&[(200, "already_stored")])
+    );
+    let token2 = run.token("workday:r1", Some("42")).await;
+    let again = run.with_token("42", &token2);
+    let (answers, _) = run.complete(&[again]);
+    assert_eq!(codes(&answers), pairs(&[(200, "already_stored")]));
+
+    let mut subjects = run.stack.subjects().await;
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo connection failed: Acme, Inc. (workday LMS)",
+            "Resolved: Acme, Inc. connected workday after 1 failed attempt",
+        ]
+    );
+    let record = run.stack.failure_record("failures#42#workday").await;
+    assert_eq!(record["resolved_by"], "connect:workday:r1", "{record}");
+    assert_eq!(record["total"], 0);
+}
+
+/// The resolved notice's publish fails on the completion: the webhook, arriving later,
+/// sends it under the completion's claim (and a retry of the webhook does not send it
+/// twice).
+#[tokio::test]
+async fn a_notice_the_completion_could_not_send_is_sent_by_the_webhook_once() {
+    let mut run = Run::new("notice-by-webhook");
+    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f2", Some("42")));
+    assert_eq!(
+        run.deliver("connection-flow-failed", &[failed]),
+        pairs(&[(200, "alerted")])
+    );
+    let sns = FaultServer::proxy(&run.stack.endpoint, &["500:Publish:99"]);
+    let env = with_env(
+        run.env("connection-completion"),
+        "AWS_ENDPOINT_URL_SNS",
+        &sns.endpoint,
+    );
+    let token = run.token("workday:n1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete_with(&env, &[completion], 10_000);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(503, "dependency_unavailable")]),
+        "{log}"
+    );
+    // The row is stored (one write), the notice is owed.
+    assert_eq!(run.stack.row("workday:n1").await["origin_id"], "42");
+    let hook = run.webhook(CREATED, &created_body("ev-n1", "workday:n1", Some("42")));
+    let retry = run.webhook(CREATED, &created_body("ev-n1", "workday:n1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook, retry]),
+        pairs(&[(200, "resolved"), (200, "already_stored")])
+    );
+    let subjects = run.stack.subjects().await;
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.starts_with("Resolved:"))
+            .count(),
+        1,
+        "{subjects:?}"
+    );
+}
+
+/// The completion's retry after Kombo used the token up: the row the first try stored
+/// (found by the token's digest) answers, and a notice that try could not send goes out.
+#[tokio::test]
+async fn a_retry_with_a_used_up_token_is_answered_by_the_row_it_stored() {
+    let mut run = Run::new("used-token");
+    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f3", Some("42")));
+    assert_eq!(
+        run.deliver("connection-flow-failed", &[failed]),
+        pairs(&[(200, "alerted")])
+    );
+    let sns = FaultServer::proxy(&run.stack.endpoint, &["500:Publish:3"]);
+    let env = with_env(
+        run.env("connection-completion"),
+        "AWS_ENDPOINT_URL_SNS",
+        &sns.endpoint,
+    );
+    let token = run.token("workday:u1", Some("42")).await;
+    let first = run.with_token("42", &token);
+    let retry = run.with_token("42", &token);
+    let (answers, log) = run.complete_with(&env, &[first, retry], 10_000);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(503, "dependency_unavailable"), (200, "already_stored")]),
+        "{log}"
+    );
+    assert_eq!(answers[1].1["integration"]["integration_id"], "workday:u1");
+    assert_eq!(run.kombo_calls().await.len(), 2, "both asked Kombo");
+    let subjects = run.stack.subjects().await;
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.starts_with("Resolved:"))
+            .count(),
+        1,
+        "{subjects:?}"
+    );
+    // The same used token for another customer is not that customer's row.
+    let other = run.with_token("43", &token);
+    let (answers, _) = run.complete(&[other]);
+    assert_eq!(codes(&answers), pairs(&[(400, "invalid_token")]));
+}
+
+#[tokio::test]
+async fn another_customers_integration_is_refused_and_nothing_is_written() {
+    let mut run = Run::new("another-customer");
+    let theirs = run.token("workday:o1", Some("43")).await;
+    let nobodys = run.token("workday:o2", None).await;
+    let a = run.with_token("42", &theirs);
+    let b = run.with_token("42", &nobodys);
+    let (answers, log) = run.complete(&[a, b]);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[
+            (403, "integration_of_another_customer"),
+            (403, "integration_of_another_customer")
+        ]),
+        "{log}"
+    );
+    // The answer names neither the other customer nor the integration (the caller's
+    // browser may see it); the log line names both, as a warning.
+    let message = answers[0].1["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("43") && !message.contains("workday:o1"),
+        "{message}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("workday:o1"))
+        .unwrap_or_else(|| panic!("no log line names the integration:\n{log}"));
+    assert!(
+        line.contains("\"token_origin_id\":\"43\"") && line.contains("WARN"),
+        "{line}"
+    );
+    assert!(run.stack.rows().await.is_empty());
+    assert!(run.stack.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_integration_is_a_conflict_and_stays_deleted() {
+    let mut run = Run::new("tombstoned");
+    let deleted = run.webhook(DELETED, &deleted_body("ev-d1", "workday:d1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-deleted", &[deleted]),
+        pairs(&[(200, "deleted")])
+    );
+    let token = run.token("workday:d1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[completion]);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(409, "integration_deleted")]),
+        "{log}"
+    );
+    assert_eq!(run.stack.row("workday:d1").await["status"], "DELETED");
+}
+
+/// Malformed requests are the caller's: 400 naming the field, and Kombo never asked.
+#[tokio::test]
+async fn malformed_requests_name_the_field_and_never_reach_kombo() {
+    let mut run = Run::new("malformed");
+    let long_origin = "x".repeat(2049);
+    let cases = [
+        run.completion("42", "[\"token\"]"),
+        run.completion("42", "not json"),
+        run.completion("42", "{}"),
+        run.completion("42", r#"{"token": ""}"#),
+        run.completion("42", r#"{"token": "   "}"#),
+        run.completion("42", r#"{"token": 42}"#),
+        run.completion("42", &json!({ "token": "t".repeat(4097) }).to_string()),
+        run.completion("42", r#"{"token": "t", "origin_id": "43"}"#),
+        run.with_token(&long_origin, "t"),
+    ];
+    let (answers, log) = run.complete(&cases);
+    let names: Vec<(i64, String)> = answers
+        .iter()
+        .map(|(s, b)| (*s, b["error"]["message"].as_str().unwrap().to_owned()))
+        .collect();
+    for (i, (status, message)) in names.iter().enumerate() {
+        assert_eq!(*status, 400, "case {i}: {message}\n{log}");
+        let names_field = if i == 8 {
+            message.contains("origin_id")
+        } else if i < 2 {
+            message.contains("body")
+        } else {
+            message.contains("token") || message.contains("origin_id")
+        };
+        assert!(names_field, "case {i}: {message}");
+    }
+    assert!(run.kombo_calls().await.is_empty());
+    assert!(run.stack.rows().await.is_empty());
+}
+
+/// What Kombo answers decides the status: its refusal of the token is the caller's (400,
+/// no page); our key refused 502; its rate limit 503 with Retry-After; no answer 504.
+#[tokio::test]
+async fn kombo_failures_map_to_the_documented_answers() {
+    let mut run = Run::new("kombo-failures");
+    let unknown = run.with_token("42", "no-such-token");
+    let limited = run.with_token("42", "tok-rate-limited");
+    let broken = run.with_token("42", "tok-broken");
+    let (answers, log) = run.complete(&[unknown, limited, broken]);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[
+            (400, "invalid_token"),
+            (503, "kombo_rate_limited"),
+            (502, "kombo_error")
+        ]),
+        "{log}"
+    );
+    assert_eq!(
+        answers[0].1["error"]["kombo_code"], "PLATFORM.INPUT_INVALID",
+        "Kombo's code is passed on"
+    );
+
+    // Retry-After on the rate limit (the raw answer).
+    let limited = run.with_token("42", "tok2-rate-limited");
+    let (result, _) = invoke_files(
+        "connection-completion",
+        &run.env("connection-completion"),
+        &[limited],
+        10_000,
+    );
+    assert_eq!(
+        result["responses"][0]["response"]["headers"]["retry-after"],
+        "30"
+    );
+
+    // Our API key refused.
+    let token = run.token("workday:k1", Some("42")).await;
+    let refused = run.with_token("42", &token);
+    let env = with_env(
+        run.env("connection-completion"),
+        "KOMBO_API_KEY",
+        "wrong-fake-key",
+    );
+    let (answers, _) = run.complete_with(&env, &[refused], 10_000);
+    assert_eq!(codes(&answers), pairs(&[(502, "kombo_error")]));
+    assert_eq!(
+        answers[0].1["error"]["kombo_code"],
+        "PLATFORM.AUTHENTICATION_INVALID"
+    );
+
+    // Unreachable, and hanging past the deadline: 504 inside the deadline.
+    let closed = format!("http://127.0.0.1:{}/v1", free_port());
+    let env = with_env(
+        run.env("connection-completion"),
+        "KOMBO_API_BASE_URL",
+        &closed,
+    );
+    let unreachable = run.with_token("42", "t-unreachable");
+    let (answers, _) = run.complete_with(&env, &[unreachable], 10_000);
+    assert_eq!(codes(&answers), pairs(&[(504, "kombo_unreachable")]));
+    let hang = run.with_token("42", "tok:hang");
+    let started = std::time::Instant::now();
+    let (answers, log) = run.complete_with(&run.env("connection-completion"), &[hang], 2_000);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(504, "kombo_unreachable")]),
+        "{log}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert!(run.stack.rows().await.is_empty());
+    assert!(run.stack.alerts().await.is_empty());
+}
+
+/// DynamoDB failing after Kombo answered: 503 (retry), nothing half-written.
+#[tokio::test]
+async fn dynamodb_failing_after_kombo_answered_is_a_503_and_writes_nothing() {
+    let mut run = Run::new("ddb-fails");
+    let throttled = FaultServer::start("dynamodb-throttled");
+    let env = with_env(
+        run.env("connection-completion"),
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        &throttled.endpoint,
+    );
+    let token = run.token("workday:t1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete_with(&env, &[completion], 10_000);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(503, "dependency_unavailable")]),
+        "{log}"
+    );
+    assert!(run.stack.rows().await.is_empty());
+    assert!(run.stack.alerts().await.is_empty());
+    assert_eq!(run.kombo_calls().await.len(), 1);
+}
+
+/// On the wire: a fresh completion is one Kombo GET, the create's one write to the table
+/// and the resolution's one (refused) write to the idempotency table; nothing else.
+#[tokio::test]
+async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
+    let mut run = Run::new("completion-requests");
+    let ddb = FaultServer::proxy(&run.stack.ddb_endpoint, &[]);
+    let sns = FaultServer::proxy(&run.stack.endpoint, &[]);
+    let token = run.token("workday:q1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let env = with_env(
+        with_env(
+            run.env("connection-completion"),
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            &ddb.endpoint,
+        ),
+        "AWS_ENDPOINT_URL_SNS",
+        &sns.endpoint,
+    );
+    // Before the request: the init's warm-up (one GetItem, one GetTopicAttributes).
+    let (answers, log) = run.complete_with(&env, &[completion], 10_000);
+    assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
+    let ops: Vec<String> = ddb
+        .operations()
+        .await
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:UpdateItem"
+        ],
+        "warm-up, the create, the resolution"
+    );
+    assert_eq!(run.kombo_calls().await.len(), 1);
+    let sns_ops: Vec<String> = sns.operations().await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(sns_ops, ["sns:GetTopicAttributes"], "the warm-up only");
+}
