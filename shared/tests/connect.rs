@@ -598,3 +598,69 @@ async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
     let sns_ops: Vec<String> = sns.operations().await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(sns_ops, ["sns:GetTopicAttributes"], "the warm-up only");
 }
+
+/// README's backend snippet is real code: run as written against a loopback stand-in for
+/// API Gateway, it calls both routes with the customer id as one path segment, the right
+/// bodies, and a SigV4 signature for execute-api that verifies.
+#[test]
+fn the_readme_backend_snippet_signs_both_requests_with_sigv4() {
+    let out: Value = serde_json::from_slice(&script("readme_sigv4_check.py", &[])).unwrap();
+    let seen = out["seen"].as_array().unwrap();
+    assert_eq!(seen.len(), 2, "{out}");
+    assert_eq!(seen[0]["path"], "/customers/acme%2F42%20eu/connection-link");
+    assert_eq!(seen[0]["body"]["end_user_organization_name"], "Acme, Inc.");
+    assert_eq!(
+        seen[1]["path"],
+        "/customers/acme%2F42%20eu/connection-completion"
+    );
+    assert_eq!(seen[1]["body"], json!({ "token": "tok-123" }));
+    for request in seen {
+        assert_eq!(request["scope_ok"], true, "{request}");
+        assert_eq!(request["signature_ok"], true, "{request}");
+    }
+    assert_eq!(out["answers"][1], json!([200, { "outcome": "stored" }]));
+}
+
+/// The notice's claim held by another invocation (the webhook sending it right now): the
+/// completion's row is stored, so it answers 200, not 429; the holder's failure leaves the
+/// notice to a retry of the webhook, which sends it once.
+#[tokio::test]
+async fn a_notice_in_flight_elsewhere_does_not_fail_the_completion() {
+    use shared::ports::ClaimStore;
+    let mut run = Run::new("notice-in-flight");
+    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f4", Some("42")));
+    assert_eq!(
+        run.deliver("connection-flow-failed", &[failed]),
+        pairs(&[(200, "alerted")])
+    );
+    let app = run.stack.app().await;
+    let notice = "resolved:connect:workday:h1";
+    let now = time::OffsetDateTime::now_utc();
+    app.store.claim(notice, "the-webhook", now).await.unwrap();
+    let token = run.token("workday:h1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[completion]);
+    assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
+    assert!(
+        run.stack
+            .subjects()
+            .await
+            .iter()
+            .all(|s| !s.starts_with("Resolved:"))
+    );
+    // The holder failed and released it: the webhook's retry sends it.
+    app.store.release(notice, "the-webhook").await.unwrap();
+    let hook = run.webhook(CREATED, &created_body("ev-h1", "workday:h1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook]),
+        pairs(&[(200, "resolved")])
+    );
+    let resolved: Vec<String> = run
+        .stack
+        .subjects()
+        .await
+        .into_iter()
+        .filter(|s| s.starts_with("Resolved:"))
+        .collect();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+}

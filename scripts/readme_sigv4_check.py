@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Runs README's backend snippet (the Python block in "The embedded Connect flow") as a team's
+backend would, against a loopback stand-in for API Gateway that checks what it receives: the
+path each function builds (the customer id percent-encoded as one segment), the JSON body,
+and a SigV4 signature for execute-api that verifies (the server signs the same request again
+with the same credentials and time, as API Gateway does, and compares).
+
+    readme_sigv4_check.py     prints one JSON object: what the server saw and verified
+
+Used by shared/tests/connect.rs; credentials are the obviously fake ones the tests use.
+"""
+
+import json
+import os
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(HERE, "..", "README.md")
+os.environ.update(AWS_ACCESS_KEY_ID="AKIDEXAMPLEFAKE", AWS_SECRET_ACCESS_KEY="fake-secret-not-real",
+                  AWS_DEFAULT_REGION="eu-central-1")
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+
+SEEN = []
+
+
+class Gateway(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        auth = self.headers.get("Authorization", "")
+        date = self.headers.get("X-Amz-Date", "")
+        signed = re.search(r"SignedHeaders=([^,]+)", auth)
+        headers = {h: self.headers.get(h) for h in (signed.group(1).split(";") if signed else [])}
+        # Sign the request as received again, with the same key and time: API Gateway's check.
+        again = AWSRequest(method="POST", url=f"{API}{self.path}", data=body, headers=headers)
+        again.context["timestamp"] = date
+        SigV4Auth(Credentials("AKIDEXAMPLEFAKE", "fake-secret-not-real"), "execute-api",
+                  "eu-central-1").add_auth(again)
+        SEEN.append({"path": self.path, "body": json.loads(body), "scope_ok": "/eu-central-1/execute-api/aws4_request"
+                     in auth, "signature_ok": bool(auth) and again.headers["Authorization"] == auth})
+        out = json.dumps({"outcome": "stored"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+def snippet():
+    text = open(README).read()
+    section = text[text.index("## The embedded Connect flow"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+class Customer:
+    id = "acme/42 eu"
+    name = "Acme, Inc."
+    admin_email = "it@acme.example"
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+API = f"http://127.0.0.1:{server.server_address[1]}"
+threading.Thread(target=server.serve_forever, daemon=True).start()
+code = snippet().replace('API = "https://abc123.execute-api.eu-central-1.amazonaws.com"', f'API = "{API}"')
+if code == snippet():
+    sys.exit("the README snippet no longer sets API as this check expects")
+scope = {}
+exec(compile(code, "README.md (Python backend snippet)", "exec"), scope)  # noqa: S102 - the README's own code
+answers = [scope["connect_link"](Customer()), scope["connect_complete"](Customer(), "tok-123")]
+server.shutdown()
+print(json.dumps({"answers": answers, "seen": SEEN}))
