@@ -195,11 +195,7 @@ async fn an_empty_endpoint_variable_counts_as_unset() {
 }
 
 fn response_body(result: &Value, i: usize) -> (i64, Value) {
-    let resp = &result["responses"][i]["response"];
-    (
-        resp["statusCode"].as_i64().unwrap(),
-        serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
-    )
+    response_bodies(result).swap_remove(i)
 }
 
 #[tokio::test]
@@ -299,17 +295,7 @@ async fn the_lifecycle_samples_through_their_built_binaries() {
         "{err}"
     );
 
-    let sent: Vec<(String, String)> = kombo
-        .requests()
-        .await
-        .iter()
-        .map(|q| {
-            (
-                q["method"].as_str().unwrap().to_owned(),
-                q["path"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let sent = kombo.calls().await;
     assert_eq!(
         sent,
         [

@@ -111,7 +111,7 @@ impl Run {
     ) -> (Vec<(i64, Value)>, String) {
         let (result, log) = invoke_files("connection-completion", env, events, deadline_ms);
         assert_eq!(result["timed_out"], false, "{result}\n{log}");
-        (bodies(&result), log)
+        (response_bodies(&result), log)
     }
 
     fn deliver(&self, function: &str, events: &[PathBuf]) -> Vec<(i64, String)> {
@@ -122,33 +122,38 @@ impl Run {
 
     /// The Kombo requests made so far, as (method, path).
     async fn kombo_calls(&self) -> Vec<(String, String)> {
-        self.kombo
-            .requests()
-            .await
-            .iter()
-            .map(|q| {
-                (
-                    q["method"].as_str().unwrap().to_owned(),
-                    q["path"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
+        self.kombo.calls().await
     }
-}
 
-fn bodies(result: &Value) -> Vec<(i64, Value)> {
-    result["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let resp = &r["response"];
-            (
-                resp["statusCode"].as_i64().unwrap(),
-                serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
-            )
-        })
-        .collect()
+    /// Customer 42's failure paged (its failures on record), and the completion's
+    /// environment with SNS behind a proxy that fails `publishes` Publish requests.
+    fn failed_then_sns_failing(
+        &mut self,
+        event_id: &str,
+        publishes: u32,
+    ) -> (FaultServer, Vec<(String, String)>) {
+        let failed = self.webhook(FLOW_FAILED, &flow_failed_body(event_id, Some("42")));
+        assert_eq!(
+            self.deliver("connection-flow-failed", &[failed]),
+            pairs(&[(200, "alerted")])
+        );
+        let sns = FaultServer::proxy(&self.stack.endpoint, &[&format!("500:Publish:{publishes}")]);
+        let env = with_env(
+            self.env("connection-completion"),
+            "AWS_ENDPOINT_URL_SNS",
+            &sns.endpoint,
+        );
+        (sns, env)
+    }
+
+    /// How many "resolved" notices were received so far.
+    async fn resolved_notices(&self) -> usize {
+        let subjects = self.stack.subjects().await;
+        subjects
+            .iter()
+            .filter(|s| s.starts_with("Resolved:"))
+            .count()
+    }
 }
 
 /// (status, outcome or error code) of each answer.
@@ -291,17 +296,7 @@ async fn a_failure_then_a_completion_and_its_webhook_send_one_resolved_notice() 
 #[tokio::test]
 async fn a_notice_the_completion_could_not_send_is_sent_by_the_webhook_once() {
     let mut run = Run::new("notice-by-webhook");
-    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f2", Some("42")));
-    assert_eq!(
-        run.deliver("connection-flow-failed", &[failed]),
-        pairs(&[(200, "alerted")])
-    );
-    let sns = FaultServer::proxy(&run.stack.endpoint, &["500:Publish:99"]);
-    let env = with_env(
-        run.env("connection-completion"),
-        "AWS_ENDPOINT_URL_SNS",
-        &sns.endpoint,
-    );
+    let (_sns, env) = run.failed_then_sns_failing("ev-f2", 99);
     let token = run.token("workday:n1", Some("42")).await;
     let completion = run.with_token("42", &token);
     let (answers, log) = run.complete_with(&env, &[completion], 10_000);
@@ -318,15 +313,7 @@ async fn a_notice_the_completion_could_not_send_is_sent_by_the_webhook_once() {
         run.deliver("integration-created", &[hook, retry]),
         pairs(&[(200, "resolved"), (200, "already_stored")])
     );
-    let subjects = run.stack.subjects().await;
-    assert_eq!(
-        subjects
-            .iter()
-            .filter(|s| s.starts_with("Resolved:"))
-            .count(),
-        1,
-        "{subjects:?}"
-    );
+    assert_eq!(run.resolved_notices().await, 1);
 }
 
 /// The completion's retry after Kombo used the token up: the row the first try stored
@@ -334,17 +321,7 @@ async fn a_notice_the_completion_could_not_send_is_sent_by_the_webhook_once() {
 #[tokio::test]
 async fn a_retry_with_a_used_up_token_is_answered_by_the_row_it_stored() {
     let mut run = Run::new("used-token");
-    let failed = run.webhook(FLOW_FAILED, &flow_failed_body("ev-f3", Some("42")));
-    assert_eq!(
-        run.deliver("connection-flow-failed", &[failed]),
-        pairs(&[(200, "alerted")])
-    );
-    let sns = FaultServer::proxy(&run.stack.endpoint, &["500:Publish:3"]);
-    let env = with_env(
-        run.env("connection-completion"),
-        "AWS_ENDPOINT_URL_SNS",
-        &sns.endpoint,
-    );
+    let (_sns, env) = run.failed_then_sns_failing("ev-f3", 3);
     let token = run.token("workday:u1", Some("42")).await;
     let first = run.with_token("42", &token);
     let retry = run.with_token("42", &token);
@@ -356,15 +333,7 @@ async fn a_retry_with_a_used_up_token_is_answered_by_the_row_it_stored() {
     );
     assert_eq!(answers[1].1["integration"]["integration_id"], "workday:u1");
     assert_eq!(run.kombo_calls().await.len(), 2, "both asked Kombo");
-    let subjects = run.stack.subjects().await;
-    assert_eq!(
-        subjects
-            .iter()
-            .filter(|s| s.starts_with("Resolved:"))
-            .count(),
-        1,
-        "{subjects:?}"
-    );
+    assert_eq!(run.resolved_notices().await, 1);
     // The same used token for another customer is not that customer's row.
     let other = run.with_token("43", &token);
     let (answers, _) = run.complete(&[other]);
@@ -641,13 +610,7 @@ async fn a_notice_in_flight_elsewhere_does_not_fail_the_completion() {
     let completion = run.with_token("42", &token);
     let (answers, log) = run.complete(&[completion]);
     assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
-    assert!(
-        run.stack
-            .subjects()
-            .await
-            .iter()
-            .all(|s| !s.starts_with("Resolved:"))
-    );
+    assert_eq!(run.resolved_notices().await, 0);
     // The holder failed and released it: the webhook's retry sends it.
     app.store.release(notice, "the-webhook").await.unwrap();
     let hook = run.webhook(CREATED, &created_body("ev-h1", "workday:h1", Some("42")));
@@ -655,12 +618,5 @@ async fn a_notice_in_flight_elsewhere_does_not_fail_the_completion() {
         run.deliver("integration-created", &[hook]),
         pairs(&[(200, "resolved")])
     );
-    let resolved: Vec<String> = run
-        .stack
-        .subjects()
-        .await
-        .into_iter()
-        .filter(|s| s.starts_with("Resolved:"))
-        .collect();
-    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(run.resolved_notices().await, 1);
 }

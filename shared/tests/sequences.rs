@@ -451,18 +451,8 @@ fn backend(run: &Run, function: &str, requests: &[Value]) -> Vec<(i64, Value)> {
         &files,
         10_000,
     );
-    result["responses"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}\n{log}"))
-        .iter()
-        .map(|r| {
-            let resp = &r["response"];
-            (
-                resp["statusCode"].as_i64().unwrap(),
-                serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
-            )
-        })
-        .collect()
+    assert!(result["responses"].is_array(), "{result}\n{log}");
+    response_bodies(&result)
 }
 
 #[tokio::test]

@@ -113,21 +113,33 @@ pub fn with_env(mut env: Vec<(String, String)>, key: &str, value: &str) -> Vec<(
     env
 }
 
-/// (status, outcome or error code) of every answer, in order.
-pub fn answers(result: &Value) -> Vec<(i64, String)> {
+/// (status, JSON body) of every answer, in order.
+pub fn response_bodies(result: &Value) -> Vec<(i64, Value)> {
     result["responses"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no responses: {result}"))
         .iter()
         .map(|r| {
             let resp = &r["response"];
-            let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+            (
+                resp["statusCode"].as_i64().unwrap(),
+                serde_json::from_str(resp["body"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// (status, outcome or error code) of every answer, in order.
+pub fn answers(result: &Value) -> Vec<(i64, String)> {
+    response_bodies(result)
+        .into_iter()
+        .map(|(status, body)| {
             let what = body["outcome"]
                 .as_str()
                 .or(body["error"]["code"].as_str())
                 .unwrap()
                 .to_owned();
-            (resp["statusCode"].as_i64().unwrap(), what)
+            (status, what)
         })
         .collect()
 }

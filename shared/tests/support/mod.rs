@@ -262,6 +262,20 @@ impl FakeKombo {
             .unwrap()
     }
 
+    /// Every request it received, as (method, path), in order.
+    pub async fn calls(&self) -> Vec<(String, String)> {
+        self.requests()
+            .await
+            .iter()
+            .map(|q| {
+                (
+                    q["method"].as_str().unwrap().to_owned(),
+                    q["path"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// A fake Kombo serving HTTPS with `cert` and `key` (PEM files).
     pub fn start_tls(cert: &str, key: &str) -> FakeKombo {
         let root = start_service(
