@@ -12,6 +12,9 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
           500             answer 500 like the service, without forwarding
           apply-then-500  forward (the service applies it), then answer 500 instead: the
                           SDK retries a write that was already applied
+          denied          answer 400 AccessDeniedException (JSON), without forwarding: a
+                          refusal the SDK does not retry (a secret's permission or the
+                          secret itself gone)
           pass            forward as usual (with TIMES, before another rule for the same
                           operation: "pass:UpdateItem:2 hang:UpdateItem" hangs the third)
         TIMES (default: always) limits how often the rule fires.
@@ -172,6 +175,9 @@ def proxy_handler(upstream, rules):
                 return
             if action == "500":
                 return self.reply(*error_for(op))
+            if action == "denied":
+                return self.reply(400, "application/x-amz-json-1.1",
+                                  b'{"__type":"AccessDeniedException","message":"Access denied (fault_server)."}')
             status, ctype, payload, headers = self.forward(body)
             if action == "apply-then-500":
                 return self.reply(*error_for(op))
@@ -183,7 +189,7 @@ def proxy_handler(upstream, rules):
 
 def parse_rule(text):
     parts = text.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "pass"):
+    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "denied", "pass"):
         raise SystemExit(f"bad rule {text!r}\n{__doc__}")
     return {"action": parts[0], "op": parts[1], "left": int(parts[2]) if len(parts) == 3 else -1}
 

@@ -51,6 +51,16 @@ pub fn verified_body<'r>(
     Ok(body)
 }
 
+/// Whether the request carries one `X-Kombo-Signature` that is a well-formed signature
+/// (whatever it signs): only such a request may cause a secret to be read again.
+pub fn has_well_formed_signature(req: &ApiGatewayV2httpRequest) -> bool {
+    let mut signatures = req.headers.get_all(HEADER).iter();
+    match (signatures.next(), signatures.next()) {
+        (Some(one), None) => crate::signature::decode_signature(one.as_bytes()).is_some(),
+        _ => false,
+    }
+}
+
 /// The body as sent, size-checked before and after decoding (API Gateway base64-encodes
 /// some bodies). Shared by the webhooks and the backend API.
 pub(crate) fn body_bytes(req: &ApiGatewayV2httpRequest) -> Result<Cow<'_, [u8]>, Error> {

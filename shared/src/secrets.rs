@@ -10,10 +10,18 @@
 //! - when a webhook's signature matches none of the cached secrets, at most once per
 //!   `SECRET_REFRESH_SECONDS` (default 60) — so `new,old` put into Secrets Manager is
 //!   picked up by the next delivery signed with the new secret, with no deploy;
-//! - when the cached value is older than [`MAX_AGE`] — so a removed secret (`new,old` →
-//!   `new`) stops being accepted, and a rotated Kombo API key is used, within that time.
+//! - when the cached value is older than its maximum age (`SECRET_MAX_AGE_SECONDS`, default
+//!   [`MAX_AGE`]) and a request with a well-formed signature arrives — so a removed secret
+//!   (`new,old` → `new`) stops being accepted, and a rotated Kombo API key is used, within
+//!   that time.
 //!
-//! A re-read that fails keeps the cached value and is logged (never the value).
+//! Every re-read, for either reason and whatever its outcome, waits for the one before it
+//! by `SECRET_REFRESH_SECONDS`: a Secrets Manager outage, a throttled or deleted secret, or a
+//! flood of forged requests costs at most one `GetSecretValue` a minute per container. A
+//! re-read that fails keeps the cached value and is logged (never the value). A webhook
+//! secret whose re-reads have failed for longer than [`STALE_FACTOR`] times its maximum age
+//! is no longer served: the webhook answers 503 (Kombo retries) and says why once a minute
+//! ([`Cached::current`]).
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -26,13 +34,20 @@ use crate::error::Error;
 pub const WEBHOOK_SECRET_ARN_ENV: &str = "KOMBO_WEBHOOK_SECRET_ARN";
 /// `KOMBO_API_KEY_ARN`: the Secrets Manager secret holding the Kombo API key.
 pub const API_KEY_ARN_ENV: &str = "KOMBO_API_KEY_ARN";
-/// `SECRET_REFRESH_SECONDS`: the least time between two re-reads caused by a signature
-/// that matched nothing (default 60).
+/// `SECRET_REFRESH_SECONDS`: the least time between two attempts to read a secret again,
+/// whatever caused them and however they ended (default 60).
 pub const REFRESH_ENV: &str = "SECRET_REFRESH_SECONDS";
+/// `SECRET_MAX_AGE_SECONDS`: the oldest a cached secret may be before a request re-reads it
+/// (default [`MAX_AGE`]).
+pub const MAX_AGE_ENV: &str = "SECRET_MAX_AGE_SECONDS";
+/// A webhook secret older than this many maximum ages (its re-reads all failed) is refused.
+pub const STALE_FACTOR: u32 = 4;
+/// How often a refused stale secret is said in the log.
+const STALE_SAID_EVERY: Duration = Duration::from_secs(60);
 
 /// The longest one read of a secret may take (init included).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// The oldest a cached secret may be when it is used.
+/// The oldest a cached secret may be when it is used (default of `SECRET_MAX_AGE_SECONDS`).
 pub const MAX_AGE: Duration = Duration::from_secs(15 * 60);
 const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 
@@ -104,7 +119,11 @@ pub struct Cached<T> {
     source: Option<Source>,
     parse: fn(&str) -> Result<T, Error>,
     refresh_every: Duration,
-    last_miss_read: Mutex<Option<Instant>>,
+    max_age: Duration,
+    /// The last attempt to read the secret (init included), whatever its reason and outcome.
+    attempted_at: Mutex<Instant>,
+    /// When a refusal of a stale secret was last logged.
+    stale_said_at: Mutex<Option<Instant>>,
 }
 
 impl<T> std::fmt::Debug for Cached<T> {
@@ -116,39 +135,52 @@ impl<T> std::fmt::Debug for Cached<T> {
     }
 }
 
+fn seconds_env(name: &str, default: Duration) -> Duration {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(default, Duration::from_secs)
+}
+
+/// Why a cached secret is no longer served (the source of a 503).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the secret {arn} could not be read again for {age_s} s (limit {limit_s} s); refusing until a read succeeds"
+)]
+pub struct Stale {
+    arn: String,
+    age_s: u64,
+    limit_s: u64,
+}
+
 impl<T> Cached<T> {
-    /// A value that never changes (the plain environment variable mode, tests).
-    pub fn fixed(value: T) -> Self {
+    fn with(value: T, source: Option<Source>, parse: fn(&str) -> Result<T, Error>) -> Self {
         Cached {
             held: RwLock::new(Held {
                 value: Arc::new(value),
                 read_at: Instant::now(),
             }),
-            source: None,
-            parse: |_| unreachable!("a fixed secret is never re-read"),
-            refresh_every: DEFAULT_REFRESH,
-            last_miss_read: Mutex::new(None),
+            source,
+            parse,
+            refresh_every: seconds_env(REFRESH_ENV, DEFAULT_REFRESH),
+            max_age: seconds_env(MAX_AGE_ENV, MAX_AGE),
+            attempted_at: Mutex::new(Instant::now()),
+            stale_said_at: Mutex::new(None),
         }
+    }
+
+    /// A value that never changes (the plain environment variable mode, tests).
+    pub fn fixed(value: T) -> Self {
+        Self::with(value, None, |_| {
+            unreachable!("a fixed secret is never re-read")
+        })
     }
 
     /// Reads `source` now (during init): an error names the ARN.
     pub async fn load(source: Source, parse: fn(&str) -> Result<T, Error>) -> Result<Self, Error> {
         let text = source.read().await?;
         let value = parse(&text).map_err(|e| Error::Config(format!("{}: {e}", source.arn)))?;
-        let refresh_every = std::env::var(REFRESH_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(DEFAULT_REFRESH, Duration::from_secs);
-        Ok(Cached {
-            held: RwLock::new(Held {
-                value: Arc::new(value),
-                read_at: Instant::now(),
-            }),
-            source: Some(source),
-            parse,
-            refresh_every,
-            last_miss_read: Mutex::new(None),
-        })
+        Ok(Self::with(value, Some(source), parse))
     }
 
     /// The cached value.
@@ -156,28 +188,58 @@ impl<T> Cached<T> {
         self.held.read().expect("not poisoned").value.clone()
     }
 
-    /// Re-reads the secret when the cached value is older than [`MAX_AGE`].
+    /// The cached value, unless its re-reads have failed for longer than [`STALE_FACTOR`]
+    /// maximum ages: then a 503 (a dependency failure: the sender retries), said in the log
+    /// at most once a minute.
+    pub fn current(&self) -> Result<Arc<T>, Error> {
+        let held = self.held.read().expect("not poisoned");
+        let limit = self.max_age * STALE_FACTOR;
+        let (Some(source), true) = (&self.source, held.read_at.elapsed() > limit) else {
+            return Ok(held.value.clone());
+        };
+        let stale = Stale {
+            arn: source.arn.clone(),
+            age_s: held.read_at.elapsed().as_secs(),
+            limit_s: limit.as_secs(),
+        };
+        let mut said = self.stale_said_at.lock().expect("not poisoned");
+        if said.is_none_or(|at| at.elapsed() >= STALE_SAID_EVERY) {
+            *said = Some(Instant::now());
+            tracing::error!(
+                secret = source.arn(),
+                age_s = stale.age_s,
+                limit_s = stale.limit_s,
+                "secret refused: too old, and Secrets Manager could not be read again; every request answers 503 until a read succeeds"
+            );
+        }
+        Err(Error::dependency("Secrets Manager", stale))
+    }
+
+    /// Takes the one attempt per `SECRET_REFRESH_SECONDS`, if it is free.
+    fn take_attempt(&self) -> bool {
+        let mut at = self.attempted_at.lock().expect("not poisoned");
+        if at.elapsed() < self.refresh_every {
+            return false;
+        }
+        *at = Instant::now();
+        true
+    }
+
+    /// Re-reads the secret when the cached value is older than its maximum age (and the
+    /// attempt is free). Called only for a request that is worth it (a well-formed
+    /// signature, an API call).
     pub async fn refresh_if_old(&self) {
-        let old = self.held.read().expect("not poisoned").read_at.elapsed() >= MAX_AGE;
-        if old && self.source.is_some() {
+        let old = self.held.read().expect("not poisoned").read_at.elapsed() >= self.max_age;
+        if old && self.source.is_some() && self.take_attempt() {
             self.reread("older than its maximum age").await;
         }
     }
 
-    /// After a value did not fit (a signature matched no cached secret): re-reads, at most
-    /// once per `SECRET_REFRESH_SECONDS`. True when a new value was read.
+    /// After a value did not fit (a signature matched no cached secret): re-reads if the
+    /// attempt is free. True when a new value was read.
     pub async fn refresh_on_miss(&self) -> bool {
-        if self.source.is_none() {
+        if self.source.is_none() || !self.take_attempt() {
             return false;
-        }
-        {
-            let mut last = self.last_miss_read.lock().expect("not poisoned");
-            let read_at = self.held.read().expect("not poisoned").read_at;
-            let since = last.map_or(read_at, |l| l.max(read_at));
-            if since.elapsed() < self.refresh_every {
-                return false;
-            }
-            *last = Some(Instant::now());
         }
         self.reread("a signature matched no cached secret").await
     }
@@ -196,7 +258,7 @@ impl<T> Cached<T> {
                 true
             }
             Err(e) => {
-                tracing::error!(secret = source.arn(), reason = why, error = %e, "secret not re-read; the cached value stays");
+                tracing::error!(secret = source.arn(), reason = why, error = %e, "secret not re-read; the cached value stays (the next attempt in SECRET_REFRESH_SECONDS)");
                 false
             }
         }

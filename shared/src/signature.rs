@@ -107,7 +107,7 @@ impl Secrets {
 
 /// base64url without padding, exactly 32 bytes once decoded. Standard base64, padding,
 /// non-canonical trailing bits and inner white space are all rejected.
-fn decode_signature(header: &[u8]) -> Option<[u8; 32]> {
+pub(crate) fn decode_signature(header: &[u8]) -> Option<[u8; 32]> {
     let trimmed = header.trim_ascii();
     if trimmed.len() != 43 {
         return None;

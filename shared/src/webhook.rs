@@ -105,6 +105,7 @@ const SNS: &str = "SNS";
 /// `KomboWebhooks`), carried in its one log line: no call to CloudWatch.
 struct Metrics {
     signature_failures: u8,
+    signature_mismatches: u8,
     alerts_published: u8,
     alerts_folded: u8,
     alerts_resolved: u8,
@@ -119,6 +120,10 @@ impl Metrics {
         );
         Metrics {
             signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
+            signature_mismatches: u8::from(matches!(
+                result,
+                Err(Error::Unauthorized(crate::signature::MISMATCH))
+            )),
             alerts_published: u8::from(published),
             alerts_folded: u8::from(matches!(result, Ok(Outcome::Folded))),
             alerts_resolved: u8::from(matches!(
@@ -130,12 +135,13 @@ impl Metrics {
     }
 
     /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
-    /// `signature_failures`, `alerts_published` (pages and notices that need someone),
+    /// `signature_failures` (every 401), `signature_mismatches` (a well-formed signature that
+    /// matches no secret: what a one-sided rotation looks like), `alerts_published` (pages and notices that need someone),
     /// `alerts_folded` (failures counted instead of paged), `alerts_resolved` ("resolved"
     /// and "recovered" notices), `dependency_failures`, by `event_type` and
     /// `outcome`, by `event_type`, and in all. Only the timestamp changes per request.
     fn emf(&self, now: OffsetDateTime) -> String {
-        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"}]}]"#;
+        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"signature_mismatches","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"}]}]"#;
         let ms = now.unix_timestamp_nanos() / 1_000_000;
         format!(r#"{{"Timestamp":{ms},{DIRECTIVE}}}"#)
     }
@@ -207,6 +213,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                     latency_ms,
                     webhooks = 1,
                     signature_failures = m.signature_failures,
+                    signature_mismatches = m.signature_mismatches,
                     alerts_published = m.alerts_published,
                     alerts_folded = m.alerts_folded,
                     alerts_resolved = m.alerts_resolved,
@@ -248,14 +255,24 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         facts: &mut Facts,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        self.secrets.refresh_if_old().await;
-        let body = match crate::request::verified_body(req, &self.secrets.get()) {
+        // Only a request with a well-formed signature may cost a Secrets Manager read (at
+        // most one a minute, whatever the outcome); the rest are refused from the cache.
+        let well_formed = crate::request::has_well_formed_signature(req);
+        if well_formed {
+            self.secrets.refresh_if_old().await;
+        }
+        let secrets = if well_formed {
+            self.secrets.current()?
+        } else {
+            self.secrets.get()
+        };
+        let body = match crate::request::verified_body(req, &secrets) {
             // Perhaps rotated in Secrets Manager since the last read: read it again (at
             // most once a minute) before refusing.
             Err(Error::Unauthorized(crate::signature::MISMATCH))
                 if self.secrets.refresh_on_miss().await =>
             {
-                crate::request::verified_body(req, &self.secrets.get())?
+                crate::request::verified_body(req, &*self.secrets.current()?)?
             }
             other => other?,
         };

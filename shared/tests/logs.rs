@@ -43,9 +43,19 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         &created_body("ev-forged", "workday:log", Some("42")),
         json!({ "x-kombo-signature": "A".repeat(43) }),
     );
+    // No signature at all: a 401 that counts as a signature failure, not a mismatch.
+    let unsigned = api_event(
+        CREATED,
+        &created_body("ev-unsigned", "workday:log", Some("42")),
+        json!({}),
+    );
     let alert = signed(FLOW_FAILED, &flow_failed_body("ev-log-alert", None));
     assert_eq!(status(&app.serve::<IntegrationCreated>(&ok).await), 200);
     assert_eq!(status(&app.serve::<IntegrationCreated>(&forged).await), 401);
+    assert_eq!(
+        status(&app.serve::<IntegrationCreated>(&unsigned).await),
+        401
+    );
     assert_eq!(
         status(&app.serve::<ConnectionFlowFailed>(&alert).await),
         200
@@ -69,7 +79,7 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
-    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
     assert_eq!(lines[0]["event_id"], "ev-log");
     assert_eq!(lines[0]["event_type"], "integration-created");
     assert_eq!(lines[0]["integration_id"], "workday:log");
@@ -78,16 +88,22 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
     assert!(lines[0]["latency_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(lines[1]["outcome"], "unauthorized");
     assert_eq!(lines[1]["status"], 401);
-    assert_eq!(lines[2]["outcome"], "alerted");
-    assert_eq!(lines[3]["outcome"], "dependency_unavailable");
-    assert_eq!(lines[3]["status"], 503);
-    assert_eq!(lines[3]["level"], "ERROR");
+    assert_eq!(lines[2]["status"], 401);
+    assert_eq!(lines[3]["outcome"], "alerted");
+    assert_eq!(lines[4]["outcome"], "dependency_unavailable");
+    assert_eq!(lines[4]["status"], 503);
+    assert_eq!(lines[4]["level"], "ERROR");
     // Each request's line carries its metrics in Embedded Metric Format: the `_aws` object
-    // names fields of the same line, which CloudWatch turns into metrics.
-    for (line, (sig, alerts, dep)) in lines
-        .iter()
-        .zip([(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)])
-    {
+    // names fields of the same line, which CloudWatch turns into metrics. A well-formed
+    // signature that matches no secret is a mismatch (the alarm's metric); a missing one only
+    // a signature failure (the dashboard's).
+    for (line, (sig, mismatch, alerts, dep)) in lines.iter().zip([
+        (0, 0, 0, 0),
+        (1, 1, 0, 0),
+        (1, 0, 0, 0),
+        (0, 0, 1, 0),
+        (0, 0, 0, 1),
+    ]) {
         let emf = &line["_aws"];
         assert!(emf["Timestamp"].is_i64(), "{line}");
         let directive = &emf["CloudWatchMetrics"][0];
@@ -110,14 +126,15 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         assert_eq!(
             (
                 line["signature_failures"].as_u64().unwrap(),
+                line["signature_mismatches"].as_u64().unwrap(),
                 line["alerts_published"].as_u64().unwrap(),
                 line["dependency_failures"].as_u64().unwrap()
             ),
-            (sig, alerts, dep),
+            (sig, mismatch, alerts, dep),
             "{line}"
         );
     }
-    let cause = lines[3]["cause"].as_str().expect("a cause");
+    let cause = lines[4]["cause"].as_str().expect("a cause");
     assert!(cause.contains("dispatch failure"), "{cause}");
     assert!(
         !text.contains("jane.doe@example.com"),

@@ -148,3 +148,123 @@ async fn a_missing_secret_stops_the_function_at_init_naming_its_arn() {
     assert!(log.contains(arn), "the error names the ARN:\n{log}");
     assert!(stack.rows().await.is_empty());
 }
+
+/// A shell command that writes the proxy's recorded operations to `file`.
+fn snapshot_ops(proxy: &FaultServer, file: &std::path::Path) -> String {
+    format!(
+        "{} -c \"import urllib.request; open('{}', 'w').write(urllib.request.urlopen('{}/__ops').read().decode())\"",
+        tool("python3").display(),
+        file.display(),
+        proxy.endpoint
+    )
+}
+
+fn reads_in(ops: &[(String, String)]) -> usize {
+    ops.iter()
+        .filter(|(op, _)| op == "secretsmanager:GetSecretValue")
+        .count()
+}
+
+/// An unsigned request (`signature` None) or one with that header, for integration-deleted.
+fn unsigned(dir: &std::path::Path, name: &str, signature: Option<&str>) -> PathBuf {
+    let body = deleted_body(&format!("d-{name}"), "workday:s1", Some("42"));
+    let headers = match signature {
+        Some(s) => {
+            serde_json::json!({ "x-kombo-signature": s, "content-type": "application/json" })
+        }
+        None => serde_json::json!({ "content-type": "application/json" }),
+    };
+    let event = serde_json::to_value(api_event(DELETED, &body, headers)).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+/// Secrets Manager refusing every read after init (a deleted secret, a removed permission,
+/// an outage): a flood of unsigned and malformed requests costs no read; forged ones cost
+/// one (the first well-formed signature once the secret is old), never a second within
+/// SECRET_REFRESH_SECONDS (5 s here, 60 s by default), counted on the wire. The cached
+/// secret keeps serving up to four maximum ages; after that every signed request answers
+/// 503 and the reason is logged once, not per request.
+#[tokio::test]
+async fn a_failing_secrets_manager_costs_one_read_a_minute_and_then_fails_closed() {
+    let stack = Stack::with_secrets_manager("sm-failing");
+    let sm = FaultServer::proxy(
+        &stack.endpoint,
+        &["pass:GetSecretValue:1", "denied:GetSecretValue"],
+    );
+    let env = with_env(
+        template_env(&stack, "integration-deleted"),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        &sm.endpoint,
+    );
+    // A maximum age of 3 s: old after 3 s, refused after 12 s; one attempt per 5 s. (The
+    // flood of 31 events takes about 1.5 s: seconds of margin either way.)
+    let env = with_env(env, "SECRET_MAX_AGE_SECONDS", "3");
+    let env = with_env(env, "SECRET_REFRESH_SECONDS", "5");
+    let dir = std::env::temp_dir().join(format!("kombo-smfail-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let forged = shared::signature::Secrets::parse("someone-elses-fake-secret").unwrap();
+    let forged_sig = forged.sign(b"{}");
+    let mut events = vec![signed_with(&dir, "00-valid", SECRET, "workday:v0")];
+    for i in 0..10 {
+        events.push(unsigned(&dir, &format!("01-unsigned-{i}"), None));
+        events.push(unsigned(
+            &dir,
+            &format!("02-malformed-{i}"),
+            Some("not-a-signature"),
+        ));
+    }
+    let after_unsigned = events.len();
+    for i in 0..10 {
+        events.push(unsigned(&dir, &format!("03-forged-{i}"), Some(&forged_sig)));
+    }
+    events.push(signed_with(&dir, "04-valid", SECRET, "workday:v1"));
+    let before_limit = events.len();
+    events.push(signed_with(&dir, "05-valid", SECRET, "workday:v2"));
+    events.push(unsigned(&dir, "06-forged", Some(&forged_sig)));
+    events.push(unsigned(&dir, "07-unsigned", None));
+    let snapshot = dir.join("ops-after-unsigned.json");
+    let hooks = [
+        (1, "sleep 5.2".to_owned()),
+        (after_unsigned, snapshot_ops(&sm, &snapshot)),
+        (before_limit, "sleep 6.5".to_owned()),
+    ];
+    let (result, log) = invoke_hooked("integration-deleted", &env, &events, 10_000, &hooks);
+    let mut expected = vec![200];
+    expected.extend([401; 20]);
+    expected.extend([401; 10]);
+    expected.push(200); // the cached secret still serves while re-reads fail
+    expected.extend([503, 503]); // past four maximum ages: refused, Kombo retries
+    expected.push(401); // unsigned: refused from the cache, no read
+    let codes: Vec<i64> = answers(&result).iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, expected, "{result}\n{log}");
+    let unsigned_ops: Vec<(String, String)> =
+        serde_json::from_str(&std::fs::read_to_string(&snapshot).unwrap()).unwrap();
+    assert_eq!(
+        reads_in(&unsigned_ops),
+        1,
+        "unsigned and malformed requests never read the secret (only init did)"
+    );
+    assert_eq!(
+        reads_in(&sm.operations().await),
+        3,
+        "init, one failed re-read for the whole forged flood, one more 6.5 s later\n{log}"
+    );
+    assert_eq!(
+        log.matches("secret not re-read").count(),
+        2,
+        "each failed re-read is logged once:\n{log}"
+    );
+    assert_eq!(
+        log.matches("secret refused: too old").count(),
+        1,
+        "the refusal is said once a minute, not per request:\n{log}"
+    );
+    assert_eq!(
+        stack.rows().await.len(),
+        2,
+        "only the two valid deliveries before the limit wrote"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -629,3 +629,22 @@ fn functions_deploy_as_arm64_by_default() {
         );
     }
 }
+
+/// The mappings table survives a `DeleteTable` (Retain only covers a stack deletion), and
+/// the signature alarm pages only for well-formed signatures that match no secret, with no
+/// OK action a stranger could toggle.
+#[test]
+fn the_table_is_deletion_protected_and_the_signature_alarm_counts_only_mismatches() {
+    let t = template();
+    let table = &t["Resources"]["MappingsTable"];
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true);
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    let alarm = &t["Resources"]["SignatureFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "signature_mismatches");
+    assert_eq!(alarm["Namespace"], "KomboWebhooks");
+    assert!(alarm.get("OKActions").is_none(), "{alarm}");
+    assert!(alarm["AlarmActions"].is_array());
+    // The metric the alarm reads is one the webhooks emit (the EMF directive names it).
+    let webhook = std::fs::read_to_string(repo_root().join("shared/src/webhook.rs")).unwrap();
+    assert!(webhook.contains(r#"{"Name":"signature_mismatches","Unit":"Count"}"#));
+}
