@@ -26,6 +26,10 @@ pub struct Settings {
     /// further failures of the same customer and tool within this long are counted on its
     /// failure record instead of paging; the next page (or the sweep) reports the count.
     pub fold_window: Duration,
+    /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
+    /// when set, only these callers may use the backend routes, whatever else IAM lets
+    /// invoke the API ([`crate::backend::check_caller`]).
+    pub allowed_backend_callers: Vec<String>,
 }
 
 fn required(name: &str) -> Result<String, Error> {
@@ -59,6 +63,13 @@ impl Settings {
             tombstone_retention: Duration::days(positive("TOMBSTONE_RETENTION_DAYS", 30)?),
             claim_expiry: Duration::seconds(positive("CLAIM_EXPIRY_SECONDS", 30)?),
             fold_window: Duration::seconds(positive("ALERT_FOLD_WINDOW_SECONDS", 900)?),
+            allowed_backend_callers: std::env::var("ALLOWED_BACKEND_CALLERS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -71,6 +82,7 @@ impl Settings {
             tombstone_retention: Duration::days(30),
             claim_expiry: Duration::seconds(30),
             fold_window: Duration::minutes(15),
+            allowed_backend_callers: Vec::new(),
         }
     }
 }

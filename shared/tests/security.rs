@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::*;
 
 fn template() -> Value {
@@ -647,4 +647,159 @@ fn the_table_is_deletion_protected_and_the_signature_alarm_counts_only_mismatche
     // The metric the alarm reads is one the webhooks emit (the EMF directive names it).
     let webhook = std::fs::read_to_string(repo_root().join("shared/src/webhook.rs")).unwrap();
     assert!(webhook.contains(r#"{"Name":"signature_mismatches","Unit":"Count"}"#));
+}
+
+/// `BackendCallerPolicy` grants `execute-api:Invoke` on exactly the IAM-authorized routes the
+/// template declares (each `{param}` one `*`), none of the webhook routes; the stack outputs
+/// its ARN, and every backend function is given `AllowedBackendCallers`.
+#[test]
+fn the_backend_caller_policy_covers_exactly_the_backend_routes() {
+    let t = template();
+    let mut routes = BTreeSet::new();
+    let mut backend_functions = 0;
+    for res in t["Resources"].as_object().unwrap().values() {
+        if res["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let mut iam = false;
+        for event in res["Properties"]["Events"].as_object().unwrap().values() {
+            let p = &event["Properties"];
+            if p["Auth"]["Authorizer"] == "AWS_IAM" {
+                iam = true;
+                let path: Vec<String> = p["Path"]
+                    .as_str()
+                    .unwrap()
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') {
+                            "*".into()
+                        } else {
+                            s.to_owned()
+                        }
+                    })
+                    .collect();
+                routes.insert(format!(
+                    "{}{}",
+                    p["Method"].as_str().unwrap(),
+                    path.join("/")
+                ));
+            }
+        }
+        if iam {
+            backend_functions += 1;
+            assert_eq!(
+                res["Properties"]["Environment"]["Variables"]["ALLOWED_BACKEND_CALLERS"],
+                json!({"Ref": "AllowedBackendCallers"})
+            );
+        }
+    }
+    assert_eq!(backend_functions, 5);
+    let statements =
+        &t["Resources"]["BackendCallerPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(statements.as_array().unwrap().len(), 1);
+    assert_eq!(statements[0]["Action"], "execute-api:Invoke");
+    let prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebhookApi}/$default/";
+    let granted: BTreeSet<String> = statements[0]["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["Fn::Sub"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(granted, routes);
+    assert_eq!(
+        t["Outputs"]["BackendCallerPolicyArn"]["Value"],
+        json!({"Ref": "BackendCallerPolicy"})
+    );
+}
+
+/// With `AllowedBackendCallers` set, a caller IAM let through but not on the list gets 403
+/// `caller_not_allowed` from every backend route, before anything is read, written or asked
+/// of Kombo; a session of an allowed role is served.
+#[tokio::test]
+async fn backend_routes_serve_only_the_allowed_callers() {
+    let stack = Stack::new("callers");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-callers-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let as_caller = |name: &str, mut event: Value, arn: &str| {
+        event["requestContext"]["authorizer"]["iam"]["userArn"] = json!(arn);
+        let p = dir.join(format!("{name}.json"));
+        std::fs::write(&p, event.to_string()).unwrap();
+        p
+    };
+    let allowed_role = "arn:aws:iam::123456789012:role/service/team-backend";
+    let session = "arn:aws:sts::123456789012:assumed-role/team-backend/i-0abc";
+    let stranger = "arn:aws:sts::123456789012:assumed-role/data-science/notebook";
+    let lookup = backend_event(
+        "GET",
+        "GET /customers/{origin_id}/integrations",
+        "/customers/42/integrations",
+        json!({"origin_id": "42"}),
+        None,
+    );
+    let delete = backend_event(
+        "DELETE",
+        "DELETE /integrations/{integration_id}",
+        "/integrations/workday:c1",
+        json!({"integration_id": "workday:c1"}),
+        None,
+    );
+    let complete = backend_event(
+        "POST",
+        "POST /customers/{origin_id}/connection-completion",
+        "/customers/42/connection-completion",
+        json!({"origin_id": "42"}),
+        Some(json!({"token": "any"})),
+    );
+    for (function, event, expect_allowed) in [
+        ("customer-integrations", &lookup, 200),
+        ("delete-integration", &delete, 200),
+        ("connection-completion", &complete, 400),
+    ] {
+        let env = with_env(
+            with_env(
+                template_env(&stack, function),
+                "ALLOWED_BACKEND_CALLERS",
+                &format!("arn:aws:iam::123456789012:user/ci, {allowed_role}"),
+            ),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        );
+        let calls_before = kombo.calls().await.len();
+        let refused = as_caller(&format!("{function}-stranger"), event.clone(), stranger);
+        let (r, log) = invoke_files(function, &env, &[refused], 10_000);
+        assert_eq!(
+            answers(&r),
+            [(403, "caller_not_allowed".to_owned())],
+            "{function}\n{log}"
+        );
+        assert_eq!(
+            kombo.calls().await.len(),
+            calls_before,
+            "{function}: Kombo asked"
+        );
+        let served = as_caller(&format!("{function}-session"), event.clone(), session);
+        let (r, log) = invoke_files(function, &env, &[served], 10_000);
+        assert_eq!(
+            response_bodies(&r)[0].0,
+            expect_allowed,
+            "{function}: {r}\n{log}"
+        );
+    }
+    // The refused delete deleted nothing in Kombo: only the allowed one reached it.
+    let deletes = kombo
+        .calls()
+        .await
+        .into_iter()
+        .filter(|(m, _)| m == "DELETE")
+        .count();
+    assert_eq!(deletes, 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

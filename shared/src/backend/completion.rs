@@ -82,6 +82,7 @@ where
         facts: &mut LineFacts,
         deadline: Deadline,
     ) -> Result<Value, Error> {
+        super::check_caller(req, &self.app.settings.allowed_backend_callers)?;
         let route = Route::ConnectionCompletion;
         let method = &req.request_context.http.method;
         if *method != route.method() {

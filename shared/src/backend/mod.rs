@@ -137,6 +137,73 @@ fn path_param(req: &ApiGatewayV2httpRequest, route: Route, name: &str) -> Result
         .ok_or_else(|| Error::BadRequest(format!("path parameter {name} is missing")))
 }
 
+/// The caller API Gateway's IAM authorizer verified (`requestContext.authorizer.iam.userArn`).
+fn caller_arn(req: &ApiGatewayV2httpRequest) -> Option<&str> {
+    req.request_context
+        .authorizer
+        .as_ref()?
+        .iam
+        .as_ref()?
+        .user_arn
+        .as_deref()
+}
+
+/// Refuses (403 `caller_not_allowed`) a caller not in `allowed` (`AllowedBackendCallers`);
+/// an empty list leaves it to IAM (whoever may `execute-api:Invoke` the route).
+pub fn check_caller(req: &ApiGatewayV2httpRequest, allowed: &[String]) -> Result<(), Error> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    match caller_arn(req) {
+        Some(caller) if allowed.iter().any(|a| caller_is(a, caller)) => Ok(()),
+        _ => Err(Error::Forbidden {
+            code: "caller_not_allowed",
+            message: "this IAM principal is not one of the stack's AllowedBackendCallers".into(),
+        }),
+    }
+}
+
+/// Whether `caller` (a verified `userArn`) is the principal `allowed` names: the same ARN, or
+/// a session of the role it names (`arn:aws:sts::123456789012:assumed-role/Name/session` is
+/// `arn:aws:iam::123456789012:role/[path/]Name`, same partition and account).
+fn caller_is(allowed: &str, caller: &str) -> bool {
+    if allowed == caller {
+        return true;
+    }
+    let parts = |arn: &str| -> Option<(String, String, String)> {
+        let mut it = arn.splitn(6, ':');
+        let (_, partition, service, _, account, resource) = (
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+        );
+        Some((
+            format!("{partition}:{account}"),
+            service.to_owned(),
+            resource.to_owned(),
+        ))
+    };
+    let (Some((a_scope, a_service, a_resource)), Some((c_scope, c_service, c_resource))) =
+        (parts(allowed), parts(caller))
+    else {
+        return false;
+    };
+    let role = a_resource
+        .strip_prefix("role/")
+        .and_then(|path| path.rsplit('/').next());
+    let session_of = c_resource
+        .strip_prefix("assumed-role/")
+        .and_then(|rest| rest.split('/').next());
+    a_scope == c_scope
+        && a_service == "iam"
+        && c_service == "sts"
+        && role.is_some()
+        && role == session_of
+}
+
 /// The `origin_id` path parameter, refused (400 naming it) where it could not be a key.
 fn origin_id_param(req: &ApiGatewayV2httpRequest, route: Route) -> Result<String, Error> {
     let origin_id = path_param(req, route, "origin_id")?;
@@ -268,6 +335,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
         req: &ApiGatewayV2httpRequest,
         deadline: Deadline,
     ) -> Result<Value, Error> {
+        check_caller(req, &self.settings.allowed_backend_callers)?;
         let method = &req.request_context.http.method;
         if *method != route.method() {
             return Err(Error::MethodNotAllowed(method.to_string()));
@@ -417,6 +485,34 @@ mod tests {
         let mut r = ApiGatewayV2httpRequest::default();
         r.raw_path = Some(raw_path.to_owned());
         r
+    }
+
+    #[test]
+    fn a_caller_is_the_allowed_arn_or_a_session_of_the_allowed_role() {
+        let role = "arn:aws:iam::123456789012:role/team/backend";
+        assert!(caller_is(
+            role,
+            "arn:aws:sts::123456789012:assumed-role/backend/i-0abc"
+        ));
+        assert!(caller_is(
+            "arn:aws:iam::123456789012:user/ci",
+            "arn:aws:iam::123456789012:user/ci"
+        ));
+        for other in [
+            "arn:aws:sts::123456789012:assumed-role/backend-admin/x",
+            "arn:aws:sts::999999999999:assumed-role/backend/x",
+            "arn:aws-cn:sts::123456789012:assumed-role/backend/x",
+            "arn:aws:iam::123456789012:user/backend",
+            "arn:aws:iam::123456789012:role/team/backend/extra",
+            "",
+            "not an arn",
+        ] {
+            assert!(!caller_is(role, other), "{other}");
+        }
+        assert!(!caller_is(
+            "arn:aws:iam::123456789012:user/ci",
+            "arn:aws:iam::123456789012:user/ci2"
+        ));
     }
 
     #[test]
