@@ -47,16 +47,34 @@ pub fn machine(alert: &Alert) -> Value {
 /// mailbox (the e-mail and the machine form keep it).
 const NOT_IN_CHAT: [&str; 1] = ["Creator email"];
 
+/// Markdown-escaped: customer-provided text (organization names, origin ids, tools) in the
+/// chat's markdown says what it says: `*Acme*`, `[x](y)` or `<!channel>` are shown, not
+/// formatted, linked or expanded.
+fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '~' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An AWS Chatbot custom notification (`https`; the documented event schema: version
-/// 1.0, source `custom`, `client-markdown` text).
+/// 1.0, source `custom`, `client-markdown` text). The summary and every value are escaped
+/// ([`md`]); only the labels are formatting.
 pub fn chatbot(alert: &Alert) -> Value {
-    let mut description = format!("{}\n", alert.summary);
+    let mut description = format!("{}\n", md(&alert.summary));
     for (label, value) in alert
         .fields
         .iter()
         .filter(|(l, _)| !NOT_IN_CHAT.contains(&l.as_str()))
     {
-        description.push_str(&format!("\n*{label}:* {value}"));
+        description.push_str(&format!("\n*{label}:* {}", md(value)));
     }
     let field = |label: &str| {
         alert
@@ -118,6 +136,36 @@ mod tests {
             Decision::Failure(f) => f.page,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn customer_provided_text_is_escaped_in_the_chat_markdown() {
+        let mut a = flow_failed();
+        let hostile = "*Acme* _Ltd_ <!channel> [x](y) `code` \\";
+        a.summary = format!("Connection failed for {hostile}.");
+        a.fields[0].1 = hostile.to_owned();
+        let d = chatbot(&a)["content"]["description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let escaped = r"\*Acme\* \_Ltd\_ \<\!channel\> \[x\]\(y\) \`code\` \\";
+        assert!(
+            d.starts_with(&format!("Connection failed for {escaped}.")),
+            "{d}"
+        );
+        assert!(
+            d.contains(&format!("*{}:* {escaped}", a.fields[0].0)),
+            "{d}"
+        );
+        // Nothing of it is left unescaped: every markdown character is preceded by '\\'.
+        let raw_link = d.contains("[x](y)") || d.contains("<!channel>") || d.contains(" *Acme*");
+        assert!(!raw_link, "{d}");
+        // The machine form keeps the text as it is.
+        assert!(
+            machine(&a)
+                .to_string()
+                .contains("*Acme* _Ltd_ <!channel> [x](y)")
+        );
     }
 
     #[test]

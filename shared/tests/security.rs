@@ -803,3 +803,63 @@ async fn backend_routes_serve_only_the_allowed_callers() {
     assert_eq!(deletes, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every `origin_id` path parameter is checked against DynamoDB's key limit: over it is the
+/// caller's mistake (400 naming it), never a 500 that counts toward the 5xx alarm; Kombo is
+/// not asked.
+#[tokio::test]
+async fn an_origin_id_over_the_key_limit_is_a_400_naming_it_on_every_route() {
+    let stack = Stack::new("long-origin");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-long-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let long = "4".repeat(2049);
+    for (function, method, route, body) in [
+        (
+            "customer-integrations",
+            "GET",
+            "GET /customers/{origin_id}/integrations",
+            None,
+        ),
+        (
+            "connection-link",
+            "POST",
+            "POST /customers/{origin_id}/connection-link",
+            Some(
+                json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme"}),
+            ),
+        ),
+        (
+            "connection-completion",
+            "POST",
+            "POST /customers/{origin_id}/connection-completion",
+            Some(json!({"token": "t"})),
+        ),
+    ] {
+        let suffix = route.rsplit('/').next().unwrap();
+        let event = backend_event(
+            method,
+            route,
+            &format!("/customers/{long}/{suffix}"),
+            json!({ "origin_id": long }),
+            body,
+        );
+        let path = dir.join(format!("{function}.json"));
+        std::fs::write(&path, event.to_string()).unwrap();
+        let env = with_env(
+            template_env(&stack, function),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        );
+        let (r, log) = invoke_files(function, &env, &[path], 10_000);
+        let (status, body) = response_bodies(&r).swap_remove(0);
+        assert_eq!(status, 400, "{function}: {body}\n{log}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("origin_id") && message.contains("2049 bytes"),
+            "{function}: {message}"
+        );
+    }
+    assert!(kombo.calls().await.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
