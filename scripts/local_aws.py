@@ -19,6 +19,9 @@ API key, and the functions given their ARNs instead of the values.
         prints the mapping rows and the alerts received so far.
     local_aws.py template
         prints template.yaml as JSON (short tags in their long form), for tests.
+    local_aws.py conditions [PARAMETER=VALUE ...]
+        prints the template's conditions for those parameters (the rest at their defaults),
+        after its Rules: a deploy they would refuse exits 1 with the rule's description.
 """
 
 import argparse
@@ -39,7 +42,7 @@ class CfnLoader(yaml.SafeLoader):
 
 
 def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -57,6 +60,40 @@ CfnLoader.add_multi_constructor("!", _tag)
 def load_template(path=TEMPLATE):
     with open(path) as f:
         return yaml.load(f, Loader=CfnLoader)
+
+
+def evaluate(template, params):
+    """The template's conditions for `params`, as CloudFormation resolves them (Fn::Equals of
+    a parameter and a literal, Fn::Not, Fn::And, Fn::Or, Condition), after its Rules: a rule
+    whose condition holds and an assertion of which fails stops here, with its description,
+    as CloudFormation refuses such a deploy."""
+    conditions = {}
+
+    def holds(expr):
+        if "Fn::Not" in expr:
+            return not holds(expr["Fn::Not"][0])
+        if "Fn::And" in expr:
+            return all(holds(e) for e in expr["Fn::And"])
+        if "Fn::Or" in expr:
+            return any(holds(e) for e in expr["Fn::Or"])
+        if "Condition" in expr:
+            name = expr["Condition"]
+            if name not in conditions:
+                conditions[name] = holds(template["Conditions"][name])
+            return conditions[name]
+        (ref, literal) = expr["Fn::Equals"]
+        return params.get(ref["Ref"], "") == literal
+
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        for assertion in rule["Assertions"]:
+            if not holds(assertion["Assert"]):
+                raise SystemExit(f"rule {name}: {assertion['AssertDescription']}")
+    for name, cond in template.get("Conditions", {}).items():
+        if name not in conditions:
+            conditions[name] = holds(cond)
+    return conditions
 
 
 def client(service, endpoint):
@@ -115,17 +152,10 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None, secrets_
     params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
     params["KomboWebhookSecret"] = "" if secrets_manager else secret
     params["KomboApiKey"] = "" if secrets_manager else LOCAL_API_KEY
+    params["SecretsInEnvironment"] = "false" if secrets_manager else "true"
     if kombo_url:
         params["KomboApiBaseUrl"] = kombo_url
-
-    def holds(expr):
-        # The template's conditions: Fn::Equals of a parameter and a literal, or Fn::Not of one.
-        if "Fn::Not" in expr:
-            return not holds(expr["Fn::Not"][0])
-        (ref, literal) = expr["Fn::Equals"]
-        return params.get(ref["Ref"], "") == literal
-
-    conditions = {name: holds(cond) for name, cond in template.get("Conditions", {}).items()}
+    conditions = evaluate(template, params)
 
     values = {"WebhookSecret": secret, "KomboApiKeySecret": LOCAL_API_KEY}
     sm = client("secretsmanager", endpoint)
@@ -208,9 +238,16 @@ def main():
     s.add_argument("--dynamodb-endpoint")
     s.add_argument("--state", required=True)
     sub.add_parser("template")
+    k = sub.add_parser("conditions")
+    k.add_argument("params", nargs="*", metavar="PARAMETER=VALUE")
     a = p.parse_args()
     if a.cmd == "template":
         json.dump(load_template(), sys.stdout)
+    elif a.cmd == "conditions":
+        template = load_template()
+        params = {n: str(v.get("Default", "")) for n, v in template.get("Parameters", {}).items()}
+        params.update(kv.split("=", 1) for kv in a.params)
+        json.dump(evaluate(template, params), sys.stdout)
     elif a.cmd == "create":
         json.dump(create(a.endpoint, a.prefix, a.secret, a.kombo_url, a.dynamodb_endpoint, a.secrets_manager),
                   sys.stdout, indent=2)

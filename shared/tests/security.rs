@@ -498,6 +498,7 @@ fn the_readme_configuration_table_matches_the_template() {
     }
     let alerting: BTreeSet<String> = [
         "integration-created",
+        "connection-completion",
         "connection-flow-failed",
         "integration-state-changed",
         "reconcile",
@@ -862,4 +863,60 @@ async fn an_origin_id_over_the_key_limit_is_a_400_naming_it_on_every_route() {
     }
     assert!(kombo.calls().await.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The plain-secret mode is an explicit opt-in: a secret parameter without
+/// `SecretsInEnvironment=true` is refused at deploy by the template's rule (evaluated as
+/// CloudFormation evaluates it), and only the opt-in together with a value puts it in the
+/// environment.
+#[test]
+fn secrets_in_the_environment_need_the_explicit_opt_in() {
+    let conditions = |params: &[&str]| {
+        let mut args = vec![
+            repo_root()
+                .join("scripts/local_aws.py")
+                .to_string_lossy()
+                .into_owned(),
+            "conditions".to_owned(),
+        ];
+        args.extend(params.iter().map(|p| (*p).to_owned()));
+        std::process::Command::new(tool("python3"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let modes = |params: &[&str]| {
+        let out = conditions(params);
+        assert!(out.status.success(), "{params:?}: {out:?}");
+        let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            c["WebhookSecretInSecretsManager"].as_bool().unwrap(),
+            c["ApiKeyInSecretsManager"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(modes(&[]), (true, true), "the default");
+    assert_eq!(
+        modes(&["SecretsInEnvironment=true"]),
+        (true, true),
+        "the opt-in alone changes nothing"
+    );
+    assert_eq!(
+        modes(&[
+            "SecretsInEnvironment=true",
+            "KomboWebhookSecret=x",
+            "KomboApiKey=y"
+        ]),
+        (false, false)
+    );
+    for given in ["KomboWebhookSecret=x", "KomboApiKey=y"] {
+        let out = conditions(&[given]);
+        assert!(!out.status.success(), "{given} without the opt-in deployed");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("PlainSecretsNeedTheOptIn") && said.contains("SecretsInEnvironment=true"),
+            "{said}"
+        );
+    }
+    let t = template();
+    assert_eq!(t["Parameters"]["SecretsInEnvironment"]["Default"], "false");
 }
