@@ -100,7 +100,8 @@ fn make_dev_serves_a_signed_sample_and_ctrl_c_stops_everything() {
         assert!(Instant::now() < stop_by, "dev.py did not stop on Ctrl-C");
         std::thread::sleep(Duration::from_millis(100));
     }
-    for port in ports {
-        assert!(!listening(port), "port {port} still served after Ctrl-C");
+    for (name, port) in &env {
+        let port: u16 = port.parse().unwrap();
+        assert!(!listening(port), "{name} {port} still served after Ctrl-C");
     }
 }
