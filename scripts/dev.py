@@ -67,6 +67,20 @@ class Stack:
                 os.killpg(p.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        # Return only once every process of every group is gone (and its ports with it): a
+        # SIGKILL is delivered at once but reaped a moment later.
+        deadline = time.monotonic() + 10
+        for _, p in self.children:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(p.pid, 0)
+                except (ProcessLookupError, PermissionError):
+                    break
+                time.sleep(0.05)
 
 
 def main():
