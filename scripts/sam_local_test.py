@@ -232,7 +232,8 @@ def check_env_declarations(env_json):
             if not given.get(logical, {}).get(var, "").startswith("http://host.docker.internal:"):
                 fail(f"events/env.json gives {logical} no local {var}")
         # Settings whose template defaults suit a local run as they are.
-        defaults = {"RUST_LOG", "TOMBSTONE_RETENTION_DAYS", "ALERT_FOLD_WINDOW_SECONDS"}
+        defaults = {"RUST_LOG", "TOMBSTONE_RETENTION_DAYS", "ALERT_FOLD_WINDOW_SECONDS",
+                    "ALLOWED_BACKEND_CALLERS"}
         missing = declared - set(given.get(logical, {})) - defaults
         if missing:
             fail(f"events/env.json misses {sorted(missing)} for {logical}")
