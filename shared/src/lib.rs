@@ -233,8 +233,8 @@ impl AwsApp {
     }
 
     /// The app of a scheduled function or the Connect completion (no webhook, so no
-    /// webhook secret), with the settings of a publishing function, and the SDK configuration its other clients are
-    /// built from.
+    /// webhook secret), with the settings of a publishing function, and the SDK
+    /// configuration its other clients are built from.
     async fn scheduled_from_env() -> Result<(Self, aws_config::SdkConfig), Error> {
         let settings = config::Settings::from_env(true)?;
         tls::check_extra_roots()?;

@@ -160,10 +160,19 @@ impl<T> Cached<T> {
                 value: Arc::new(value),
                 read_at: Instant::now(),
             }),
+            // Only a secret from Secrets Manager is ever re-read: a fixed one reads nothing.
+            refresh_every: if source.is_some() {
+                seconds_env(REFRESH_ENV, DEFAULT_REFRESH)
+            } else {
+                DEFAULT_REFRESH
+            },
+            max_age: if source.is_some() {
+                seconds_env(MAX_AGE_ENV, MAX_AGE)
+            } else {
+                MAX_AGE
+            },
             source,
             parse,
-            refresh_every: seconds_env(REFRESH_ENV, DEFAULT_REFRESH),
-            max_age: seconds_env(MAX_AGE_ENV, MAX_AGE),
             attempted_at: Mutex::new(Instant::now()),
             stale_said_at: Mutex::new(None),
         }

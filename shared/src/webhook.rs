@@ -136,8 +136,8 @@ impl Metrics {
 
     /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
     /// `signature_failures` (every 401), `signature_mismatches` (a well-formed signature that
-    /// matches no secret: what a one-sided rotation looks like), `alerts_published` (pages and notices that need someone),
-    /// `alerts_folded` (failures counted instead of paged), `alerts_resolved` ("resolved"
+    /// matches no secret: what a one-sided rotation looks like), `alerts_published` (pages
+    /// and notices that need someone), `alerts_folded` (failures counted instead of paged), `alerts_resolved` ("resolved"
     /// and "recovered" notices), `dependency_failures`, by `event_type` and
     /// `outcome`, by `event_type`, and in all. Only the timestamp changes per request.
     fn emf(&self, now: OffsetDateTime) -> String {
@@ -257,11 +257,8 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
     ) -> Result<Outcome, Error> {
         // Only a request with a well-formed signature may cost a Secrets Manager read (at
         // most one a minute, whatever the outcome); the rest are refused from the cache.
-        let well_formed = crate::request::has_well_formed_signature(req);
-        if well_formed {
+        let secrets = if crate::request::has_well_formed_signature(req) {
             self.secrets.refresh_if_old().await;
-        }
-        let secrets = if well_formed {
             self.secrets.current()?
         } else {
             self.secrets.get()

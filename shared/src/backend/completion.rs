@@ -19,7 +19,7 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{LineFacts, Route, body_json, finish, origin_id_param};
+use super::{LineFacts, Route, admit, body_json, finish, origin_id_param};
 use crate::App;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
 use crate::decide::{Completion, Status, connect};
@@ -82,12 +82,8 @@ where
         facts: &mut LineFacts,
         deadline: Deadline,
     ) -> Result<Value, Error> {
-        super::check_caller(req, &self.app.settings.allowed_backend_callers)?;
         let route = Route::ConnectionCompletion;
-        let method = &req.request_context.http.method;
-        if *method != route.method() {
-            return Err(Error::MethodNotAllowed(method.to_string()));
-        }
+        admit(req, route, &self.app.settings.allowed_backend_callers)?;
         let origin_id = origin_id_param(req, route)?;
         let body: CompletionRequest = body_json(req)?;
         let token = body.token.trim();

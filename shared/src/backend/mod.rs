@@ -148,6 +148,16 @@ fn caller_arn(req: &ApiGatewayV2httpRequest) -> Option<&str> {
         .as_deref()
 }
 
+/// What every backend route checks first: the caller ([`check_caller`]), then the method.
+fn admit(req: &ApiGatewayV2httpRequest, route: Route, allowed: &[String]) -> Result<(), Error> {
+    check_caller(req, allowed)?;
+    let method = &req.request_context.http.method;
+    if *method != route.method() {
+        return Err(Error::MethodNotAllowed(method.to_string()));
+    }
+    Ok(())
+}
+
 /// Refuses (403 `caller_not_allowed`) a caller not in `allowed` (`AllowedBackendCallers`);
 /// an empty list leaves it to IAM (whoever may `execute-api:Invoke` the route).
 pub fn check_caller(req: &ApiGatewayV2httpRequest, allowed: &[String]) -> Result<(), Error> {
@@ -170,24 +180,17 @@ fn caller_is(allowed: &str, caller: &str) -> bool {
     if allowed == caller {
         return true;
     }
-    let parts = |arn: &str| -> Option<(String, String, String)> {
-        let mut it = arn.splitn(6, ':');
-        let (_, partition, service, _, account, resource) = (
-            it.next()?,
-            it.next()?,
-            it.next()?,
-            it.next()?,
-            it.next()?,
-            it.next()?,
-        );
-        Some((
-            format!("{partition}:{account}"),
-            service.to_owned(),
-            resource.to_owned(),
-        ))
+    // (partition, service, account, resource) of an ARN.
+    let parts = |arn| {
+        let mut it = str::splitn(arn, 6, ':');
+        let _arn = it.next()?;
+        let (partition, service, _region) = (it.next()?, it.next()?, it.next()?);
+        Some((partition, service, it.next()?, it.next()?))
     };
-    let (Some((a_scope, a_service, a_resource)), Some((c_scope, c_service, c_resource))) =
-        (parts(allowed), parts(caller))
+    let (
+        Some((a_partition, "iam", a_account, a_resource)),
+        Some((c_partition, "sts", c_account, c_resource)),
+    ) = (parts(allowed), parts(caller))
     else {
         return false;
     };
@@ -197,11 +200,7 @@ fn caller_is(allowed: &str, caller: &str) -> bool {
     let session_of = c_resource
         .strip_prefix("assumed-role/")
         .and_then(|rest| rest.split('/').next());
-    a_scope == c_scope
-        && a_service == "iam"
-        && c_service == "sts"
-        && role.is_some()
-        && role == session_of
+    (a_partition, a_account) == (c_partition, c_account) && role.is_some() && role == session_of
 }
 
 /// The `origin_id` path parameter, refused (400 naming it) where it could not be a key.
@@ -335,11 +334,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
         req: &ApiGatewayV2httpRequest,
         deadline: Deadline,
     ) -> Result<Value, Error> {
-        check_caller(req, &self.settings.allowed_backend_callers)?;
-        let method = &req.request_context.http.method;
-        if *method != route.method() {
-            return Err(Error::MethodNotAllowed(method.to_string()));
-        }
+        admit(req, route, &self.settings.allowed_backend_callers)?;
         match route {
             Route::ConnectionLink => {
                 let origin_id = origin_id_param(req, route)?;
