@@ -35,34 +35,7 @@ impl Run {
 
     /// An activation token the fake Kombo redeems (once) for `integration_id` of `origin`.
     async fn token(&self, integration_id: &str, origin: Option<&str>) -> String {
-        self.token_named(None, integration_id, origin).await
-    }
-
-    async fn token_named(
-        &self,
-        token: Option<&str>,
-        integration_id: &str,
-        origin: Option<&str>,
-    ) -> String {
-        let body = json!({
-            "token": token,
-            "id": integration_id,
-            "tool": integration_id.split(':').next().unwrap(),
-            "end_user_origin_id": origin,
-            "end_user_organization_name": "Acme, Inc.",
-            "end_user_email": "jane.doe@example.com",
-            "setup_status": "COMPLETED",
-        });
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{}/__connect/tokens", self.kombo.root))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["token"].as_str().unwrap().to_owned()
+        self.kombo.mint_token(integration_id, origin).await
     }
 
     /// A completion request for customer `origin` with `body` (raw, so malformed ones too).

@@ -91,14 +91,9 @@ async fn a_rotation_in_secrets_manager_takes_effect_without_a_deploy() {
         ],
         "{result}\n{log}"
     );
-    let reads = sm
-        .operations()
-        .await
-        .iter()
-        .filter(|(op, _)| op == "secretsmanager:GetSecretValue")
-        .count();
     assert_eq!(
-        reads, 3,
+        reads_in(&sm.operations().await),
+        3,
         "init, then one re-read per refusal at most once a second\n{log}"
     );
     assert!(

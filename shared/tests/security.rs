@@ -209,7 +209,11 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
         // SNS, then the retry (Kombo has used the token up: the customer index finds the
         // row by the token's digest) sends it.
         "connection-completion" => {
-            let token = mint_token(kombo, "workday:lp-cc", "42");
+            let token = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(kombo.mint_token("workday:lp-cc", Some("42")));
             let request = || {
                 backend_event(
                     "POST",
@@ -279,29 +283,6 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     let mut ops = rt.block_on(ddb.operations());
     ops.extend(rt.block_on(sns.operations()));
     ops
-}
-
-/// An activation token the fake Kombo redeems once for `integration_id` of `origin`.
-fn mint_token(kombo: &FakeKombo, integration_id: &str, origin: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let answer: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/__connect/tokens", kombo.root))
-            .json(&serde_json::json!({
-                "id": integration_id, "tool": "workday", "end_user_origin_id": origin,
-                "end_user_organization_name": "Acme, Inc.", "setup_status": "COMPLETED"
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    answer["token"].as_str().unwrap().to_owned()
 }
 
 /// The logical id of a resource name or ARN the functions used (`…/index/NAME` kept).

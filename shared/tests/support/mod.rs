@@ -276,6 +276,29 @@ impl FakeKombo {
             .collect()
     }
 
+    /// An activation token it redeems once (its Connect sandbox's test hook): for
+    /// `integration_id`, of the tool its prefix names, made for customer `origin` of Acme, Inc.
+    pub async fn mint_token(&self, integration_id: &str, origin: Option<&str>) -> String {
+        let body = json!({
+            "id": integration_id,
+            "tool": integration_id.split(':').next().unwrap(),
+            "end_user_origin_id": origin,
+            "end_user_organization_name": "Acme, Inc.",
+            "end_user_email": "jane.doe@example.com",
+            "setup_status": "COMPLETED",
+        });
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/__connect/tokens", self.root))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["token"].as_str().unwrap().to_owned()
+    }
+
     /// A fake Kombo serving HTTPS with `cert` and `key` (PEM files).
     pub fn start_tls(cert: &str, key: &str) -> FakeKombo {
         let root = start_service(
