@@ -593,3 +593,72 @@ async fn a_notice_in_flight_elsewhere_does_not_fail_the_completion() {
     );
     assert_eq!(run.resolved_notices().await, 1);
 }
+
+/// A state change before either create (Kombo's order is not guaranteed): the completion
+/// completes the row the state change recorded (its state kept, the answer the merged row),
+/// and the webhook's create later fills in the rest and answers as a duplicate.
+#[tokio::test]
+async fn a_state_change_first_then_the_completion_then_the_webhook_keep_one_row() {
+    let mut run = Run::new("state-first");
+    let invalid = run.webhook(
+        STATE_CHANGED,
+        &state_changed_body(
+            "ev-s1",
+            "workday:s1",
+            Some("42"),
+            "INVALID",
+            "FAILED",
+            "2026-11-20T10:00:00Z",
+        ),
+    );
+    assert_eq!(
+        run.deliver("integration-state-changed", &[invalid]),
+        pairs(&[(200, "state_recorded_alerted")])
+    );
+    let token = run.token("workday:s1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let (answers, log) = run.complete(&[completion]);
+    assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
+    let integration = &answers[0].1["integration"];
+    assert_eq!(integration["state"], "INVALID", "{integration}");
+    assert_eq!(integration["created_event_id"], "connect:workday:s1");
+    let hook = run.webhook(CREATED, &created_body("ev-s2", "workday:s1", Some("42")));
+    assert_eq!(
+        run.deliver("integration-created", &[hook]),
+        pairs(&[(200, "already_stored")])
+    );
+    let rows = run.stack.rows().await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["state"], "INVALID");
+    assert_eq!(rows[0]["category"], "LMS");
+    assert_eq!(rows[0]["created_event_id"], "connect:workday:s1");
+}
+
+/// DynamoDB hanging at the create (after Kombo answered): 503 well inside the function's
+/// 10 s, and nothing written or published.
+#[tokio::test]
+async fn dynamodb_hanging_at_the_create_is_a_503_inside_the_timeout() {
+    let mut run = Run::new("ddb-hangs");
+    let hang = FaultServer::proxy(&run.stack.ddb_endpoint, &["hang:UpdateItem"]);
+    let env = with_env(
+        run.env("connection-completion"),
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        &hang.endpoint,
+    );
+    let token = run.token("workday:g1", Some("42")).await;
+    let completion = run.with_token("42", &token);
+    let started = std::time::Instant::now();
+    let (answers, log) = run.complete_with(&env, &[completion], 10_000);
+    assert_eq!(
+        codes(&answers),
+        pairs(&[(503, "dependency_unavailable")]),
+        "{log}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(run.stack.rows().await.is_empty());
+    assert!(run.stack.alerts().await.is_empty());
+}
