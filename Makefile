@@ -29,7 +29,7 @@ test: ## every check and test (what CI runs): fmt, clippy, cfn-lint, checkov, sh
 	shellcheck .ci/run
 	cargo test --workspace
 	@echo "the effects and attack tests again, on moto's DynamoDB (TEST_DYNAMODB=moto); not the load"
-	@echo "test: moto's DynamoDB does not hold a lock between a condition and its write (README, Reliability)"
+	@echo "test: moto's DynamoDB does not hold a lock between a condition and its write (docs/reliability.md)"
 	TEST_DYNAMODB=moto cargo test -p shared --test effects --test attack -- --skip load_of_mixed_concurrent_deliveries
 	$(MAKE) --no-print-directory browser-test
 	$(MAKE) --no-print-directory sam-local-test

@@ -9,7 +9,7 @@ forwarding each to this project's backend function:
 
 In production your backend does the same with two differences: it takes the customer from
 the signed-in session (never from the browser), and it signs each request to the backend API
-with SigV4 (README, "The embedded Connect flow"). Locally the functions run behind
+with SigV4 (docs/connect.md). Locally the functions run behind
 `cargo lambda watch` function URLs, which take no signature.
 
     connect_backend.py --functions URL [--host H] [--port N] [--organization NAME] [--email E]

@@ -114,7 +114,7 @@ container_engine() {
 
 fail_if_missing() {
   [ -z "$missing" ] && return 0
-  echo "scripts/deps.sh: missing prerequisites (see README, Quick start):$missing" >&2
+  echo "scripts/deps.sh: missing prerequisites (see docs/local-development.md):$missing" >&2
   exit 1
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Links existing Kombo integrations to customers in bulk, from a CSV of
-# origin_id,integration_id[,tool,category] (see README, Operations):
+# origin_id,integration_id[,tool,category] (see docs/operations.md):
 #   scripts/import-mappings.sh --table TABLE [--force] FILE.csv
 # Builds and runs the import-mappings binary (shared/src/bin/import_mappings.rs), which
 # writes through the same conditional store code as PUT /integrations/{id}/customer, with

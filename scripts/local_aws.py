@@ -213,7 +213,7 @@ def show(endpoint, state, ddb_endpoint=None):
         note = json.loads(m["Body"])
         print(f"   Subject: {note.get('Subject')}")
         try:
-            # The queue gets the alert's JSON form (see README, What an alert looks like).
+            # The queue gets the alert's JSON form (see docs/on-call.md).
             alert = json.loads(note.get("Message", ""))
             lines = [alert["summary"], ""] + [f"{f['label']}: {f['value']}" for f in alert["fields"]]
         except (ValueError, KeyError, TypeError):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs README's backend snippet (the Python block in "The embedded Connect flow") as a team's
+"""Runs the docs' backend snippet (the Python block in docs/connect.md) as a team's
 backend would, against a loopback stand-in for API Gateway that checks what it receives: the
 path each function builds (the customer id percent-encoded as one segment), the JSON body,
 and a SigV4 signature for execute-api that verifies (the server signs the same request again
@@ -18,7 +18,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-README = os.path.join(HERE, "..", "README.md")
+README = os.path.join(HERE, "..", "docs", "connect.md")
 os.environ.update(AWS_ACCESS_KEY_ID="AKIDEXAMPLEFAKE", AWS_SECRET_ACCESS_KEY="fake-secret-not-real",
                   AWS_DEFAULT_REGION="eu-central-1")
 os.environ.pop("AWS_SESSION_TOKEN", None)
@@ -58,8 +58,7 @@ class Gateway(BaseHTTPRequestHandler):
 
 def snippet():
     text = open(README).read()
-    section = text[text.index("## The embedded Connect flow"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return re.search(r"```python\n(.*?)```", text, re.S).group(1)
 
 
 class Customer:
@@ -73,9 +72,9 @@ API = f"http://127.0.0.1:{server.server_address[1]}"
 threading.Thread(target=server.serve_forever, daemon=True).start()
 code = snippet().replace('API = "https://abc123.execute-api.eu-central-1.amazonaws.com"', f'API = "{API}"')
 if code == snippet():
-    sys.exit("the README snippet no longer sets API as this check expects")
+    sys.exit("the docs/connect.md snippet no longer sets API as this check expects")
 scope = {}
-exec(compile(code, "README.md (Python backend snippet)", "exec"), scope)  # noqa: S102 - the README's own code
+exec(compile(code, "docs/connect.md (Python backend snippet)", "exec"), scope)  # noqa: S102 - the docs' own code
 answers = [scope["connect_link"](Customer()), scope["connect_complete"](Customer(), "tok-123")]
 server.shutdown()
 print(json.dumps({"answers": answers, "seen": SEEN}))

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The reconcile run by hand (see README, Reliability): asks Kombo about every integration
+# The reconcile run by hand (see docs/reliability.md): asks Kombo about every integration
 # in the mappings table and repairs what no webhook told; --dry-run only prints what it
 # would change. Builds and runs the reconcile-table binary (shared/src/bin/reconcile_table.rs)
 # with the standard AWS configuration (AWS_PROFILE, AWS_REGION) and the function's

@@ -115,6 +115,10 @@ pub trait MappingStore: Send + Sync {
         origin_id: &str,
         token_sha256: &str,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Sets the row's `usable` to [`Mapping::usable_now`], provided its status, state and
+    /// setup status are still what `row` holds (a row written before the attribute existed,
+    /// or one it disagrees with): one conditional write. `true`: written.
+    fn settle_usable(&self, row: &Mapping) -> impl Future<Output = Result<bool, Error>> + Send;
     /// Every row of one customer (the `by-origin-id` index), tombstones included.
     fn by_origin(
         &self,

@@ -285,6 +285,7 @@ fn state(
                     rfc3339(now)
                 },
                 last_event_id: event_id.clone(),
+                usable: StateFields::usable(&k.status, &k.setup_status),
             },
             descriptive: Descriptive::default(),
             invalid,
@@ -324,6 +325,9 @@ pub struct Report {
     pub invalid_paged: u32,
     /// Of those, out of INVALID (ACTIVE again): the "recovered" notice sent.
     pub recovered_notified: u32,
+    /// Rows in step whose `usable` attribute was absent (written by an earlier version)
+    /// or wrong, now set.
+    pub usable_set: u32,
     /// Rows that failed (Kombo refused that one id, a write or publish failed); tried
     /// again by the next run.
     pub failures: u32,
@@ -463,7 +467,7 @@ where
                 if asks_kombo(row) {
                     report.in_step += 1;
                 }
-                return Ok(());
+                return self.settle_usable(row, dry_run, deadline, report).await;
             }
             Repair::Delete { retry, .. } => ("deleted", "DELETED".to_owned(), *retry),
             Repair::State { update, retry, .. } => (
@@ -519,6 +523,31 @@ where
             }
             Err(e) => {
                 tracing::warn!(integration_id = %row.integration_id, error = %e, "repair failed; the next run tries again");
+                report.failures += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A row in step whose `usable` is absent (written before the attribute existed) or
+    /// disagrees with its own fields: set it, so the documented query finds the row.
+    async fn settle_usable(
+        &self,
+        row: &Mapping,
+        dry_run: bool,
+        deadline: Deadline,
+        report: &mut Report,
+    ) -> Result<(), Stop> {
+        if dry_run || row.usable == Some(row.usable_now()) {
+            return Ok(());
+        }
+        let soft = deadline.at_most(EFFECT_BUDGET);
+        match soft.run(DDB, self.app.store.settle_usable(row)).await {
+            Ok(true) => report.usable_set += 1,
+            // Changed since it was read: the write that changed it set `usable`.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(integration_id = %row.integration_id, error = %e, "setting usable failed; the next run tries again");
                 report.failures += 1;
             }
         }
@@ -613,6 +642,7 @@ impl Report {
             serde_json::json!({
                 "dry_run": self.dry_run,
                 "in_step": self.in_step,
+                "usable_set": self.usable_set,
                 "stopped": self.stopped,
                 "started_after": self.started_after,
                 "changes": self.changes,
@@ -650,6 +680,7 @@ mod tests {
             qa_status: None,
             state_updated_at: None,
             connect_token_sha256: None,
+            usable: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! What each kind of subscriber of the alert topic receives, through the built binary:
 //! the Publish request as sent (one message, a rendering per protocol), what an SQS queue
 //! and an HTTP endpoint subscribed to the topic receive (captured on loopback), and that
-//! README's three examples are exactly what the sample event produces.
+//! docs/on-call.md's three examples are exactly what the sample event produces.
 
 mod support;
 
@@ -45,14 +45,14 @@ fn http_subscriber() -> (String, Arc<Mutex<Vec<Value>>>) {
     (url, got)
 }
 
-/// The fenced block that follows `<!-- alert:NAME -->` in README.md.
+/// The fenced block that follows `<!-- alert:NAME -->` in docs/on-call.md.
 fn readme_example(name: &str) -> String {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/on-call.md")).unwrap();
     let marker = format!("<!-- alert:{name} -->");
     let after = readme
         .split(&marker)
         .nth(1)
-        .unwrap_or_else(|| panic!("README has no {marker}"));
+        .unwrap_or_else(|| panic!("docs/on-call.md has no {marker}"));
     let block = after.split("```").nth(1).unwrap();
     block.split_once('\n').unwrap().1.to_owned()
 }
@@ -106,17 +106,21 @@ async fn every_subscriber_gets_its_rendering_and_readme_shows_them_exactly() {
     assert_eq!(message["sqs"], message["default"]);
     assert_eq!(message["lambda"], message["default"]);
 
-    // README shows exactly these.
-    assert_eq!(readme_example("email"), email, "README's e-mail example");
+    // docs/on-call.md shows exactly these.
+    assert_eq!(
+        readme_example("email"),
+        email,
+        "docs/on-call.md's e-mail example"
+    );
     let readme_https: Value = serde_json::from_str(&readme_example("https")).unwrap();
     assert_eq!(
         readme_https, https,
-        "README's chat example; actual:\n{https:#}"
+        "docs/on-call.md's chat example; actual:\n{https:#}"
     );
     let readme_default: Value = serde_json::from_str(&readme_example("default")).unwrap();
     assert_eq!(
         readme_default, default,
-        "README's JSON example; actual:\n{default:#}"
+        "docs/on-call.md's JSON example; actual:\n{default:#}"
     );
 
     // An SQS queue gets the JSON form, with the attributes for filter policies.

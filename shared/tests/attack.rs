@@ -493,19 +493,19 @@ async fn the_bad_input_corpus_is_refused_by_every_function_and_changes_nothing()
     println!(
         "corpus: {total} webhook + {backend} backend requests refused, nothing written or published"
     );
-    // What README's Reliability table claims is what ran.
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    // What docs/reliability.md's table claims is what ran.
+    let readme = std::fs::read_to_string(repo_root().join("docs/reliability.md")).unwrap();
     let row = readme
         .lines()
         .find(|l| l.contains("--test attack the_bad_input_corpus"))
-        .expect("README lists the corpus");
+        .expect("docs/reliability.md lists the corpus");
     let claim = format!(
         "{} requests ({total} to the 4 webhook functions, {backend} to the 4 backend routes",
         total + backend
     );
     assert!(
         row.contains(&claim),
-        "README says {row:?}, the corpus ran {claim:?}"
+        "docs/reliability.md says {row:?}, the corpus ran {claim:?}"
     );
 }
 

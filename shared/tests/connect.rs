@@ -541,7 +541,7 @@ async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
     assert_eq!(sns_ops, ["sns:GetTopicAttributes"], "the warm-up only");
 }
 
-/// README's backend snippet is real code: run as written against a loopback stand-in for
+/// docs/connect.md's backend snippet is real code: run as written against a loopback stand-in for
 /// API Gateway, it calls both routes with the customer id as one path segment, the right
 /// bodies, and a SigV4 signature for execute-api that verifies.
 #[test]

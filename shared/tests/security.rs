@@ -448,7 +448,7 @@ fn no_error_message_carries_the_secret_or_the_signature() {
     }
 }
 
-/// README's Configuration table says which functions read each variable the template
+/// docs/configuration.md's table says which functions read each variable the template
 /// sets: it must say exactly what `template.yaml` gives each function.
 #[test]
 fn the_readme_configuration_table_matches_the_template() {
@@ -495,7 +495,7 @@ fn the_readme_configuration_table_matches_the_template() {
     ]
     .map(String::from)
     .into();
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/configuration.md")).unwrap();
     let section = readme
         .split("## Configuration")
         .nth(1)
@@ -511,7 +511,7 @@ fn the_readme_configuration_table_matches_the_template() {
         if used_by.contains("not set by the template") {
             assert!(
                 !set.contains_key(&name),
-                "{name}: README says the template does not set it"
+                "{name}: docs/configuration.md says the template does not set it"
             );
             continue;
         }
@@ -524,7 +524,7 @@ fn the_readme_configuration_table_matches_the_template() {
                 f => {
                     assert!(
                         all.contains(f),
-                        "{name}: README names {f:?}, no such function"
+                        "{name}: docs/configuration.md names {f:?}, no such function"
                     );
                     who.insert(f.to_owned());
                 }
@@ -534,7 +534,7 @@ fn the_readme_configuration_table_matches_the_template() {
     }
     assert_eq!(
         documented, set,
-        "README Configuration (left) vs template.yaml (right)"
+        "docs/configuration.md (left) vs template.yaml (right)"
     );
 }
 

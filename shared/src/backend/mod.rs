@@ -2,7 +2,8 @@
 //! API; API Gateway checks the SigV4 signature before a function runs):
 //!
 //! - `POST /customers/{origin_id}/connection-link` → Kombo `POST /connect/create-link`;
-//! - `GET /customers/{origin_id}/integrations[?include_deleted=true]` → the customer's rows;
+//! - `GET /customers/{origin_id}/integrations[?include_deleted=true][&usable=true]` → the
+//!   customer's rows (`usable=true`: only those a backend can use now);
 //! - `DELETE /integrations/{integration_id}` → Kombo `DELETE /integrations/{id}`, then
 //!   the tombstone (Kombo's `PLATFORM.INTEGRATION_NOT_FOUND` still tombstones; any other
 //!   Kombo failure leaves the row untouched and answers 502 with Kombo's code and log URL);
@@ -211,6 +212,18 @@ fn origin_id_param(req: &ApiGatewayV2httpRequest, route: Route) -> Result<String
     Ok(origin_id)
 }
 
+/// A boolean query parameter: `true`, `false` or absent (false); anything else is the
+/// caller's mistake, named.
+fn flag(req: &ApiGatewayV2httpRequest, name: &str) -> Result<bool, Error> {
+    match req.query_string_parameters.first(name) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(Error::BadRequest(format!(
+            "query parameter {name} must be true or false, not {other:?}"
+        ))),
+    }
+}
+
 fn percent_decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
@@ -377,13 +390,20 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
             Route::CustomerIntegrations => {
                 let origin_id = origin_id_param(req, route)?;
                 let origin_id = origin_id.as_str();
-                let include_deleted =
-                    req.query_string_parameters.first("include_deleted") == Some("true");
+                let include_deleted = flag(req, "include_deleted")?;
+                let only_usable = flag(req, "usable")?;
                 let rows: Vec<_> = deadline
                     .run("DynamoDB", self.store.by_origin(origin_id))
                     .await?
                     .into_iter()
+                    .map(|mut m| {
+                        // What the row's fields say, also on a row written before the
+                        // attribute existed (the reconcile run sets it there).
+                        m.usable = Some(m.usable_now());
+                        m
+                    })
                     .filter(|m| include_deleted || m.status == Status::Active)
+                    .filter(|m| !only_usable || m.usable == Some(true))
                     .collect();
                 Ok(json!({ "origin_id": origin_id, "integrations": rows }))
             }

@@ -26,7 +26,17 @@ pub enum Status {
     Deleted,
 }
 
-/// A row of the mappings table, as stored (see the table contract in the README).
+/// Whether a backend can use an integration now, the table's `usable` attribute: the
+/// mapping exists (not a tombstone), Kombo's state is not `INVALID` or `INACTIVE`, and its
+/// setup is not known to be `INCOMPLETE`. An unknown state or setup status (Kombo adds
+/// values) does not make it unusable; no state yet (no state change seen) is usable.
+pub fn usable(status: Status, state: Option<&str>, setup_status: Option<&str>) -> bool {
+    status == Status::Active
+        && !matches!(state, Some("INVALID" | "INACTIVE"))
+        && setup_status != Some("INCOMPLETE")
+}
+
+/// A row of the mappings table, as stored (see docs/table-contract.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mapping {
     pub integration_id: String,
@@ -73,6 +83,21 @@ pub struct Mapping {
     /// so a retry of that completion finds its row after Kombo has used the token up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_token_sha256: Option<String>,
+    /// [`usable`] of the row's status, state and setup status, kept by every writer
+    /// (absent on rows written before the attribute existed: read [`Mapping::usable_now`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable: Option<bool>,
+}
+
+impl Mapping {
+    /// [`usable`] as the row's own fields say: what its stored `usable` must be.
+    pub fn usable_now(&self) -> bool {
+        usable(
+            self.status,
+            self.state.as_deref(),
+            self.setup_status.as_deref(),
+        )
+    }
 }
 
 /// The descriptive fields a tombstone fills in only where the row does not have them
@@ -100,6 +125,8 @@ pub struct TombstoneMark {
     pub updated_at: String,
     pub last_event_id: String,
     pub expires_at: i64,
+    /// Always `false`: a tombstone is never usable.
+    pub usable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +250,7 @@ impl Decide for IntegrationCreated {
             qa_status: None,
             state_updated_at: None,
             connect_token_sha256: None,
+            usable: Some(true),
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {
@@ -266,6 +294,7 @@ impl Decide for IntegrationDeleted {
                 updated_at: rfc3339(now),
                 last_event_id: e.id,
                 expires_at: expires.unix_timestamp(),
+                usable: false,
             },
             descriptive: Descriptive {
                 origin_id: d.end_user.origin_id,
@@ -295,6 +324,7 @@ impl Tombstone {
                 updated_at: rfc3339(now),
                 last_event_id: cause,
                 expires_at: (now + settings.tombstone_retention).unix_timestamp(),
+                usable: false,
             },
             descriptive: Descriptive::default(),
         }
@@ -316,6 +346,16 @@ pub struct StateFields {
     pub state_updated_at_ms: i64,
     pub updated_at: String,
     pub last_event_id: String,
+    /// [`usable`] of this state and setup status (a state is never written on a
+    /// tombstone).
+    pub usable: bool,
+}
+
+impl StateFields {
+    /// [`usable`] of a state and setup status on a row that is not a tombstone.
+    pub fn usable(state: &str, setup_status: &str) -> bool {
+        usable(Status::Active, Some(state), Some(setup_status))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,6 +386,7 @@ impl Decide for IntegrationStateChanged {
                 state_updated_at_ms: (d.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
                 updated_at: rfc3339(now),
                 last_event_id: e.id.clone(),
+                usable: StateFields::usable(d.state.as_str(), d.setup_status.as_str()),
             },
             descriptive: Descriptive {
                 origin_id: d.end_user.origin_id.clone(),
@@ -553,6 +594,29 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00:00 UTC);
+
+    #[test]
+    fn usable_is_exists_not_invalid_or_inactive_and_setup_not_incomplete() {
+        use Status::{Active, Deleted};
+        assert!(usable(Active, None, None), "no state seen yet");
+        assert!(usable(Active, Some("ACTIVE"), Some("COMPLETED")));
+        assert!(usable(Active, Some("ACTIVE"), Some("FINAL_SYNC_PENDING")));
+        assert!(
+            usable(Active, Some("PAUSED"), None),
+            "a state Kombo adds later"
+        );
+        assert!(!usable(Active, Some("INVALID"), Some("COMPLETED")));
+        assert!(!usable(Active, Some("INACTIVE"), Some("COMPLETED")));
+        assert!(!usable(Active, Some("ACTIVE"), Some("INCOMPLETE")));
+        assert!(
+            !usable(Active, None, Some("INCOMPLETE")),
+            "a Connect token's setup"
+        );
+        assert!(
+            !usable(Deleted, Some("ACTIVE"), Some("COMPLETED")),
+            "a tombstone"
+        );
+    }
 
     fn settings() -> Settings {
         Settings::for_tests(

@@ -58,7 +58,7 @@ impl Resolution {
     }
 }
 
-/// A failure record as the sweep reads it (the item layout is in the README).
+/// A failure record as the sweep reads it (the item layout is in docs/table-contract.md).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FailureRecord {
     pub key: String,

@@ -283,7 +283,16 @@ impl MappingStore for DynamoStore {
                     return Ok(Inserted::Stored);
                 };
                 let old = read_existing(Some(old_item)).unwrap_or_default();
-                let row = after_create(item, old_item).map(Box::new);
+                let mut row = after_create(item, old_item).map(Box::new);
+                // A row written before `usable` existed (a state change recorded by an
+                // earlier version): the create's `usable = true` may not be what its state
+                // says. Rare (an upgrade meeting a create that had not arrived): one more write.
+                if let Some(r) = row.as_mut().filter(|r| {
+                    !old_item.contains_key("usable") && Some(r.usable_now()) != r.usable
+                }) && self.settle_usable(r).await?
+                {
+                    r.usable = Some(r.usable_now());
+                }
                 if old_item.contains_key("created_at") {
                     // The Connect completion's row, now filled in.
                     return Ok(Inserted::Exists {
@@ -405,6 +414,7 @@ impl MappingStore for DynamoStore {
             if_absent = to_item(d)?;
             if_absent.remove("origin_id");
             if_absent.insert("status".into(), s("ACTIVE"));
+            if_absent.insert("usable".into(), AttributeValue::Bool(true));
         }
         // Never on a tombstone; never a no-op write; another customer's only with force.
         let mut condition = String::from(
@@ -460,6 +470,42 @@ impl MappingStore for DynamoStore {
                 ));
             }
         })
+    }
+
+    async fn settle_usable(&self, row: &Mapping) -> Result<bool, Error> {
+        let mut condition = String::from("#st = :st");
+        let mut write = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(&row.integration_id))
+            .update_expression("SET #usable = :usable")
+            .expression_attribute_names("#usable", "usable")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":usable", AttributeValue::Bool(row.usable_now()))
+            .expression_attribute_values(
+                ":st",
+                s(match row.status {
+                    Status::Active => "ACTIVE",
+                    Status::Deleted => "DELETED",
+                }),
+            );
+        // Only while the fields it follows from are still what `row` read.
+        for (name, attribute, value) in [
+            ("#state", "state", &row.state),
+            ("#setup", "setup_status", &row.setup_status),
+        ] {
+            write = write.expression_attribute_names(name, attribute);
+            match value {
+                Some(v) => {
+                    let placeholder = name.replace('#', ":");
+                    condition.push_str(&format!(" AND {name} = {placeholder}"));
+                    write = write.expression_attribute_values(placeholder, s(v));
+                }
+                None => condition.push_str(&format!(" AND attribute_not_exists({name})")),
+            }
+        }
+        written(write.condition_expression(condition).send().await)
     }
 
     async fn by_origin(&self, origin_id: &str) -> Result<Vec<Mapping>, Error> {
