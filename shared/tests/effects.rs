@@ -6,7 +6,7 @@ use shared::backend::Route;
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::App;
 use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
 use shared::ports::{Claim, ClaimStore};
@@ -491,14 +491,67 @@ async fn a_claim_left_by_a_killed_invocation_is_taken_over_after_it_expires() {
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
         .await;
     assert_eq!(body_json(&retry)["outcome"], "alerted");
-    // The dead invocation's token can no longer release or complete the claim.
-    later
-        .store
-        .release("ev-killed", "dead-invocation")
+    assert_eq!(stack.alerts().await.len(), 1);
+}
+
+/// The claim of `event_id` as stored (`Null`: none).
+async fn claim_of(stack: &Stack, event_id: &str) -> Value {
+    stack
+        .claims()
+        .await
+        .into_iter()
+        .find(|c| c["event_id"] == event_id)
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_dead_invocations_token_can_no_longer_complete_or_release_the_claim() {
+    let stack = Stack::new("dead-token");
+    let store = stack.app().await.store;
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        store
+            .claim("ev-dead", "dead-invocation", now)
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    // It expired; a live invocation took it over and is publishing.
+    assert_eq!(
+        store
+            .claim("ev-dead", "live-invocation", an_hour_later())
+            .await
+            .unwrap(),
+        Claim::Acquired
+    );
+    let held = |c: &Value| (c["status"].clone(), c["token"].clone());
+    let live = (json!("IN_PROGRESS"), json!("live-invocation"));
+    // The dead one wakes up: its complete must not mark the live one's work done...
+    store
+        .complete("ev-dead", "dead-invocation", an_hour_later())
         .await
         .unwrap();
-    assert_eq!(stack.claims().await[0]["status"], "COMPLETED");
-    assert_eq!(stack.alerts().await.len(), 1);
+    assert_eq!(held(&claim_of(&stack, "ev-dead").await), live);
+    // ...and its release must not free the claim for a third invocation.
+    store.release("ev-dead", "dead-invocation").await.unwrap();
+    assert_eq!(held(&claim_of(&stack, "ev-dead").await), live);
+    assert_eq!(
+        store
+            .claim("ev-dead", "third-invocation", an_hour_later())
+            .await
+            .unwrap(),
+        Claim::InProgress
+    );
+    // The live one completes; the dead one's release then removes nothing either.
+    store
+        .complete("ev-dead", "live-invocation", an_hour_later())
+        .await
+        .unwrap();
+    store.release("ev-dead", "dead-invocation").await.unwrap();
+    assert_eq!(
+        held(&claim_of(&stack, "ev-dead").await),
+        (json!("COMPLETED"), json!("live-invocation"))
+    );
 }
 
 mod interleavings {

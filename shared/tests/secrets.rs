@@ -103,6 +103,53 @@ async fn a_rotation_in_secrets_manager_takes_effect_without_a_deploy() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The maximum-age re-read (`refresh_if_old`), with `SECRET_MAX_AGE_SECONDS` at 4 s instead
+/// of 15 min: a value removed from Secrets Manager keeps being accepted from the cache until
+/// the cached read is that old, and then not, although every delivery matched the cache.
+#[tokio::test]
+async fn a_cached_secret_older_than_its_maximum_age_is_read_again_before_use() {
+    let stack = Stack::with_secrets_manager("max-age");
+    let sm = FaultServer::proxy(&stack.endpoint, &[]);
+    let env = template_env(&stack, "integration-deleted");
+    let env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &sm.endpoint);
+    let env = with_env(env, "SECRET_REFRESH_SECONDS", "1");
+    let env = with_env(env, "SECRET_MAX_AGE_SECONDS", "4");
+    let dir = std::env::temp_dir().join(format!("kombo-age-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = [
+        signed_with(&dir, "1-old", SECRET, "workday:a1"),
+        // The operator removed the old value; the cached read is younger than 4 s:
+        signed_with(&dir, "2-old", SECRET, "workday:a2"),
+        // 4.5 s later the cached read is older than the maximum age:
+        signed_with(&dir, "3-old", SECRET, "workday:a3"),
+    ];
+    let hooks = [
+        (1, put_secret(&stack, NEW, 0.0)),
+        (2, put_secret(&stack, NEW, 4.5)),
+    ];
+    let (result, log) = invoke_hooked("integration-deleted", &env, &events, 10_000, &hooks);
+    let codes: Vec<i64> = answers(&result).iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        codes,
+        [
+            200, // read at init
+            200, // the cached value, not older than its maximum age: no read
+            401, // older: read again first, and the old value is gone
+        ],
+        "{result}\n{log}"
+    );
+    assert_eq!(
+        reads_in(&sm.operations().await),
+        2,
+        "init, then the one re-read the maximum age caused\n{log}"
+    );
+    assert!(
+        log.contains("older than its maximum age"),
+        "the re-read says why:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn the_api_key_comes_from_secrets_manager_for_the_functions_that_call_kombo() {
     let stack = Stack::with_secrets_manager("apikey");
