@@ -2,17 +2,22 @@
 """A Lambda Runtime API server on loopback: runs a function binary (`bootstrap`) the way
 Lambda does, without Docker, feeds it events and records its answers.
 
-    runtime_api.py [--name FN] [--deadline-ms MS] [--hook N=CMD ...] BINARY EVENT.json [EVENT.json ...]
+    runtime_api.py [--name FN] [--deadline-ms MS] [--hook N=CMD ...] [--start-at EPOCH_S]
+                   BINARY EVENT.json [EVENT.json ...]
 
 --hook N=CMD runs CMD (a shell command) once N events have been handed out, before the next
 one is: for a change between two invocations of the same warm process (a rotated secret).
+--start-at holds the first event until that wall-clock time (seconds since the epoch): several
+runs started together then handle their events at the same moment (a concurrency test).
 
 The binary is started with the Lambda environment (AWS_LAMBDA_RUNTIME_API pointing here,
 plus whatever this process's environment holds: table names, AWS_ENDPOINT_URL, ...). Each
 event is handed out on /invocation/next; when every event has been answered the binary is
 stopped and one JSON object is printed:
 
-    {"responses": [{"event": path, "response": {...} | "error": {...}, "answered_ms": ...}],
+    {"responses": [{"event": path, "response": {...} | "error": {...}, "answered_ms": ...,
+                    "handed_out_at_ms": ..., "answered_at_ms": ... (epoch ms: comparable
+                    across runs)}],
      "ready_ms": exec -> first /next, "first_answer_ms": exec -> first answer,
      "peak_rss_kb": the process's VmHWM just before it is stopped, "cpu_ms": its CPU time
      (all threads, Linux only), "init_error": ...}
@@ -34,8 +39,10 @@ PREFIX = "/2018-06-01/runtime"
 
 
 class State:
-    def __init__(self, events, deadline_ms, hooks=None):
+    def __init__(self, events, deadline_ms, hooks=None, start_at=None):
         self.events = events
+        self.start_at = start_at
+        self.handed_out_at = {}
         self.hooks = hooks or {}
         self.deadline_ms = deadline_ms
         self.handed_out = {}
@@ -81,6 +88,8 @@ def handler_for(state, function_arn):
                 state.done.wait()
                 time.sleep(3600)
                 return
+            if index == 0 and state.start_at is not None:
+                time.sleep(max(0.0, state.start_at - time.time()))
             if index in state.hooks:
                 # The previous answer is in (the runtime asks for the next event only then).
                 subprocess.run(state.hooks[index], shell=True, check=True, stdout=sys.stderr)
@@ -89,6 +98,7 @@ def handler_for(state, function_arn):
             with state.lock:
                 state.pending[request_id] = index
                 state.handed_out[index] = time.monotonic()
+                state.handed_out_at[index] = time.time()
             self.reply(
                 200,
                 payload,
@@ -125,6 +135,8 @@ def handler_for(state, function_arn):
                     "event": state.events[index][0],
                     parts[2]: value,
                     "answered_ms": round((time.monotonic() - state.handed_out[index]) * 1000, 3),
+                    "handed_out_at_ms": round(state.handed_out_at[index] * 1000, 3),
+                    "answered_at_ms": round(time.time() * 1000, 3),
                 }
                 state.answered += 1
                 if state.answered == len(state.events):
@@ -142,6 +154,8 @@ def main():
                    help="the invocation deadline handed to the function (Lambda-Runtime-Deadline-Ms), from now")
     p.add_argument("--hook", action="append", default=[], metavar="N=CMD",
                    help="run CMD once N events have been handed out, before the next")
+    p.add_argument("--start-at", type=float, default=None, metavar="EPOCH_S",
+                   help="hold the first event until this wall-clock time")
     p.add_argument("binary")
     p.add_argument("events", nargs="+")
     a = p.parse_args()
@@ -151,7 +165,7 @@ def main():
     for path in a.events:
         with open(path, "rb") as f:
             events.append((path, f.read()))
-    state = State(events, a.deadline_ms, hooks)
+    state = State(events, a.deadline_ms, hooks, a.start_at)
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{a.name}"
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state, arn))
     server.daemon_threads = True

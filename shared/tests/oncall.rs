@@ -93,17 +93,24 @@ impl Desk {
         self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies)
     }
 
-    /// Delivers `bodies` to `function` from three warm processes at once, then again (as
-    /// Kombo retries a 429) until every delivery is answered 200.
+    /// Delivers `bodies` to `function` from three warm processes at once (held until the
+    /// same moment, and required to have overlapped on one event), then again (as Kombo
+    /// retries a 429) until every delivery is answered 200.
     fn three_at_once(&self, function: &str, route: &str, bodies: &[String]) {
         let files: Vec<PathBuf> = bodies.iter().map(|b| self.file(route, b)).collect();
         let env = self.env(function);
-        let mut answered: Vec<(i64, String)> = std::thread::scope(|s| {
+        let start = moment_in(2_500);
+        let runs: Vec<Value> = std::thread::scope(|s| {
             let runs: Vec<_> = (0..3)
-                .map(|_| s.spawn(|| answers(&invoke_files(function, &env, &files, 10_000).0)))
+                .map(|_| s.spawn(|| invoke_at(function, &env, &files, 10_000, start).0))
                 .collect();
-            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
         });
+        assert!(
+            overlapped(&runs),
+            "the three deliveries of one event did not overlap: {runs:?}"
+        );
+        let mut answered: Vec<(i64, String)> = runs.iter().flat_map(answers).collect();
         // A delivery that met another's claim in progress is told to retry (429); Kombo's
         // retry then finds it done.
         while answered.iter().any(|(c, _)| *c != 200) {
@@ -117,6 +124,11 @@ impl Desk {
 
     /// One sweep run; its report.
     fn sweep(&self) -> Value {
+        self.sweep_run(None).0
+    }
+
+    /// One sweep run, held until `start` if given; its report and the whole result.
+    fn sweep_run(&self, start: Option<std::time::SystemTime>) -> (Value, Value) {
         let file = self
             .dir
             .join(format!("sweep-{}.json", uuid::Uuid::new_v4()));
@@ -125,12 +137,15 @@ impl Desk {
             std::fs::read(repo_root().join("events/failure-sweep-scheduled.json")).unwrap(),
         )
         .unwrap();
-        let (result, log) =
-            invoke_files("failure-sweep", &self.env("failure-sweep"), &[file], 30_000);
+        let env = self.env("failure-sweep");
+        let (result, log) = match start {
+            Some(at) => invoke_at("failure-sweep", &env, &[file], 30_000, at),
+            None => invoke_files("failure-sweep", &env, &[file], 30_000),
+        };
         let report = result["responses"][0]["response"].clone();
         assert!(report.is_object(), "no report: {result}\n{log}");
         assert_eq!(report["failures"], 0, "{report}\n{log}");
-        report
+        (report, result)
     }
 
     /// Waits until the window opened now has closed.
@@ -463,12 +478,20 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
         "{record}"
     );
 
-    // Two sweeps at once after the window: one summary.
+    // Two sweeps at once after the window (held until the same moment; they must have
+    // overlapped): one summary.
     d.after_window();
-    let reports: Vec<Value> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..2).map(|_| s.spawn(|| d.sweep())).collect();
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    let start = moment_in(2_500);
+    let (reports, runs): (Vec<Value>, Vec<Value>) = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| d.sweep_run(Some(start))))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).unzip()
     });
+    assert!(
+        overlapped(&runs),
+        "the two sweeps did not overlap: {runs:?}"
+    );
     let sent: i64 = reports
         .iter()
         .map(|r| r["summaries"].as_i64().unwrap())

@@ -49,12 +49,70 @@ pub fn invoke_hooked(
     deadline_ms: u64,
     hooks: &[(usize, String)],
 ) -> (Value, String) {
+    invoke_with(function, env, events, deadline_ms, hooks, None)
+}
+
+/// [`invoke_files`] holding the first event until `start_at` (wall clock): runs started
+/// together with the same `start_at` handle their events at the same moment.
+pub fn invoke_at(
+    function: &str,
+    env: &[(String, String)],
+    events: &[PathBuf],
+    deadline_ms: u64,
+    start_at: std::time::SystemTime,
+) -> (Value, String) {
+    invoke_with(function, env, events, deadline_ms, &[], Some(start_at))
+}
+
+/// A moment `ms` from now, for [`invoke_at`]: room for the runs to start and initialize.
+pub fn moment_in(ms: u64) -> std::time::SystemTime {
+    std::time::SystemTime::now() + std::time::Duration::from_millis(ms)
+}
+
+/// Whether two of `runs` (runtime_api.py results) handled the same event (by position)
+/// at overlapping times: proof that a concurrency test was concurrent.
+pub fn overlapped(runs: &[Value]) -> bool {
+    let span = |r: &Value, i: usize| {
+        let x = &r["responses"][i];
+        (
+            x["handed_out_at_ms"].as_f64().unwrap(),
+            x["answered_at_ms"].as_f64().unwrap(),
+        )
+    };
+    let events = runs
+        .iter()
+        .map(|r| r["responses"].as_array().map_or(0, Vec::len))
+        .min()
+        .unwrap_or(0);
+    (0..events).any(|i| {
+        runs.iter().enumerate().any(|(a, ra)| {
+            runs.iter().skip(a + 1).any(|rb| {
+                let ((s1, e1), (s2, e2)) = (span(ra, i), span(rb, i));
+                s1 < e2 && s2 < e1
+            })
+        })
+    })
+}
+
+fn invoke_with(
+    function: &str,
+    env: &[(String, String)],
+    events: &[PathBuf],
+    deadline_ms: u64,
+    hooks: &[(usize, String)],
+    start_at: Option<std::time::SystemTime>,
+) -> (Value, String) {
     let mut cmd = Command::new(tool("python3"));
     cmd.arg(repo_root().join("scripts/runtime_api.py"))
         .args(["--name", function, "--timeout", "60"])
         .args(["--deadline-ms", &deadline_ms.to_string()]);
     for (n, hook) in hooks {
         cmd.arg("--hook").arg(format!("{n}={hook}"));
+    }
+    if let Some(at) = start_at {
+        let epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+        cmd.arg("--start-at")
+            .arg(format!("{:.3}", epoch.as_secs_f64()));
     }
     cmd.arg(binaries().join(function))
         .args(events)
