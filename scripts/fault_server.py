@@ -28,6 +28,7 @@ parameters of every SNS Publish it saw (Subject, Message, MessageStructure), as 
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -97,10 +98,20 @@ OPS = []
 PUBLISHED = []
 
 
+def service_of(headers):
+    """The service a request is signed for (its SigV4 credential scope), e.g. `dynamodb`."""
+    m = re.search(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/aws4_request", headers.get("Authorization", ""))
+    return m.group(1) if m else "unsigned"
+
+
 def iam_action(headers, body):
     """The IAM action and resource a DynamoDB or Secrets Manager (JSON) or SNS (query)
-    request needs."""
+    request needs; any other service's request as `SERVICE:Operation` with no resource, so a
+    call to a service the functions are not meant to use is recorded, not lost."""
     op = operation(headers, body)
+    service = service_of(headers)
+    if service not in ("dynamodb", "sns", "secretsmanager"):
+        return [f"{service}:{op}", ""]
     if headers.get("X-Amz-Target", "").startswith("secretsmanager."):
         return ["secretsmanager:" + op, json.loads(body or b"{}").get("SecretId", "")]
     if headers.get("X-Amz-Target", "").startswith("DynamoDB_"):

@@ -794,6 +794,21 @@ async fn backend_corpus(stack: &Stack) -> usize {
 mod never_panics {
     use super::*;
     use proptest::prelude::*;
+    use shared::event::{
+        ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,
+        ParseError, parse,
+    };
+
+    /// The route's event type's parser on `body`: Ok(()) for a valid event of that type.
+    fn parse_as(route: &str, body: &[u8]) -> Result<(), ParseError> {
+        match route {
+            CREATED => parse::<IntegrationCreated>(body).map(drop),
+            DELETED => parse::<IntegrationDeleted>(body).map(drop),
+            FLOW_FAILED => parse::<ConnectionFlowFailed>(body).map(drop),
+            STATE_CHANGED => parse::<IntegrationStateChanged>(body).map(drop),
+            other => panic!("no webhook route {other}"),
+        }
+    }
 
     /// The stores point at a closed port: anything that got as far as an effect would
     /// answer 503, which the property forbids for inputs that are not valid events.
@@ -862,8 +877,15 @@ mod never_panics {
                 let mut req = api_event(route, &text, json!({ "content-type": "application/json", "x-kombo-signature": sign(&body) }));
                 req.is_base64_encoded = true;
                 let (status, reply) = rt.block_on(serve(&app, route, &req));
-                // Still a valid event: it reached the (closed) stores, 503.
                 prop_assert!([400, 422, 503].contains(&status), "{} {} {}", route, status, reply);
+                // A 503 means it reached the (closed) stores: only an event the route's own
+                // parser still reads as valid may; a 422 is a valid event of another type.
+                let parsed = parse_as(route, &body);
+                match status {
+                    503 => prop_assert!(parsed.is_ok(), "503 for an invalid event: {:?} {:?}", parsed, String::from_utf8_lossy(&body)),
+                    422 => prop_assert!(matches!(parsed, Err(ParseError::WrongType { .. })), "{:?}", parsed),
+                    _ => {}
+                }
             }
         }
     }

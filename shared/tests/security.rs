@@ -237,8 +237,10 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
     let mut env = template_env(stack, function);
     env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
     env = with_env(env, "AWS_ENDPOINT_URL_SNS", &sns.endpoint);
-    // Secrets Manager is on moto too, behind the same recording proxy.
+    // Secrets Manager is on moto too, behind the same recording proxy; so is every other
+    // service (the SDK's general endpoint): a call to any of them is recorded.
     env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &sns.endpoint);
+    env = with_env(env, "AWS_ENDPOINT_URL", &sns.endpoint);
     env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
     if function == "failure-sweep" {
         // The folded failures' window (opened seconds ago) counts as closed.
@@ -345,10 +347,15 @@ fn no_secret_value_is_in_any_function_environment_in_the_recommended_mode() {
 }
 
 /// Least privilege, proven both ways: the AWS operations each function's binary actually
-/// performs (recorded on the wire while it runs every path) equal what the template grants
-/// it. KMS is the one grant used on the function's behalf rather than by it: SNS encrypts a
-/// published message with the topic's customer-managed key under the publisher's identity,
-/// so whatever publishes needs `kms:GenerateDataKey` and `kms:Decrypt` on that key.
+/// performs (every AWS request it makes, to any service, recorded on the wire while it runs
+/// every path) equal what the template grants it.
+///
+/// KMS is the one grant no recording can observe: the functions never call KMS. SNS calls
+/// it server-side, under the publisher's identity, to encrypt a message for a topic with a
+/// customer-managed key, so whatever publishes needs `kms:GenerateDataKey` and `kms:Decrypt`
+/// on that key; moto stores a topic's key without encrypting (no local emulator calls
+/// KMS). So the test derives the pair from what is observed — a `Publish` to a topic whose
+/// `KmsMasterKeyId` is `AlertKey`, checked in the template — instead of recording it.
 #[test]
 fn every_function_is_granted_exactly_the_operations_it_performs() {
     // The recommended deployment: the secrets in Secrets Manager.
@@ -384,9 +391,20 @@ fn every_function_is_granted_exactly_the_operations_it_performs() {
         let grants = &granted[logical];
         let mut used: BTreeSet<(String, String)> = exercise(&stack, function, &kombo)
             .into_iter()
-            .map(|(action, resource)| (action, logical_id(&stack, &resource)))
+            .map(|(action, resource)| {
+                assert!(
+                    !resource.is_empty(),
+                    "{logical} called {action}: a service no function is granted"
+                );
+                (action, logical_id(&stack, &resource))
+            })
             .collect();
         if used.iter().any(|(a, _)| a == "sns:Publish") {
+            // Why the pair follows from a publish (see above): the topic uses AlertKey.
+            assert_eq!(
+                template()["Resources"]["AlertTopic"]["Properties"]["KmsMasterKeyId"],
+                json!({"Ref": "AlertKey"})
+            );
             used.insert(("kms:GenerateDataKey".into(), "AlertKey".into()));
             used.insert(("kms:Decrypt".into(), "AlertKey".into()));
         }
@@ -420,12 +438,40 @@ fn the_secret_parameters_are_noecho_and_empty_by_default_and_logs_have_retention
                 })
                 .collect();
             assert_eq!(groups.len(), 1, "{logical} needs one log group");
-            assert!(
-                groups[0]["Properties"]["RetentionInDays"].is_object()
-                    || groups[0]["Properties"]["RetentionInDays"].is_number()
-            );
         }
     }
+    // Every log group (each function's and the API's access log) keeps its logs for
+    // `LogRetentionDays`, which defaults to the 30 days docs/deploying.md states.
+    let groups: Vec<(&String, &Value)> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .collect();
+    let functions = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .count();
+    assert_eq!(
+        groups.len(),
+        functions + 1,
+        "a group per function and the access log"
+    );
+    for (name, group) in groups {
+        assert_eq!(
+            group["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{name}"
+        );
+    }
+    assert_eq!(t["Parameters"]["LogRetentionDays"]["Default"], 30);
+    let deploying = std::fs::read_to_string(repo_root().join("docs/deploying.md")).unwrap();
+    assert!(
+        deploying.contains("| `LogRetentionDays` | 30 | CloudWatch log retention |"),
+        "docs/deploying.md states the default retention"
+    );
 }
 
 #[test]
