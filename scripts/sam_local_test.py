@@ -267,6 +267,7 @@ class Effects:
         self.ddb = local_aws.client("dynamodb", endpoints["dynamodb"])
         self.sqs = local_aws.client("sqs", endpoints["aws"])
         self.table = state["resources"]["MappingsTable"]
+        self.tables = [state["resources"]["MappingsTable"], state["resources"]["IdempotencyTable"]]
         self.queue = state["alert_queue_url"]
         self.kombo = endpoints["kombo"]
         self.alerts = []
@@ -275,6 +276,14 @@ class Effects:
         item = self.ddb.get_item(TableName=self.table, Key={"integration_id": {"S": integration_id}},
                                  ConsistentRead=True).get("Item")
         return {k: list(v.values())[0] for k, v in (item or {}).items()}
+
+    def snapshot(self):
+        """Every item of both tables (rows, claims, failure records), for "changed nothing"."""
+        items = []
+        for table in self.tables:
+            for page in self.ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+                items += [json.dumps(i, sort_keys=True) for i in page["Items"]]
+        return sorted(items)
 
     def new_alerts(self):
         got = []
@@ -323,8 +332,9 @@ def check_reconcile(fx, event, report, stderr):
     expect(fx.row(UNASSIGNED_ID).get("origin_id") == "48213", "the reconcile run changed a row in step")
 
 
-def check_effects(fx, event, body):
-    """What each sample must have changed, read back from the local servers."""
+def check_effects(fx, event, body, before):
+    """What each sample must have changed, read back from the local servers (`before`: both
+    tables before it)."""
     alerts = fx.new_alerts()
     if event == "integration-created.json":
         row = fx.row(CREATED_ID)
@@ -363,8 +373,9 @@ def check_effects(fx, event, body):
     elif event == "integration-deleted.json":
         expect(fx.row(DELETED_ID).get("status") == "DELETED", f"tombstone: {fx.row(DELETED_ID)}")
     else:
-        # The refused samples change nothing.
+        # The refused samples change nothing: no alert, no item of either table.
         expect(alerts == [], f"{event} alerted: {alerts}")
+        expect(fx.snapshot() == before, f"{event} changed the tables")
 
 
 def start_api(children, env, template, env_json, host, arch, fx):
@@ -467,6 +478,7 @@ def main():
             start = time.monotonic()
             if event == "connection-flow-failed.json":
                 flow_failed_at = start
+            before = fx.snapshot()
             answer, stderr = invoke(env, template, env_json, host, arch, function, event)
             if status is None:
                 check_report(fx, event, answer, stderr)
@@ -477,7 +489,7 @@ def main():
             got = (answer.get("statusCode"), outcome(body))
             if got[0] != status or (want is not None and got[1] != want):
                 fail(f"{function} {event}: expected {status} {want}, got {answer}\n{stderr}")
-            check_effects(fx, event, body)
+            check_effects(fx, event, body, before)
             say(f"invoke {function:32} {event:38} {status} {want or ''} ({time.monotonic() - start:.1f} s)")
         expect(len(fx.alerts) == 4, f"four alerts in all expected: {fx.alerts}")
 

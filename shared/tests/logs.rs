@@ -150,3 +150,168 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         );
     }
 }
+
+/// The scheduled runs' log lines through their binaries: each is one JSON line whose
+/// Embedded Metric Format directive (namespace `KomboWebhooks`, dimension `Function`) names
+/// every metric the template's alarms and dashboard read for that function, each a number
+/// on the line, with the figures of the run that was made.
+#[test]
+fn the_reconcile_and_sweep_lines_carry_the_metrics_the_alarms_and_dashboard_read() {
+    let stack = Stack::new("emf-runs");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-emf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let window = |env: Vec<(String, String)>| with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1");
+    // Two rows for the reconcile run (Kombo knows one), a page and a folded failure for the sweep.
+    let events = [
+        event_file(
+            &dir,
+            "c1",
+            CREATED,
+            &created_body("emf-c1", "workday:emf-here", Some("42")),
+        ),
+        event_file(
+            &dir,
+            "c2",
+            CREATED,
+            &created_body("emf-c2", "workday:emf-gone", Some("42")),
+        ),
+    ];
+    let (r, log) = invoke_files(
+        "integration-created",
+        &template_env(&stack, "integration-created"),
+        &events,
+        10_000,
+    );
+    assert!(answers(&r).iter().all(|(c, _)| *c == 200), "{r}\n{log}");
+    let failures = [
+        event_file(
+            &dir,
+            "f1",
+            FLOW_FAILED,
+            &flow_failed_body("emf-f1", Some("42")),
+        ),
+        event_file(
+            &dir,
+            "f2",
+            FLOW_FAILED,
+            &flow_failed_body("emf-f2", Some("42")),
+        ),
+    ];
+    let env = window(template_env(&stack, "connection-flow-failed"));
+    let (r, log) = invoke_files("connection-flow-failed", &env, &failures, 10_000);
+    assert_eq!(
+        answers(&r),
+        [(200, "alerted".to_owned()), (200, "folded".to_owned())],
+        "{log}"
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            reqwest::Client::new()
+                .put(format!("{}/__integrations/workday:emf-gone", kombo.root))
+                .json(&json!({"gone": true}))
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap();
+        });
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+
+    let run = |function: &str, env: Vec<(String, String)>| -> serde_json::Value {
+        let file = dir.join(format!("{function}.json"));
+        std::fs::write(&file, "{}").unwrap();
+        let (result, log) = invoke_files(function, &env, &[file], 60_000);
+        assert!(
+            result["responses"][0]["response"].is_object(),
+            "{result}\n{log}"
+        );
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l.get("_aws").is_some())
+            .collect();
+        assert_eq!(lines.len(), 1, "one metrics line per run:\n{log}");
+        lines.into_iter().next().unwrap()
+    };
+    let reconcile = run(
+        "reconcile",
+        with_env(
+            template_env(&stack, "reconcile"),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        ),
+    );
+    let sweep = run(
+        "failure-sweep",
+        window(template_env(&stack, "failure-sweep")),
+    );
+
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    for (line, function, prefix, figures) in [
+        (
+            &reconcile,
+            "reconcile",
+            "Reconcile",
+            &[
+                ("ReconcileChecked", 2),
+                ("ReconcileDeleted", 1),
+                ("ReconcileFailures", 0),
+            ][..],
+        ),
+        (
+            &sweep,
+            "failure-sweep",
+            "Sweep",
+            &[
+                ("SweepChecked", 1),
+                ("SweepSummaries", 1),
+                ("SweepFailures", 0),
+            ][..],
+        ),
+    ] {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "KomboWebhooks", "{line}");
+        assert_eq!(directive["Dimensions"], json!([["Function"]]), "{line}");
+        assert_eq!(line["Function"], function, "{line}");
+        assert!(line["_aws"]["Timestamp"].is_i64(), "{line}");
+        let named: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for name in &named {
+            assert!(line[*name].is_number(), "{name} is no number on {line}");
+        }
+        // Every metric of this function the template's alarms or dashboard read.
+        let read: std::collections::BTreeSet<&str> = template
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| {
+                w.starts_with(prefix)
+                    && w.len() > prefix.len()
+                    && w[prefix.len()..].starts_with(|c: char| c.is_ascii_uppercase())
+            })
+            .filter(|w| {
+                !w.ends_with("Alarm")
+                    && !w.ends_with("Schedule")
+                    && !w.ends_with("Function")
+                    && !w.ends_with("Logs")
+            })
+            .collect();
+        assert!(!read.is_empty(), "the template reads no {prefix}* metric");
+        for metric in &read {
+            assert!(
+                named.contains(metric),
+                "{function}: the template reads {metric}, the line has {named:?}"
+            );
+        }
+        for (name, value) in figures {
+            assert_eq!(line[*name], *value, "{name} on {line}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

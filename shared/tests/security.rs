@@ -947,3 +947,94 @@ fn secrets_in_the_environment_need_the_explicit_opt_in() {
     let t = template();
     assert_eq!(t["Parameters"]["SecretsInEnvironment"]["Default"], "false");
 }
+
+/// The HTTP API access log's format, as API Gateway fills it: substituting every
+/// `$context` variable with a value of its kind yields one JSON object holding exactly the
+/// fields docs/operations.md lists (and the time, method, path, protocol and response length),
+/// with `status` and `responseLatency` as numbers; no variable it uses can carry a body, a
+/// header other than the User-Agent, a signature or an e-mail (the checkov skip on the log
+/// group relies on this).
+#[test]
+fn the_access_log_format_is_json_with_the_documented_fields_and_no_body_or_header() {
+    let t = template();
+    let format = t["Resources"]["WebhookApi"]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .or_else(|| {
+            t["Resources"]
+                .as_object()
+                .unwrap()
+                .values()
+                .find_map(|r| r["Properties"]["AccessLogSettings"]["Format"].as_str())
+        })
+        .expect("the HTTP API has an access log format")
+        .to_owned();
+    let variables: Vec<String> = regex_lite::Regex::new(r"\$context\.[A-Za-z.]+")
+        .unwrap()
+        .find_iter(&format)
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    // Only request metadata: none of these reads a body, a header (bar the User-Agent), a
+    // query string or an authorizer's claims.
+    let allowed = [
+        "$context.requestId",
+        "$context.requestTime",
+        "$context.httpMethod",
+        "$context.routeKey",
+        "$context.path",
+        "$context.status",
+        "$context.protocol",
+        "$context.responseLength",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+        "$context.integrationStatus",
+        "$context.integrationErrorMessage",
+        "$context.identity.sourceIp",
+        "$context.identity.userAgent",
+        "$context.identity.userArn",
+    ];
+    for v in &variables {
+        assert!(allowed.contains(&v.as_str()), "the access log uses {v}");
+    }
+    assert!(
+        !format.contains("$input") && !format.contains("$request"),
+        "{format}"
+    );
+    // Filled in as API Gateway does (a number where the format leaves it unquoted).
+    let mut line = format.clone();
+    let mut sorted = variables.clone();
+    sorted.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in sorted {
+        let value = match v.as_str() {
+            "$context.status" | "$context.responseLatency" => "401",
+            _ => "x-value",
+        };
+        line = line.replace(&v, value);
+    }
+    let entry: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("the access log line is not JSON ({e}): {line}"));
+    assert!(
+        entry["status"].is_number() && entry["responseLatency"].is_number(),
+        "{entry}"
+    );
+    let ops = std::fs::read_to_string(repo_root().join("docs/operations.md")).unwrap();
+    let documented = ops
+        .split("- **Access log** (`ApiAccessLogGroup`): one JSON line per HTTP API request with ")
+        .nth(1)
+        .expect("docs/operations.md describes the access log")
+        .split("never a body")
+        .next()
+        .unwrap();
+    let listed: BTreeSet<&str> = documented.split('`').skip(1).step_by(2).collect();
+    let fields: BTreeSet<&str> = entry
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let extra: BTreeSet<&str> = ["time", "method", "path", "protocol", "responseLength"].into();
+    assert_eq!(
+        fields,
+        listed.union(&extra).copied().collect(),
+        "the access log's fields vs docs/operations.md"
+    );
+}
