@@ -27,6 +27,17 @@ fn invalid_body(event_id: &str, integration_id: &str) -> String {
     )
 }
 
+fn active_body(event_id: &str, integration_id: &str) -> String {
+    state_changed_body(
+        event_id,
+        integration_id,
+        Some("42"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-20T11:00:00Z",
+    )
+}
+
 struct Case {
     name: &'static str,
     function: &'static str,
@@ -170,6 +181,50 @@ async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_dea
             expect: (503, "dependency_unavailable"),
             ddb: &[],
             sns: &["hang:Publish"],
+            kombo: false,
+        },
+        Case {
+            name: "flow failed: the claim hangs",
+            function: "connection-flow-failed",
+            event: webhook(FLOW_FAILED, &flow_failed_body("d12", Some("cust-d12"))),
+            expect: (503, "dependency_unavailable"),
+            // The failure record's fold (refused: no window) and open go through.
+            ddb: &["hang:PutItem"],
+            sns: &[],
+            kombo: false,
+        },
+        // workday:d9 is INVALID now (its update went through; its page hung).
+        Case {
+            name: "state changed ACTIVE after INVALID: the recovery's update hangs",
+            function: "integration-state-changed",
+            event: webhook(STATE_CHANGED, &active_body("d13", "workday:d9")),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
+            kombo: false,
+        },
+        Case {
+            name: "state changed ACTIVE after INVALID: the recovered notice hangs",
+            function: "integration-state-changed",
+            event: webhook(STATE_CHANGED, &active_body("d14", "workday:d9")),
+            expect: (503, "dependency_unavailable"),
+            ddb: &[],
+            sns: &["hang:Publish"],
+            kombo: false,
+        },
+        Case {
+            name: "assign: the assignment hangs",
+            function: "assign-customer",
+            event: backend_event(
+                "PUT",
+                "PUT /integrations/{integration_id}/customer",
+                "/integrations/workday:d2/customer",
+                json!({"integration_id": "workday:d2"}),
+                Some(json!({"origin_id": "42"})),
+            ),
+            expect: (503, "dependency_unavailable"),
+            ddb: &["hang:UpdateItem"],
+            sns: &[],
             kombo: false,
         },
         Case {
@@ -324,5 +379,195 @@ async fn a_delete_whose_outcome_was_unknown_is_safe_to_retry() {
         "{log}"
     );
     assert_eq!(stack.rows().await[0]["status"], "DELETED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A scheduled run answers its invocation, whatever hangs: a hang in a row's repair or a
+/// record's summary costs that row (counted in `failures`, tried again by the next run) and
+/// the run's report still arrives before the deadline; a hang in the read that starts the
+/// run fails the invocation (the function's Errors alarm) before the deadline. Then a run
+/// without faults converges: one summary, one notice.
+#[tokio::test]
+async fn a_hang_in_a_scheduled_run_costs_that_row_and_the_run_still_answers_in_time() {
+    let stack = Stack::new("deadlines-scheduled");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-dl-sched-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let window = |env: Vec<(String, String)>| with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1");
+    // A window with a failure folded into it (for the sweep), a row Kombo no longer has
+    // (for the reconcile run).
+    let failures = [
+        event_file(
+            &dir,
+            "f1",
+            FLOW_FAILED,
+            &flow_failed_body("ds-f1", Some("ds")),
+        ),
+        event_file(
+            &dir,
+            "f2",
+            FLOW_FAILED,
+            &flow_failed_body("ds-f2", Some("ds")),
+        ),
+    ];
+    let env = window(template_env(&stack, "connection-flow-failed"));
+    let (r, log) = invoke_files("connection-flow-failed", &env, &failures, 10_000);
+    assert_eq!(
+        answers(&r),
+        [(200, "alerted".to_owned()), (200, "folded".to_owned())],
+        "{log}"
+    );
+    let create = event_file(
+        &dir,
+        "c1",
+        CREATED,
+        &created_body("ds-c1", "workday:ds-gone", Some("42")),
+    );
+    let (r, log) = invoke_files(
+        "integration-created",
+        &template_env(&stack, "integration-created"),
+        &[create],
+        10_000,
+    );
+    assert_eq!(answers(&r), [(200, "stored".to_owned())], "{log}");
+    reqwest::Client::new()
+        .put(format!("{}/__integrations/workday:ds-gone", kombo.root))
+        .json(&json!({"gone": true}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let sweep_env = || window(template_env(&stack, "failure-sweep"));
+    let reconcile_env = || {
+        with_env(
+            template_env(&stack, "reconcile"),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        )
+    };
+
+    // (name, function, environment, DynamoDB rules, SNS rules, deadline ms, what must come back)
+    type Sched<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(String, String)>,
+        &'a [&'a str],
+        &'a [&'a str],
+        u64,
+        &'a str,
+    );
+    let cases: Vec<Sched> = vec![
+        (
+            "sweep: reading the index hangs",
+            "failure-sweep",
+            sweep_env(),
+            &["hang:Query"],
+            &[],
+            6_000,
+            "error",
+        ),
+        (
+            "sweep: taking the summary hangs",
+            "failure-sweep",
+            sweep_env(),
+            &["hang:UpdateItem"],
+            &[],
+            6_000,
+            "failures",
+        ),
+        (
+            "sweep: the summary's publish hangs",
+            "failure-sweep",
+            sweep_env(),
+            &[],
+            &["hang:Publish"],
+            6_000,
+            "failures",
+        ),
+        (
+            "reconcile: the scan hangs",
+            "reconcile",
+            reconcile_env(),
+            &["hang:Scan"],
+            &[],
+            12_000,
+            "error",
+        ),
+        (
+            "reconcile: the tombstone hangs",
+            "reconcile",
+            reconcile_env(),
+            &["hang:UpdateItem"],
+            &[],
+            12_000,
+            "failures",
+        ),
+        (
+            "reconcile: the deleted notice's publish hangs",
+            "reconcile",
+            reconcile_env(),
+            &[],
+            &["hang:Publish"],
+            12_000,
+            "failures",
+        ),
+    ];
+    for (i, (name, function, mut env, ddb_rules, sns_rules, deadline_ms, expect)) in
+        cases.into_iter().enumerate()
+    {
+        let ddb =
+            (!ddb_rules.is_empty()).then(|| FaultServer::proxy(&stack.ddb_endpoint, ddb_rules));
+        let sns = (!sns_rules.is_empty()).then(|| FaultServer::proxy(&stack.endpoint, sns_rules));
+        if let Some(p) = &ddb {
+            env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &p.endpoint);
+        }
+        if let Some(p) = &sns {
+            env = with_env(env, "AWS_ENDPOINT_URL_SNS", &p.endpoint);
+        }
+        let file = dir.join(format!("run-{i}.json"));
+        std::fs::write(&file, "{}").unwrap();
+        let (result, log) = invoke_files(function, &env, &[file], deadline_ms);
+        let answer = &result["responses"][0];
+        let ms = answer["answered_ms"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            ms < deadline_ms as f64,
+            "{name}: answered after {ms} ms: {result}\n{log}"
+        );
+        assert!(
+            ms >= 1_000.0,
+            "{name}: answered after only {ms} ms: the hang was not waited for"
+        );
+        match expect {
+            "error" => assert!(
+                answer["error"].is_object(),
+                "{name}: the invocation fails: {result}\n{log}"
+            ),
+            _ => assert_eq!(answer["response"]["failures"], 1, "{name}: {result}\n{log}"),
+        }
+        for p in [&ddb, &sns].into_iter().flatten() {
+            assert!(p.count().await >= 1, "{name}: the hang was not reached");
+        }
+    }
+    // Without faults, each converges: the summary and the deleted notice go out once.
+    let file = dir.join("sweep-ok.json");
+    std::fs::write(&file, "{}").unwrap();
+    let (r, log) = invoke_files("failure-sweep", &sweep_env(), &[file], 30_000);
+    assert_eq!(r["responses"][0]["response"]["summaries"], 1, "{r}\n{log}");
+    let file = dir.join("reconcile-ok.json");
+    std::fs::write(&file, "{}").unwrap();
+    let (r, log) = invoke_files("reconcile", &reconcile_env(), &[file], 60_000);
+    assert_eq!(r["responses"][0]["response"]["failures"], 0, "{r}\n{log}");
+    let subjects = stack.subjects().await;
+    let count = |prefix: &str| subjects.iter().filter(|s| s.starts_with(prefix)).count();
+    assert_eq!(
+        (
+            count("Kombo connection failed once more"),
+            count("Kombo integration deleted outside the webhooks")
+        ),
+        (1, 1),
+        "{subjects:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
