@@ -743,7 +743,8 @@ mod tests {
         else {
             panic!("a state repair")
         };
-        let at = sent - OBSERVED_MARGIN;
+        // docs/reliability.md: "the moment the request was sent less 5 s".
+        let at = sent - time::Duration::seconds(5);
         let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
         assert_eq!(update.fields.state_updated_at_ms, ms);
         assert_eq!(update.fields.state_updated_at, rfc3339(at));

@@ -511,6 +511,39 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
     );
 }
 
+/// docs/on-call.md's stated limit: only a direct INVALID → ACTIVE is "recovered";
+/// INVALID → INACTIVE → ACTIVE pages once (the INVALID) and then says nothing.
+#[tokio::test]
+async fn invalid_then_inactive_then_active_says_nothing_after_the_page() {
+    let d = Desk::new("via-inactive", 60);
+    let id = "workday:via-inactive";
+    let state = |event: &str, state: &str, at: &str| {
+        state_changed_body(event, id, Some("36123"), state, "PASSED", at)
+    };
+    let got = d.state(&[
+        state("v1", "INVALID", "2026-11-27T10:00:00Z"),
+        state("v2", "INACTIVE", "2026-11-27T11:00:00Z"),
+        state("v3", "ACTIVE", "2026-11-27T12:00:00Z"),
+    ]);
+    assert_eq!(
+        outcomes(&got),
+        ["state_recorded_alerted", "state_recorded", "state_recorded"]
+    );
+    let alerts = d.alerts().await;
+    let subjects: Vec<&str> = alerts.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(
+        subjects,
+        ["Kombo integration invalid: Acme, Inc. (workday LMS)"]
+    );
+    let limit = std::fs::read_to_string(repo_root().join("docs/on-call.md")).unwrap();
+    assert!(limit.contains("(INVALID → INACTIVE → ACTIVE says\nnothing)"));
+    let row = d.stack.row(id).await;
+    assert_eq!(
+        (&row["state"], &row["usable"]),
+        (&json!("ACTIVE"), &json!(true))
+    );
+}
+
 #[tokio::test]
 async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
     let d = Desk::new("recover", 60);

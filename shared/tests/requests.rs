@@ -1,6 +1,7 @@
 //! Requests per event, counted on the wire (an SDK interceptor sees every HTTP attempt)
-//! against moto: a created or deleted webhook costs exactly one DynamoDB request; an
-//! alert costs the minimum the exactly-once design allows (claim, publish, complete).
+//! against moto: a deleted webhook costs exactly one DynamoDB request, a created one two
+//! (the conditional write, then resolving the customer's failure record); an alert costs
+//! the minimum the exactly-once design allows (claim, publish, complete).
 
 mod support;
 
