@@ -190,7 +190,8 @@ async fn every_error_row_answers_its_status_and_changes_nothing() {
 
         let huge = format!(
             "{{\"pad\":\"{}\"}}",
-            "x".repeat(shared::request::MAX_BODY_BYTES)
+            // docs/architecture.md: "body ≤ 256 KiB".
+            "x".repeat(256 * 1024)
         );
         rejected(
             &stack,
