@@ -393,52 +393,16 @@ async fn a_hang_in_a_scheduled_run_costs_that_row_and_the_run_still_answers_in_t
     let kombo = FakeKombo::start();
     let dir = std::env::temp_dir().join(format!("kombo-dl-sched-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let window = |env: Vec<(String, String)>| with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1");
-    // A window with a failure folded into it (for the sweep), a row Kombo no longer has
-    // (for the reconcile run).
-    let failures = [
-        event_file(
-            &dir,
-            "f1",
-            FLOW_FAILED,
-            &flow_failed_body("ds-f1", Some("ds")),
-        ),
-        event_file(
-            &dir,
-            "f2",
-            FLOW_FAILED,
-            &flow_failed_body("ds-f2", Some("ds")),
-        ),
-    ];
-    let env = window(template_env(&stack, "connection-flow-failed"));
-    let (r, log) = invoke_files("connection-flow-failed", &env, &failures, 10_000);
-    assert_eq!(
-        answers(&r),
-        [(200, "alerted".to_owned()), (200, "folded".to_owned())],
-        "{log}"
-    );
-    let create = event_file(
+    let window = one_second_window;
+    scheduled_work(
+        &stack,
+        &kombo,
         &dir,
-        "c1",
-        CREATED,
-        &created_body("ds-c1", "workday:ds-gone", Some("42")),
-    );
-    let (r, log) = invoke_files(
-        "integration-created",
-        &template_env(&stack, "integration-created"),
-        &[create],
-        10_000,
-    );
-    assert_eq!(answers(&r), [(200, "stored".to_owned())], "{log}");
-    reqwest::Client::new()
-        .put(format!("{}/__integrations/workday:ds-gone", kombo.root))
-        .json(&json!({"gone": true}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1_200));
+        "ds",
+        &["workday:ds-gone"],
+        "workday:ds-gone",
+    )
+    .await;
     let sweep_env = || window(template_env(&stack, "failure-sweep"));
     let reconcile_env = || {
         with_env(

@@ -161,65 +161,19 @@ fn the_reconcile_and_sweep_lines_carry_the_metrics_the_alarms_and_dashboard_read
     let kombo = FakeKombo::start();
     let dir = std::env::temp_dir().join(format!("kombo-emf-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let window = |env: Vec<(String, String)>| with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1");
-    // Two rows for the reconcile run (Kombo knows one), a page and a folded failure for the sweep.
-    let events = [
-        event_file(
-            &dir,
-            "c1",
-            CREATED,
-            &created_body("emf-c1", "workday:emf-here", Some("42")),
-        ),
-        event_file(
-            &dir,
-            "c2",
-            CREATED,
-            &created_body("emf-c2", "workday:emf-gone", Some("42")),
-        ),
-    ];
-    let (r, log) = invoke_files(
-        "integration-created",
-        &template_env(&stack, "integration-created"),
-        &events,
-        10_000,
-    );
-    assert!(answers(&r).iter().all(|(c, _)| *c == 200), "{r}\n{log}");
-    let failures = [
-        event_file(
-            &dir,
-            "f1",
-            FLOW_FAILED,
-            &flow_failed_body("emf-f1", Some("42")),
-        ),
-        event_file(
-            &dir,
-            "f2",
-            FLOW_FAILED,
-            &flow_failed_body("emf-f2", Some("42")),
-        ),
-    ];
-    let env = window(template_env(&stack, "connection-flow-failed"));
-    let (r, log) = invoke_files("connection-flow-failed", &env, &failures, 10_000);
-    assert_eq!(
-        answers(&r),
-        [(200, "alerted".to_owned()), (200, "folded".to_owned())],
-        "{log}"
-    );
+    let window = one_second_window;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(async {
-            reqwest::Client::new()
-                .put(format!("{}/__integrations/workday:emf-gone", kombo.root))
-                .json(&json!({"gone": true}))
-                .send()
-                .await
-                .unwrap()
-                .error_for_status()
-                .unwrap();
-        });
-    std::thread::sleep(std::time::Duration::from_millis(1_200));
+        .block_on(scheduled_work(
+            &stack,
+            &kombo,
+            &dir,
+            "42",
+            &["workday:emf-here", "workday:emf-gone"],
+            "workday:emf-gone",
+        ));
 
     let run = |function: &str, env: Vec<(String, String)>| -> serde_json::Value {
         let file = dir.join(format!("{function}.json"));

@@ -118,14 +118,7 @@ impl Run {
     }
 
     async fn set_kombo(&self, id: &str, doc: Value) {
-        reqwest::Client::new()
-            .put(format!("{}/__integrations/{id}", self.kombo.root))
-            .json(&doc)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap();
+        self.kombo.set_integration(id, doc).await
     }
 }
 

@@ -563,21 +563,7 @@ async fn existing_mappings_import_in_bulk_report_per_line_and_re_run_safely() {
          ,workday:im-broken\n",
     )
     .unwrap();
-    let import = || {
-        let out = std::process::Command::new(binaries().join("import-mappings"))
-            .args(["--table", &run.stack.table])
-            .arg(&csv)
-            .env("AWS_ENDPOINT_URL", &run.stack.ddb_endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let import = || run.stack.import(&csv);
     let (code, report) = import();
     assert_eq!(
         code,

@@ -112,14 +112,7 @@ impl Run {
     }
 
     async fn set_kombo(&self, id: &str, doc: Value) {
-        reqwest::Client::new()
-            .put(format!("{}/__integrations/{id}", self.kombo.root))
-            .json(&doc)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap();
+        self.kombo.set_integration(id, doc).await
     }
 
     /// A row as a version without `usable` wrote it (straight into the table).
@@ -149,6 +142,21 @@ fn state(event_id: &str, id: &str, state: &str, setup: &str, at: &str) -> String
         }
     })
     .to_string()
+}
+
+/// (integration id, `usable`) of every integration in a customer route's answer.
+fn flags(answer: &Value) -> Vec<(String, Value)> {
+    answer["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["integration_id"].as_str().unwrap().to_owned(),
+                m["usable"].clone(),
+            )
+        })
+        .collect()
 }
 
 /// The rule as the table contract states it, for the invariant over every row.
@@ -265,38 +273,21 @@ async fn every_writer_keeps_usable_what_the_row_says() {
     // The import makes a row: usable.
     let csv = run.dir.join("mappings.csv");
     std::fs::write(&csv, "origin_id,integration_id\n42,workday:u4\n").unwrap();
-    let out = std::process::Command::new(binaries().join("import-mappings"))
-        .args(["--table", &run.stack.table])
-        .arg(&csv)
-        .env("AWS_ENDPOINT_URL", &run.stack.ddb_endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let (code, out) = run.stack.import(&csv);
+    assert_eq!(code, Some(0), "{out}");
     assert_eq!(run.usable("workday:u4").await, json!(true));
 
     // The Connect completion: Kombo's token says the setup is INCOMPLETE: not usable yet.
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/__connect/tokens", run.kombo.root))
-        .json(&json!({
-            "id": "workday:u5", "tool": "workday", "end_user_origin_id": "42",
-            "end_user_organization_name": "Acme, Inc.", "end_user_email": "jane.doe@example.com",
-            "setup_status": "INCOMPLETE",
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = run
+        .kombo
+        .mint_token_with("workday:u5", Some("42"), "INCOMPLETE")
+        .await;
     let completion = backend_event(
         "POST",
         "POST /customers/{origin_id}/connection-completion",
         "/customers/42/connection-completion",
         json!({ "origin_id": "42" }),
-        Some(json!({ "token": token["token"] })),
+        Some(json!({ "token": token })),
     );
     let (code, body) = run.backend("connection-completion", completion);
     assert_eq!((code, &body["outcome"]), (200, &json!("stored")), "{body}");
@@ -383,17 +374,7 @@ async fn rows_written_before_usable_existed_read_right_and_the_reconcile_run_set
     // The customer route reads them right before anything set the attribute.
     let (code, all) = run.customer("include_deleted=true");
     assert_eq!(code, 200, "{all}");
-    let usable: Vec<(String, Value)> = all["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["integration_id"].as_str().unwrap().to_owned(),
-                m["usable"].clone(),
-            )
-        })
-        .collect();
+    let usable = flags(&all);
     assert_eq!(
         usable,
         [
@@ -488,17 +469,7 @@ async fn the_customer_route_and_the_documented_query_return_only_usable_integrat
     assert_eq!(usable["integrations"][0]["usable"], true);
     // Without the filter: every mapping that exists, each saying whether it is usable.
     let (_, existing) = run.customer("");
-    let flags: Vec<(String, Value)> = existing["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["integration_id"].as_str().unwrap().to_owned(),
-                m["usable"].clone(),
-            )
-        })
-        .collect();
+    let flags = flags(&existing);
     assert_eq!(
         flags,
         [

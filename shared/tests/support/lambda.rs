@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use super::{Stack, repo_root, signed, tool};
+use super::{FakeKombo, Stack, repo_root, signed, tool};
 
 /// Builds the function binaries (debug; incremental) and returns where they are.
 pub fn binaries() -> &'static PathBuf {
@@ -224,4 +224,63 @@ pub fn backend_event(
         "body": body.map(|b| b.to_string()),
         "isBase64Encoded": false
     })
+}
+
+/// `env` with a 1 s fold window (`ALERT_FOLD_WINDOW_SECONDS`).
+pub fn one_second_window(env: Vec<(String, String)>) -> Vec<(String, String)> {
+    with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1")
+}
+
+/// Work for the scheduled runs, through the webhook binaries: customer `origin`'s failure
+/// paged and a second one folded into its window (a 1 s window, closed when this returns),
+/// and `rows` stored for customer 7 (never `origin`: its create would resolve the failures),
+/// of which Kombo no longer has `gone`.
+pub async fn scheduled_work(
+    stack: &Stack,
+    kombo: &FakeKombo,
+    dir: &Path,
+    origin: &str,
+    rows: &[&str],
+    gone: &str,
+) {
+    assert_ne!(origin, "7", "the rows' customer");
+    let failures: Vec<PathBuf> = (1..=2)
+        .map(|i| {
+            let id = format!("{origin}-f{i}");
+            event_file(
+                dir,
+                &id,
+                super::FLOW_FAILED,
+                &super::flow_failed_body(&id, Some(origin)),
+            )
+        })
+        .collect();
+    let env = one_second_window(template_env(stack, "connection-flow-failed"));
+    let (r, log) = invoke_files("connection-flow-failed", &env, &failures, 10_000);
+    assert_eq!(
+        answers(&r),
+        [(200, "alerted".to_owned()), (200, "folded".to_owned())],
+        "{log}"
+    );
+    let creates: Vec<PathBuf> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let event = format!("{origin}-c{i}");
+            event_file(
+                dir,
+                &event,
+                super::CREATED,
+                &super::created_body(&event, id, Some("7")),
+            )
+        })
+        .collect();
+    let env = template_env(stack, "integration-created");
+    let (r, log) = invoke_files("integration-created", &env, &creates, 10_000);
+    assert!(
+        answers(&r).iter().all(|(c, o)| *c == 200 && o == "stored"),
+        "{r}\n{log}"
+    );
+    kombo.set_integration(gone, json!({"gone": true})).await;
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
 }

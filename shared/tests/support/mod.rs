@@ -276,16 +276,40 @@ impl FakeKombo {
             .collect()
     }
 
+    /// What its `GET /integrations/{id}` answers for `id` from now on: `{"status": ...}`,
+    /// or `{"gone": true}` (not found).
+    pub async fn set_integration(&self, id: &str, doc: Value) {
+        reqwest::Client::new()
+            .put(format!("{}/__integrations/{id}", self.root))
+            .json(&doc)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+
     /// An activation token it redeems once (its Connect sandbox's test hook): for
     /// `integration_id`, of the tool its prefix names, made for customer `origin` of Acme, Inc.
     pub async fn mint_token(&self, integration_id: &str, origin: Option<&str>) -> String {
+        self.mint_token_with(integration_id, origin, "COMPLETED")
+            .await
+    }
+
+    /// [`FakeKombo::mint_token`] for an integration whose setup is `setup_status`.
+    pub async fn mint_token_with(
+        &self,
+        integration_id: &str,
+        origin: Option<&str>,
+        setup_status: &str,
+    ) -> String {
         let body = json!({
             "id": integration_id,
             "tool": integration_id.split(':').next().unwrap(),
             "end_user_origin_id": origin,
             "end_user_organization_name": "Acme, Inc.",
             "end_user_email": "jane.doe@example.com",
-            "setup_status": "COMPLETED",
+            "setup_status": setup_status,
         });
         let answer: Value = reqwest::Client::new()
             .post(format!("{}/__connect/tokens", self.root))
@@ -476,6 +500,24 @@ impl Stack {
             settings: self.settings(),
             clock: time::OffsetDateTime::now_utc,
         }
+    }
+
+    /// Runs the `import-mappings` binary on `csv` against this stack's mappings table:
+    /// (exit code, standard output).
+    pub fn import(&self, csv: &std::path::Path) -> (Option<i32>, String) {
+        let out = std::process::Command::new(lambda::binaries().join("import-mappings"))
+            .args(["--table", &self.table])
+            .arg(csv)
+            .env("AWS_ENDPOINT_URL", &self.ddb_endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     pub async fn ddb(&self) -> aws_sdk_dynamodb::Client {
