@@ -34,12 +34,19 @@ def slug(heading):
     return text.replace(" ", "-")
 
 
-def anchors(path):
-    found, seen, fenced = set(), {}, False
-    for line in open(path, encoding="utf-8"):
+def lines(text):
+    """(line number, line, inside a fenced block) for every line that is not a fence."""
+    fenced = False
+    for no, line in enumerate(text.split("\n"), 1):
         if FENCE.match(line):
             fenced = not fenced
             continue
+        yield no, line, fenced
+
+
+def anchors(path):
+    found, seen = set(), {}
+    for _, line, fenced in lines(open(path, encoding="utf-8").read()):
         if fenced:
             continue
         m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
@@ -55,11 +62,7 @@ def anchors(path):
 
 def code_parts(text):
     """(line number, code) for every fenced block line and inline code span."""
-    fenced = False
-    for no, line in enumerate(text.split("\n"), 1):
-        if FENCE.match(line):
-            fenced = not fenced
-            continue
+    for no, line, fenced in lines(text):
         if fenced:
             yield no, line
         else:
@@ -73,11 +76,7 @@ def main():
     for rel in FILES:
         path = os.path.join(ROOT, rel)
         text = open(path, encoding="utf-8").read()
-        fenced = False
-        for no, line in enumerate(text.split("\n"), 1):
-            if FENCE.match(line):
-                fenced = not fenced
-                continue
+        for no, line, fenced in lines(text):
             if fenced:
                 continue
             for target in LINK.findall(re.sub(r"`[^`]*`", "", line)):
