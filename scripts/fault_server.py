@@ -17,6 +17,8 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
                           secret itself gone)
           pass            forward as usual (with TIMES, before another rule for the same
                           operation: "pass:UpdateItem:2 hang:UpdateItem" hangs the third)
+          slow            wait SLOW_S (0.9 s), then forward: a round trip made long, so
+                          sequential requests show up in the time they take
         TIMES (default: always) limits how often the rule fires.
 
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
@@ -93,6 +95,8 @@ def operation(headers, body):
         return target.rsplit(".", 1)[-1]
     return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
 
+
+SLOW_S = 0.9
 
 OPS = []
 PUBLISHED = []
@@ -184,6 +188,8 @@ def proxy_handler(upstream, rules):
             if action == "hang":
                 time.sleep(3600)
                 return
+            if action == "slow":
+                time.sleep(SLOW_S)
             if action == "500":
                 return self.reply(*error_for(op))
             if action == "denied":
@@ -200,7 +206,7 @@ def proxy_handler(upstream, rules):
 
 def parse_rule(text):
     parts = text.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "denied", "pass"):
+    if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "denied", "pass", "slow"):
         raise SystemExit(f"bad rule {text!r}\n{__doc__}")
     return {"action": parts[0], "op": parts[1], "left": int(parts[2]) if len(parts) == 3 else -1}
 

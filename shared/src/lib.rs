@@ -219,17 +219,30 @@ impl AwsApp {
         let settings = config::Settings::from_env(E::PUBLISHES)?;
         tls::check_extra_roots()?;
         let sdk = aws_config_loader().load().await;
-        let secrets = match secrets::Source::from_env(secrets::WEBHOOK_SECRET_ARN_ENV, &sdk) {
-            Some(source) => secrets::Cached::load(source, signature::Secrets::parse).await?,
-            None => secrets::Cached::fixed(signature::Secrets::from_env()?),
+        let store = dynamo::DynamoStore::new(dynamodb_client(&sdk), &settings);
+        let alerts = sns::SnsPublisher::new(sns_client(&sdk), &settings);
+        // The secret's read and the connections' warm-up at once: a cold start costs one
+        // round trip before the first request, not two.
+        let load = async {
+            match secrets::Source::from_env(secrets::WEBHOOK_SECRET_ARN_ENV, &sdk) {
+                Some(source) => secrets::Cached::load(source, signature::Secrets::parse).await,
+                None => Ok(secrets::Cached::fixed(signature::Secrets::from_env()?)),
+            }
         };
-        let app = Self::with_clients(secrets, settings, dynamodb_client(&sdk), sns_client(&sdk));
-        warm_up(async {
-            let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
-            ddb.and(sns)
+        let (secrets, ()) = tokio::join!(
+            load,
+            warm_up(async {
+                let (ddb, sns) = tokio::join!(store.warm_up(), alerts.warm_up());
+                ddb.and(sns)
+            })
+        );
+        Ok(App {
+            store,
+            alerts,
+            secrets: secrets?,
+            settings,
+            clock: time::OffsetDateTime::now_utc,
         })
-        .await;
-        Ok(app)
     }
 
     /// The app of a scheduled function or the Connect completion (no webhook, so no
