@@ -285,7 +285,6 @@ fn state(
                     rfc3339(now)
                 },
                 last_event_id: event_id.clone(),
-                usable: StateFields::usable(&k.status, &k.setup_status),
             },
             descriptive: Descriptive::default(),
             invalid,

@@ -65,11 +65,7 @@ pub fn complete(
         qa_status: None,
         state_updated_at: None,
         connect_token_sha256: Some(token_sha256.to_owned()),
-        usable: Some(super::usable(
-            Status::Active,
-            None,
-            t.setup_status.as_deref(),
-        )),
+        usable: None,
     };
     let resolution = Resolution {
         key: notices::failure_key(&end_user, &t.tool),

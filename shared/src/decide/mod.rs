@@ -83,8 +83,9 @@ pub struct Mapping {
     /// so a retry of that completion finds its row after Kombo has used the token up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_token_sha256: Option<String>,
-    /// [`usable`] of the row's status, state and setup status, kept by every writer
-    /// (absent on rows written before the attribute existed: read [`Mapping::usable_now`]).
+    /// [`usable`] of the row's status, state and setup status, as stored: every write sets
+    /// it from what the row holds after it ([`crate::dynamo`]); absent on rows written before
+    /// the attribute existed (read [`Mapping::usable_now`]), and on a mapping not stored yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usable: Option<bool>,
 }
@@ -125,8 +126,6 @@ pub struct TombstoneMark {
     pub updated_at: String,
     pub last_event_id: String,
     pub expires_at: i64,
-    /// Always `false`: a tombstone is never usable.
-    pub usable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,7 +249,7 @@ impl Decide for IntegrationCreated {
             qa_status: None,
             state_updated_at: None,
             connect_token_sha256: None,
-            usable: Some(true),
+            usable: None,
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {
@@ -294,7 +293,6 @@ impl Decide for IntegrationDeleted {
                 updated_at: rfc3339(now),
                 last_event_id: e.id,
                 expires_at: expires.unix_timestamp(),
-                usable: false,
             },
             descriptive: Descriptive {
                 origin_id: d.end_user.origin_id,
@@ -324,7 +322,6 @@ impl Tombstone {
                 updated_at: rfc3339(now),
                 last_event_id: cause,
                 expires_at: (now + settings.tombstone_retention).unix_timestamp(),
-                usable: false,
             },
             descriptive: Descriptive::default(),
         }
@@ -346,16 +343,6 @@ pub struct StateFields {
     pub state_updated_at_ms: i64,
     pub updated_at: String,
     pub last_event_id: String,
-    /// [`usable`] of this state and setup status (a state is never written on a
-    /// tombstone).
-    pub usable: bool,
-}
-
-impl StateFields {
-    /// [`usable`] of a state and setup status on a row that is not a tombstone.
-    pub fn usable(state: &str, setup_status: &str) -> bool {
-        usable(Status::Active, Some(state), Some(setup_status))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +373,6 @@ impl Decide for IntegrationStateChanged {
                 state_updated_at_ms: (d.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
                 updated_at: rfc3339(now),
                 last_event_id: e.id.clone(),
-                usable: StateFields::usable(d.state.as_str(), d.setup_status.as_str()),
             },
             descriptive: Descriptive {
                 origin_id: d.end_user.origin_id.clone(),

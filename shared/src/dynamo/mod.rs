@@ -246,7 +246,8 @@ impl Update {
 
 impl MappingStore for DynamoStore {
     async fn insert(&self, m: &Mapping) -> Result<Inserted, Error> {
-        let item = to_item(m)?;
+        let mut item = to_item(m)?;
+        item.insert("usable".into(), AttributeValue::Bool(m.usable_now()));
         let (always, if_absent) = split(item.clone(), &CREATE_SETS);
         // New, or a row a state change recorded before its create (no `created_at`); for a
         // webhook's create also the row a Connect completion stored first, once (it fills
@@ -349,7 +350,9 @@ impl MappingStore for DynamoStore {
     }
 
     async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {
-        let update = Update::new(to_item(&t.mark)?, to_item(&t.descriptive)?);
+        let mut mark = to_item(&t.mark)?;
+        mark.insert("usable".into(), AttributeValue::Bool(false));
+        let update = Update::new(mark, to_item(&t.descriptive)?);
         let result = self
             .update_row(&t.integration_id, update)
             .condition_expression(
@@ -530,9 +533,18 @@ impl DynamoStore {
     async fn state_write(
         &self,
         u: &StateUpdate,
-        always: Item,
+        mut always: Item,
         transition: Transition,
     ) -> Result<Result<(), Option<Existing>>, Error> {
+        // The row is not a tombstone (the condition): usable follows from this state.
+        always.insert(
+            "usable".into(),
+            AttributeValue::Bool(crate::decide::usable(
+                Status::Active,
+                Some(&u.fields.state),
+                Some(&u.fields.setup_status),
+            )),
+        );
         let mut if_absent = to_item(&u.descriptive)?;
         if_absent.insert("status".into(), s("ACTIVE"));
         let mut write = self
