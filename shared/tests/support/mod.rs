@@ -344,6 +344,11 @@ impl FakeKombo {
     }
 }
 
+/// template.yaml as CloudFormation reads it (intrinsic functions as `{"Ref": ...}` objects).
+pub fn template() -> Value {
+    serde_json::from_slice(&script("local_aws.py", &["template"])).unwrap()
+}
+
 /// Runs `python3 scripts/<script> <args>`, requires success, returns its stdout.
 pub fn script(script: &str, args: &[&str]) -> Vec<u8> {
     let path = repo_root().join("scripts").join(script);
