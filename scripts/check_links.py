@@ -12,6 +12,7 @@
 Prints each broken reference as FILE:LINE: what; exits 1 if there is any.
 """
 
+import functools
 import glob
 import os
 import re
@@ -44,7 +45,9 @@ def lines(text):
         yield no, line, fenced
 
 
+@functools.lru_cache(maxsize=None)
 def anchors(path):
+    """The anchors of a Markdown file (read once, however many links point into it)."""
     found, seen = set(), {}
     for _, line, fenced in lines(open(path, encoding="utf-8").read()):
         if fenced:
