@@ -99,11 +99,19 @@ pub trait MappingStore: Send + Sync {
     /// Marks the integration deleted unless it is already: one conditional write.
     fn tombstone(&self, t: &Tombstone) -> impl Future<Output = Result<Tombstoned, Error>> + Send;
     /// Records a state unless a newer one is stored or the integration is deleted: one
-    /// conditional write (two when an INVALID follows an INVALID).
+    /// conditional write.
     fn update_state(
         &self,
         u: &StateUpdate,
     ) -> impl Future<Output = Result<StateResult, Error>> + Send;
+    /// Names `event_id` on the row as the state change that took it out of INVALID, if its
+    /// state still stands (so its retry notifies even after a newer state): one conditional
+    /// write, only on a recovery.
+    fn note_recovery(
+        &self,
+        integration_id: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Sets the customer of an integration: one conditional write.
     fn assign(&self, a: &Assignment) -> impl Future<Output = Result<Assigned, Error>> + Send;
     /// Records a Connect completion's token digest on the customer's existing row (stored by
@@ -169,6 +177,23 @@ pub enum Counted {
     Folded,
 }
 
+/// What counting a failure did: the decision, and this call's own write, if it made one
+/// (none when an earlier try of the same failure had counted it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub counted: Counted,
+    pub wrote: Option<Wrote>,
+}
+
+/// A count's write, as [`FailureStore::uncount`] takes it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrote {
+    /// It opened the window that started at `window_start_ms` (epoch ms).
+    Opened { window_start_ms: i64 },
+    /// It folded the failure into the window that started at `window_start_ms`.
+    Folded { window_start_ms: i64 },
+}
+
 /// What resolving a customer's failures on a create found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolving {
@@ -177,6 +202,24 @@ pub enum Resolving {
     Notify { failed: u32, category: String },
     /// No failures on record (or another create resolved them).
     Nothing,
+}
+
+/// What a create reads of its customer's failure record for the tool, at the same time as
+/// it writes the row (so learning it costs no sequential round trip).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnRecord {
+    /// Failures not resolved yet.
+    pub total: u32,
+    /// The create that resolved the last ones.
+    pub resolved_by: Option<String>,
+}
+
+impl OnRecord {
+    /// Whether the create `event_id` has failures to resolve: some are on record, or it
+    /// resolved them itself on an earlier try (whose notice may not have gone out).
+    pub fn to_resolve(&self, event_id: &str) -> bool {
+        self.total > 0 || self.resolved_by.as_deref() == Some(event_id)
+    }
 }
 
 /// The failure records of the idempotency table: one per customer and tool, with a
@@ -189,7 +232,14 @@ pub trait FailureStore: Send + Sync {
         &self,
         f: &Failure,
         now: OffsetDateTime,
-    ) -> impl Future<Output = Result<Counted, Error>> + Send;
+    ) -> impl Future<Output = Result<Count, Error>> + Send;
+    /// Takes back what [`Self::count_failure`] wrote for `f`: it was a duplicate of a failure
+    /// handled before (its claim completed), counted again because the window that counted
+    /// it had closed. An opened window is closed again (its count back where it was, so the
+    /// next failure pages); a fold is subtracted. Nothing, if the record moved on since.
+    fn uncount(&self, f: &Failure, wrote: Wrote) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The record `key` as it stands (a strongly consistent read; nothing there: the default).
+    fn on_record(&self, key: &str) -> impl Future<Output = Result<OnRecord, Error>> + Send;
     /// Closes the record `key` (its count goes to `resolved_total`) on behalf of the create
     /// `event_id`.
     fn resolve(

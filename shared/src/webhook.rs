@@ -16,8 +16,8 @@ use crate::decide::{Alert, Decide, Decision, Failure, Mapping, Resolution, State
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
 use crate::ports::{
-    AlertPublisher, Claim, ClaimStore, Counted, FailureStore, Inserted, MappingStore, Resolving,
-    StateApplied, Tombstoned,
+    AlertPublisher, Claim, ClaimStore, Count, Counted, FailureStore, Inserted, MappingStore,
+    Resolving, StateApplied, Tombstoned,
 };
 use crate::signature::Secrets;
 
@@ -295,7 +295,6 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        let soft = deadline.earlier(UNDO_RESERVE);
         match decision {
             Decision::Store(m, resolution) => {
                 let created = self.create(&m, &resolution, now, deadline).await?;
@@ -319,49 +318,38 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 })
             }
             Decision::Failure(failure) => {
-                self.once(
-                    event_id,
-                    now,
-                    deadline,
-                    Outcome::AlreadyAlerted,
-                    self.count_failure(&failure, now, soft),
-                )
-                .await
+                self.count_failure(event_id, &failure, now, deadline).await
             }
-            Decision::State(update, None) => self.record_state(&update, None, deadline).await,
+            Decision::State(update, None) => Ok(recorded(
+                deadline
+                    .run(DDB, self.store.update_state(&update))
+                    .await?
+                    .applied,
+            )),
             Decision::State(update, Some(notice)) if update.recovers => {
                 self.record_recovery(event_id, &update, &notice, now, deadline)
                     .await
             }
             Decision::State(update, Some(alert)) => {
-                self.once(
-                    event_id,
-                    now,
-                    deadline,
-                    Outcome::AlreadyAlerted,
-                    self.record_state(&update, Some(&alert), soft),
-                )
-                .await
+                self.record_invalid(event_id, &update, &alert, now, deadline)
+                    .await
             }
             Decision::StoreUnassigned(m, alert) => {
-                self.once(
-                    event_id,
-                    now,
-                    deadline,
-                    Outcome::AlreadyStored,
-                    self.store_and_notify(&m, &alert, soft),
-                )
-                .await
+                self.store_and_notify(event_id, &m, &alert, now, deadline)
+                    .await
             }
         }
     }
 
     /// The create of a mapping with its customer, whichever way it came in (the
     /// `integration-created` webhook, or a Connect completion's activation token): one
-    /// conditional write; then, where the row is this customer's and this create's (or the
-    /// other way in's), the customer's failures on record for the tool are resolved with one
-    /// "resolved" notice, claimed under the id of the create that stored the row, so the two
-    /// ways in and their retries send it once.
+    /// conditional write, and at the same time a read of the customer's failure record for
+    /// the tool (one round trip for both). Only where that record holds failures to resolve,
+    /// and the row is this customer's and this create's (or the other way in's), are they
+    /// resolved with one "resolved" notice, claimed under the id of the create that stored
+    /// the row, so the two ways in and their retries send it once. A failure that lands
+    /// between the read and the write is left for the next create, as one that lands just
+    /// after it would be.
     pub async fn create(
         &self,
         m: &Mapping,
@@ -369,8 +357,12 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Created, Error> {
-        let inserted = deadline.run(DDB, self.store.insert(m)).await?;
-        let notice = match resolution_id(&inserted, m) {
+        let (inserted, on_record) = tokio::try_join!(
+            Box::pin(deadline.run(DDB, self.store.insert(m))),
+            Box::pin(deadline.run(DDB, self.store.on_record(&resolution.key))),
+        )?;
+        let owed = resolution_id(&inserted, m).filter(|id| on_record.to_resolve(id));
+        let notice = match owed {
             Some(event_id) => {
                 let r = Resolution {
                     event_id,
@@ -388,48 +380,93 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         Ok(Created { inserted, notice })
     }
 
-    /// Stores a mapping without customer and publishes the notice, unless the
-    /// integration was deleted meanwhile. A retry after a failed publish finds the row
-    /// its own create stored (`created_event_id`, which no other event writes) and
-    /// publishes then, whatever state changes arrived in between.
+    /// Stores a mapping without customer and publishes the notice once, unless the
+    /// integration was deleted meanwhile. The write (safe to repeat: a row stands after it)
+    /// goes out with the notice's claim. A retry after a failed publish finds the row its own
+    /// create stored (`created_event_id`, which no other event writes) and publishes then,
+    /// whatever state changes arrived in between.
     async fn store_and_notify(
         &self,
+        event_id: &str,
         m: &Mapping,
         alert: &Alert,
+        now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        match deadline.run(DDB, self.store.insert(m)).await? {
-            Inserted::Exists {
-                status: Status::Deleted,
-                ..
-            } => return Ok(Outcome::IgnoredTombstoned),
-            Inserted::Exists { own: false, .. } => return Ok(Outcome::AlreadyStored),
-            Inserted::Stored | Inserted::Completed { .. } | Inserted::Exists { own: true, .. } => {}
-        }
-        deadline.run(SNS, self.alerts.publish(alert)).await?;
-        Ok(Outcome::StoredUnassigned)
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let write = Box::pin(soft.run(DDB, self.store.insert(m)));
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyStored,
+                undo: nothing,
+            },
+            write,
+            |inserted| async move {
+                match inserted {
+                    Inserted::Exists {
+                        status: Status::Deleted,
+                        ..
+                    } => return Ok(Outcome::IgnoredTombstoned),
+                    Inserted::Exists { own: false, .. } => return Ok(Outcome::AlreadyStored),
+                    Inserted::Stored
+                    | Inserted::Completed { .. }
+                    | Inserted::Exists { own: true, .. } => {}
+                }
+                soft.run(SNS, self.alerts.publish(alert)).await?;
+                Ok(Outcome::StoredUnassigned)
+            },
+        )
+        .await
     }
 
-    /// Counts a failure on its customer's record: the one that opens a window pages
-    /// (reporting what the previous window folded); the rest of the window is counted.
-    /// A retry of the failure that opened the window pages again (its page failed).
+    /// Counts a failure on its customer's record, once per event: the one that opens a
+    /// window pages (reporting what the previous window folded); the rest of the window is
+    /// counted. The count goes out with the claim (one round trip: a page costs three with
+    /// the publish and the completion); a retry of the failure that opened the window pages
+    /// again (its page failed); a duplicate of a failure handled before takes back the count
+    /// it made where the window that counted it had closed.
     async fn count_failure(
         &self,
+        event_id: &str,
         failure: &Failure,
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        match deadline
-            .run(DDB, self.store.count_failure(failure, now))
-            .await?
-        {
-            Counted::Folded => Ok(Outcome::Folded),
-            Counted::Page { carried } => {
-                let page = page_with_folded(&failure.page, carried);
-                deadline.run(SNS, self.alerts.publish(&page)).await?;
-                Ok(Outcome::Alerted)
-            }
-        }
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let count = Box::pin(soft.run(DDB, self.store.count_failure(failure, now)));
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyAlerted,
+                // What the count beside the claim changed, taken back.
+                undo: |count: Count| async move {
+                    if let Some(wrote) = count.wrote
+                        && let Err(e) = deadline
+                            .run(DDB, self.store.uncount(failure, wrote))
+                            .await
+                    {
+                        tracing::error!(event_id, error = %e, "a duplicate's count was not taken back");
+                    }
+                },
+            },
+            count,
+            |count| async move {
+                match count.counted {
+                    Counted::Folded => Ok(Outcome::Folded),
+                    Counted::Page { carried } => {
+                        let page = page_with_folded(&failure.page, carried);
+                        soft.run(SNS, self.alerts.publish(&page)).await?;
+                        Ok(Outcome::Alerted)
+                    }
+                }
+            },
+        )
+        .await
     }
 
     /// Resolves the customer's failures on record for this create's tool; if there were
@@ -442,38 +479,49 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<bool, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
-        let (failed, category) = match soft
-            .run(DDB, self.store.resolve(&r.key, &r.event_id, now))
-            .await?
-        {
-            Resolving::Nothing => return Ok(false),
-            Resolving::Notify { failed, category } => (failed, category),
-        };
-        let notice = if r.category.is_empty() {
-            // A Connect completion: the category is the failures'.
-            resolved_notice(
-                &Resolution {
-                    category,
-                    ..r.clone()
-                },
-                failed,
-            )
-        } else {
-            resolved_notice(r, failed)
-        };
+        // The resolving write is safe to repeat (a retry of this create finds its own name
+        // on the record): it goes out with the notice's claim.
+        let resolving = Box::pin(soft.run(DDB, self.store.resolve(&r.key, &r.event_id, now)));
         let outcome = self
-            .once(&r.notice_id(), now, deadline, Outcome::Stored, async {
-                soft.run(SNS, self.alerts.publish(&notice))
-                    .await
-                    .map(|()| Outcome::Resolved)
-            })
+            .once_alongside(
+                &r.notice_id(),
+                now,
+                deadline,
+                Duplicate {
+                    answer: Outcome::Stored,
+                    undo: nothing,
+                },
+                resolving,
+                |resolving| async move {
+                    let (failed, category) = match resolving {
+                        Resolving::Nothing => return Ok(Outcome::Stored),
+                        Resolving::Notify { failed, category } => (failed, category),
+                    };
+                    let notice = if r.category.is_empty() {
+                        // A Connect completion: the category is the failures'.
+                        resolved_notice(
+                            &Resolution {
+                                category,
+                                ..r.clone()
+                            },
+                            failed,
+                        )
+                    } else {
+                        resolved_notice(r, failed)
+                    };
+                    soft.run(SNS, self.alerts.publish(&notice))
+                        .await
+                        .map(|()| Outcome::Resolved)
+                },
+            )
             .await?;
         Ok(outcome == Outcome::Resolved)
     }
 
-    /// Records an ACTIVE state and, if this event took the integration out of INVALID (now,
-    /// or on an earlier try of it), publishes the "recovered" notice once (a claim on the
-    /// event id, taken only then: an ordinary ACTIVE costs no claim).
+    /// Records an ACTIVE state (one write) and, if this event took the integration out of
+    /// INVALID (now, or on an earlier try of it), publishes the "recovered" notice once (a
+    /// claim on the event id, taken only then: an ordinary ACTIVE costs no claim), naming
+    /// the event on the row at the same time.
     async fn record_recovery(
         &self,
         event_id: &str,
@@ -488,29 +536,55 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
             return Ok(recorded(result.applied));
         }
         self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
-            soft.run(SNS, self.alerts.publish(notice))
-                .await
+            // Both awaited, whatever the other does: the row keeps the name even when the
+            // notice fails (its retry, perhaps after a newer state, finds it there).
+            let (noted, published) = tokio::join!(
+                Box::pin(soft.run(
+                    DDB,
+                    self.store.note_recovery(&update.integration_id, event_id)
+                )),
+                Box::pin(soft.run(SNS, self.alerts.publish(notice))),
+            );
+            noted
+                .and(published)
                 .map(|()| Outcome::StateRecordedRecovered)
         })
         .await
     }
 
-    /// Records a state; publishes `alert` only if this event is the one that made the
-    /// integration INVALID and that INVALID period still stands (a second INVALID, an
-    /// older one arriving late, or one already superseded pages nobody). An ACTIVE that
-    /// may end INVALID goes through [`Self::record_recovery`] instead.
-    async fn record_state(
+    /// Records an INVALID state and publishes `alert` only if this event is the one that
+    /// made the integration INVALID and that INVALID period still stands (a second INVALID,
+    /// an older one arriving late, or one already superseded pages nobody). The claim and
+    /// the write go out together (both are safe to repeat), so a page costs three round
+    /// trips (claim and write, publish, complete) and a duplicate one.
+    async fn record_invalid(
         &self,
+        event_id: &str,
         update: &StateUpdate,
-        alert: Option<&Alert>,
+        alert: &Alert,
+        now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
-        let result = deadline.run(DDB, self.store.update_state(update)).await?;
-        if let (true, Some(alert)) = (result.announce, alert) {
-            deadline.run(SNS, self.alerts.publish(alert)).await?;
-            return Ok(Outcome::StateRecordedAlerted);
-        }
-        Ok(recorded(result.applied))
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let write = Box::pin(soft.run(DDB, self.store.update_state(update)));
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyAlerted,
+                undo: nothing,
+            },
+            write,
+            |result| async move {
+                if !result.announce {
+                    return Ok(recorded(result.applied));
+                }
+                soft.run(SNS, self.alerts.publish(alert)).await?;
+                Ok(Outcome::StateRecordedAlerted)
+            },
+        )
+        .await
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →
@@ -524,17 +598,62 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         duplicate: Outcome,
         effect: impl Future<Output = Result<Outcome, Error>>,
     ) -> Result<Outcome, Error> {
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: duplicate,
+                undo: nothing,
+            },
+            std::future::ready(Ok(())),
+            |()| Box::pin(effect),
+        )
+        .await
+    }
+
+    /// [`Self::once`] with `first`, a step a duplicate may run again, sent at the same time
+    /// as the claim: one round trip for both. `effect` gets its result and runs only under
+    /// the claim; `duplicate.undo` gets it when the claim shows the event completed before
+    /// (what a repeated `first` changed is taken back there, if anything). Both are awaited whatever
+    /// either does, so a claim taken while `first` failed is released.
+    pub(crate) async fn once_alongside<T, F, U>(
+        &self,
+        event_id: &str,
+        now: OffsetDateTime,
+        deadline: Deadline,
+        duplicate: Duplicate<impl FnOnce(T) -> U>,
+        first: impl Future<Output = Result<T, Error>>,
+        effect: impl FnOnce(T) -> F,
+    ) -> Result<Outcome, Error>
+    where
+        F: Future<Output = Result<Outcome, Error>>,
+        U: Future<Output = ()>,
+    {
         let token = uuid::Uuid::new_v4().to_string();
         let soft = deadline.earlier(UNDO_RESERVE);
-        match soft
-            .run(DDB, self.store.claim(event_id, &token, now))
-            .await?
-        {
-            Claim::Completed => return Ok(duplicate),
+        // Boxed, as in `Deadline::run`: SDK futures side by side would outgrow a debug
+        // build's stack.
+        let (claim, first) = tokio::join!(
+            Box::pin(soft.run(DDB, self.store.claim(event_id, &token, now))),
+            Box::pin(first)
+        );
+        let result = match claim? {
+            // A duplicate of an event handled before: what `first` changed (if anything) is
+            // taken back.
+            Claim::Completed => {
+                if let Ok(t) = first {
+                    Box::pin((duplicate.undo)(t)).await;
+                }
+                return Ok(duplicate.answer);
+            }
             Claim::InProgress => return Err(Error::InProgress(event_id.to_owned())),
-            Claim::Acquired => {}
-        }
-        match effect.await {
+            Claim::Acquired => match first {
+                Ok(t) => Box::pin(effect(t)).await,
+                Err(e) => Err(e),
+            },
+        };
+        match result {
             Ok(outcome) => {
                 // The effect happened: answer 200 even if marking it fails. The claim
                 // then expires and a later duplicate could repeat the effect, which is
@@ -557,6 +676,16 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         }
     }
 }
+
+/// What a duplicate of an event completed before gets: its `answer`, once `undo` took back
+/// what the step sent beside the claim changed (if anything).
+pub(crate) struct Duplicate<U> {
+    pub answer: Outcome,
+    pub undo: U,
+}
+
+/// The `undo` of an effect whose first step changes nothing a duplicate must take back.
+async fn nothing<T>(_: T) {}
 
 /// What a create did: the write's result, and what became of the "resolved" notice.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1057,8 +1057,9 @@ mod faults {
         let fault = FaultServer::start("dynamodb-throttled");
         let (good, throttled) = (stack.sdk().await, Stack::sdk_at(&fault.endpoint).await);
         let app = stack.app_with(&throttled, &good);
-        let body = created_body("ev-thr", "workday:throttled", Some("42"));
-        let (status, reply) = serve(&app, CREATED, &signed(CREATED, &body)).await;
+        // A delete: one request, so the count is the SDK's attempts at it.
+        let body = deleted_body("ev-thr", "workday:throttled", Some("42"));
+        let (status, reply) = serve(&app, DELETED, &signed(DELETED, &body)).await;
         assert_eq!(
             (status, reply["error"]["code"].as_str()),
             (503, Some("dependency_unavailable"))
@@ -1070,8 +1071,8 @@ mod faults {
         );
 
         let healthy = stack.app().await;
-        let (status, reply) = serve(&healthy, CREATED, &signed(CREATED, &body)).await;
-        assert_eq!((status, reply["outcome"].as_str()), (200, Some("stored")));
+        let (status, reply) = serve(&healthy, DELETED, &signed(DELETED, &body)).await;
+        assert_eq!((status, reply["outcome"].as_str()), (200, Some("deleted")));
         assert_eq!(stack.rows().await.len(), 1);
     }
 

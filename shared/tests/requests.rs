@@ -1,14 +1,18 @@
-//! Requests per event, counted on the wire (an SDK interceptor sees every HTTP attempt)
-//! against moto: a deleted webhook costs exactly one DynamoDB request, a created one two
-//! (the conditional write, then resolving the customer's failure record); an alert costs
-//! the minimum the exactly-once design allows (claim, publish, complete).
+//! Requests per event, counted on the wire (an SDK interceptor sees every HTTP attempt),
+//! and the sequential round trips they make: a request sent while another is in flight
+//! rides the same round trip (the interceptor sees it leave before the other's answer).
+//! A deleted webhook, a create and a state change that pages nobody cost one round trip
+//! and one write (a create's read of the failure record rides along); a page costs at
+//! most three (the claim with the write, the publish, the completion); a duplicate one.
 
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{Intercept, RuntimeComponents};
 use aws_smithy_types::config_bag::ConfigBag;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -20,12 +24,40 @@ use shared::signature::Secrets;
 use shared::{App, AwsApp};
 use support::*;
 
-#[derive(Debug, Clone, Default)]
-struct Count(Arc<AtomicUsize>);
+/// What both clients sent: requests per service, and round trips (a request that leaves
+/// while none is in flight starts one).
+#[derive(Debug, Default)]
+struct Wire {
+    in_flight: AtomicUsize,
+    round_trips: AtomicUsize,
+}
+
+#[derive(Debug, Clone)]
+struct Count {
+    requests: Arc<AtomicUsize>,
+    wire: Arc<Wire>,
+}
 
 impl Count {
+    fn on(wire: &Arc<Wire>) -> Self {
+        Count {
+            requests: Arc::default(),
+            wire: wire.clone(),
+        }
+    }
     fn take(&self) -> usize {
-        self.0.swap(0, Ordering::SeqCst)
+        self.requests.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Wire {
+    fn take(&self) -> usize {
+        assert_eq!(
+            self.in_flight.load(Ordering::SeqCst),
+            0,
+            "a request still in flight"
+        );
+        self.round_trips.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -39,14 +71,27 @@ impl Intercept for Count {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if self.wire.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.wire.round_trips.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn read_before_deserialization(
+        &self,
+        _: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.wire.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 }
 
-async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
+async fn counted(stack: &Stack) -> (AwsApp, Count, Count, Arc<Wire>) {
     let (sdk, ddb_sdk) = (stack.sdk().await, stack.ddb_sdk().await);
-    let (ddb, sns) = (Count::default(), Count::default());
+    let wire = Arc::new(Wire::default());
+    let (ddb, sns) = (Count::on(&wire), Count::on(&wire));
     let ddb_client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&ddb_sdk)
             .interceptor(ddb.clone())
@@ -64,7 +109,7 @@ async fn counted(stack: &Stack) -> (AwsApp, Count, Count) {
         settings: stack.settings(),
         clock: time::OffsetDateTime::now_utc,
     };
-    (app, ddb, sns)
+    (app, ddb, sns, wire)
 }
 
 fn state_body(event_id: &str, state: &str, qa: &str, at: &str) -> String {
@@ -81,9 +126,9 @@ fn backend_request(
     serde_json::from_value(backend_event(method, route_key, path, params, body)).unwrap()
 }
 
-/// One row of the table: what was sent, the outcome (or error code) it got, and the
-/// DynamoDB and SNS requests it cost on the wire.
-type Row = (&'static str, String, usize, usize);
+/// One row of the table: what was sent, the outcome (or error code) it got, the DynamoDB
+/// and SNS requests it cost on the wire, and the sequential round trips they took.
+type Row = (&'static str, String, usize, usize, usize);
 
 fn outcome(r: &ApiGatewayV2httpResponse) -> String {
     let b = body_json(r);
@@ -99,12 +144,12 @@ fn outcome(r: &ApiGatewayV2httpResponse) -> String {
 #[tokio::test]
 async fn requests_per_event_on_the_wire() {
     let stack = Stack::new("requests");
-    let (app, ddb, sns) = counted(&stack).await;
+    let (app, ddb, sns, wire) = counted(&stack).await;
     let mut table: Vec<Row> = Vec::new();
     macro_rules! send {
         ($what:expr, $e:ty, $route:expr, $body:expr) => {{
-            let r = app.serve::<$e>(&signed($route, &$body)).await;
-            table.push(($what, outcome(&r), ddb.take(), sns.take()));
+            let r = Box::pin(app.serve::<$e>(&signed($route, &$body))).await;
+            table.push(($what, outcome(&r), ddb.take(), sns.take(), wire.take()));
         }};
     }
     let created = created_body("ev-1", "workday:req", Some("42"));
@@ -201,7 +246,13 @@ async fn requests_per_event_on_the_wire() {
         serde_json::json!({"x-kombo-signature": "A".repeat(43)}),
     );
     let r = app.serve::<IntegrationCreated>(&forged).await;
-    table.push(("any forged request", outcome(&r), ddb.take(), sns.take()));
+    table.push((
+        "any forged request",
+        outcome(&r),
+        ddb.take(),
+        sns.take(),
+        wire.take(),
+    ));
 
     // The backend routes, on the same counted DynamoDB client.
     let kombo = FakeKombo::start();
@@ -260,64 +311,95 @@ async fn requests_per_event_on_the_wire() {
         ),
     ] {
         let r = backend.serve(route, &req).await;
-        table.push((what, outcome(&r), ddb.take(), sns.take()));
+        table.push((what, outcome(&r), ddb.take(), sns.take(), wire.take()));
     }
-    for (what, outcome, d, s) in &table {
-        println!("{what:<40} {outcome:<24} DynamoDB {d}  SNS {s}");
+    for (what, outcome, d, s, rt) in &table {
+        println!("{what:<40} {outcome:<24} DynamoDB {d}  SNS {s}  round trips {rt}");
     }
     let o = |s: &str| s.to_owned();
+    // (what, outcome, DynamoDB requests, SNS requests, sequential round trips)
     assert_eq!(
         table,
         [
-            ("integration-created (new)", o("stored"), 2, 0), // conditional update; resolve (refused: no failures on record)
-            ("integration-created (duplicate)", o("already_stored"), 2, 0), // the failed condition returns the old item; resolve
-            ("connection-flow-failed (new)", o("alerted"), 4, 1), // claim, fold (refused: no window), open, page, complete
+            // the conditional write, with the failure record's read alongside
+            ("integration-created (new)", o("stored"), 2, 0, 1),
+            // the refused write returns the row; the read alongside
+            (
+                "integration-created (duplicate)",
+                o("already_stored"),
+                2,
+                0,
+                1
+            ),
+            // claim with the open, page, complete
+            ("connection-flow-failed (new)", o("alerted"), 3, 1, 3),
+            // the claim finds COMPLETED; the fold beside it is refused (this event opened the window)
             (
                 "connection-flow-failed (duplicate)",
                 o("already_alerted"),
+                2,
+                0,
+                1
+            ),
+            // claim with the fold (this container saw the window open), complete
+            ("connection-flow-failed (folded)", o("folded"), 3, 0, 2),
+            // write with the read alongside, claim with the resolving write, notice, complete
+            (
+                "integration-created (after failures)",
+                o("resolved"),
+                5,
                 1,
-                0
-            ), // the claim finds COMPLETED
-            ("connection-flow-failed (folded)", o("folded"), 3, 0), // claim, fold, complete
-            ("integration-created (after failures)", o("resolved"), 4, 1), // insert, resolve, claim, notice, complete
+                4
+            ),
+            // claim with the write, publish, complete
             (
                 "integration-created (no origin_id)",
                 o("stored_unassigned"),
                 3,
-                1
-            ), // claim, write, publish, complete
-            ("state-changed ACTIVE", o("state_recorded"), 2, 0), // recovery (refused: not INVALID), update
+                1,
+                3
+            ),
+            // the write (its old row says it was not INVALID)
+            ("state-changed ACTIVE", o("state_recorded"), 1, 0, 1),
+            // claim with the write, page, complete
             (
                 "state-changed becomes INVALID",
                 o("state_recorded_alerted"),
                 3,
-                1
-            ), // claim, transition, page, complete
+                1,
+                3
+            ),
+            // claim (COMPLETED) with the write (refused: this event's own)
             (
                 "state-changed INVALID (duplicate)",
                 o("already_alerted"),
-                1,
-                0
+                2,
+                0,
+                1
             ),
-            ("state-changed INVALID again", o("state_recorded"), 4, 0), // claim, transition refused, update, complete
+            // claim with the write (not the period's first INVALID), complete
+            ("state-changed INVALID again", o("state_recorded"), 3, 0, 2),
+            // the write (it was INVALID), claim, the row's recovered_event_id with the notice, complete
             (
                 "state-changed ACTIVE after INVALID",
                 o("state_recorded_recovered"),
-                3,
-                1
-            ), // recovery, claim, notice, complete
-            ("integration-deleted (new)", o("deleted"), 1, 0),
+                4,
+                1,
+                4
+            ),
+            ("integration-deleted (new)", o("deleted"), 1, 0, 1),
             (
                 "integration-deleted (duplicate)",
                 o("already_deleted"),
                 1,
-                0
+                0,
+                1
             ),
-            ("any forged request", o("unauthorized"), 0, 0), // refused before any I/O
-            ("GET customer integrations", o("listed"), 1, 0), // one Query page
-            ("PUT integration customer", o("assigned"), 1, 0),
-            ("DELETE integration", o("deleted"), 1, 0), // after Kombo's DELETE
-            ("POST connection link", o("link"), 0, 0),  // Kombo only
+            ("any forged request", o("unauthorized"), 0, 0, 0), // refused before any I/O
+            ("GET customer integrations", o("listed"), 1, 0, 1), // one Query page
+            ("PUT integration customer", o("assigned"), 1, 0, 1),
+            ("DELETE integration", o("deleted"), 1, 0, 1), // after Kombo's DELETE
+            ("POST connection link", o("link"), 0, 0, 0),  // Kombo only
         ]
     );
 }

@@ -292,6 +292,162 @@ async fn an_invalid_page_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_inv
 }
 
 #[tokio::test]
+async fn a_second_invalid_period_pages_its_own_opener_on_a_retry_after_a_newer_detail() {
+    let run = Run::new("seq-second-period");
+    let id = "workday:secondperiod1";
+    let state = |event: &str, state: &str, qa: &str, at: &str| {
+        (STATE_CHANGED, state_body(event, id, state, qa, at))
+    };
+    let first = run.deliver(
+        &[
+            (CREATED, created_body("c-sp", id, Some("42"))),
+            state("s-inv1", "INVALID", "PASSED", "2026-11-20T11:00:00Z"),
+            state("s-act", "ACTIVE", "PASSED", "2026-11-20T12:00:00Z"),
+        ],
+        &[],
+    );
+    assert_eq!(
+        first,
+        pairs(&[
+            (200, "stored"),
+            (200, "state_recorded_alerted"),
+            (200, "state_recorded_recovered")
+        ])
+    );
+    let second = state("s-inv2", "INVALID", "PASSED", "2026-11-20T13:00:00Z");
+    let down = closed_endpoint();
+    let lost = run.deliver(
+        std::slice::from_ref(&second),
+        &[("AWS_ENDPOINT_URL_SNS", &down)],
+    );
+    assert_eq!(lost, pairs(&[(503, "dependency_unavailable")]));
+    let rest = run.deliver(
+        &[
+            state("s-inv3", "INVALID", "FAILED", "2026-11-20T14:00:00Z"),
+            second,
+        ],
+        &[],
+    );
+    assert_eq!(
+        rest,
+        pairs(&[(200, "state_recorded"), (200, "state_recorded_alerted")]),
+        "the second period's page is its opener's, not the first period's"
+    );
+    assert_eq!(
+        run.subjects().await.len(),
+        3,
+        "two pages and one recovered notice"
+    );
+    assert_eq!(run.row(id).await["invalid_event_id"], "s-inv2");
+}
+
+#[tokio::test]
+async fn a_recovered_notice_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_state() {
+    let run = Run::new("seq-recovered-retry");
+    let id = "workday:recoveredretry1";
+    run.deliver(
+        &[
+            (CREATED, created_body("c-rr", id, Some("42"))),
+            (
+                STATE_CHANGED,
+                state_body("s-inv", id, "INVALID", "PASSED", "2026-11-20T11:00:00Z"),
+            ),
+        ],
+        &[],
+    );
+    let active = state_body("s-act", id, "ACTIVE", "PASSED", "2026-11-20T12:00:00Z");
+    let down = closed_endpoint();
+    let first = run.deliver(
+        &[(STATE_CHANGED, active.clone())],
+        &[("AWS_ENDPOINT_URL_SNS", &down)],
+    );
+    assert_eq!(first, pairs(&[(503, "dependency_unavailable")]));
+    let rest = run.deliver(
+        &[
+            // A newer ACTIVE (only qa_status differs) arrives before the retry.
+            (
+                STATE_CHANGED,
+                state_body("s-act2", id, "ACTIVE", "FAILED", "2026-11-20T13:00:00Z"),
+            ),
+            (STATE_CHANGED, active.clone()),
+            (STATE_CHANGED, active),
+        ],
+        &[],
+    );
+    assert_eq!(
+        rest,
+        pairs(&[
+            (200, "state_recorded"),
+            (200, "state_recorded_recovered"),
+            (200, "already_alerted")
+        ])
+    );
+    let subjects = run.subjects().await;
+    assert_eq!(
+        subjects.len(),
+        2,
+        "the page and one recovered notice: {subjects:?}"
+    );
+    assert!(subjects[1].starts_with("Recovered"), "{subjects:?}");
+    let row = run.row(id).await;
+    assert_eq!(
+        (row["state"].as_str(), row["qa_status"].as_str()),
+        (Some("ACTIVE"), Some("FAILED"))
+    );
+    assert_eq!(row["recovered_event_id"], "s-act");
+}
+
+#[tokio::test]
+async fn a_late_duplicate_of_a_failure_handled_before_is_not_counted_again() {
+    let run = Run::new("seq-late-duplicate");
+    // Windows of one second: the duplicates below come after the window that counted them.
+    let env = [("ALERT_FOLD_WINDOW_SECONDS", "1")];
+    let (f1, f2) = (
+        flow_failed_body("f-late-1", Some("42")),
+        flow_failed_body("f-late-2", Some("42")),
+    );
+    let first = run.deliver(
+        &[(FLOW_FAILED, f1.clone()), (FLOW_FAILED, f2.clone())],
+        &env,
+    );
+    assert_eq!(first, pairs(&[(200, "alerted"), (200, "folded")]));
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    // A duplicate of the page, after its window closed: it must not open a window (then the
+    // next real failure would fold into it and page nobody).
+    let late = run.deliver(&[(FLOW_FAILED, f1)], &env);
+    assert_eq!(late, pairs(&[(200, "already_alerted")]));
+    let f3 = run.deliver(
+        &[(FLOW_FAILED, flow_failed_body("f-late-3", Some("42")))],
+        &env,
+    );
+    assert_eq!(f3, pairs(&[(200, "alerted")]), "the next failure pages");
+    // A duplicate of the fold, into the window f3 opened: not counted there.
+    let late = run.deliver(&[(FLOW_FAILED, f2)], &env);
+    assert_eq!(late, pairs(&[(200, "already_alerted")]));
+    let records: Vec<Value> = run
+        .stack
+        .idempotency_items()
+        .await
+        .into_iter()
+        .filter(|i| {
+            i["event_id"]
+                .as_str()
+                .is_some_and(|k| k.starts_with("failures#"))
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r["window_opened_by"], "f-late-3", "{r}");
+    assert_eq!(r["total"], 3, "three failures, each counted once: {r}");
+    assert_eq!(r["folded"], 0, "nothing folded into f3's window: {r}");
+    assert_eq!(
+        r["carried"], 1,
+        "f2, folded before, carried into f3's page: {r}"
+    );
+    assert_eq!(run.subjects().await.len(), 2, "two pages");
+}
+
+#[tokio::test]
 async fn a_claim_the_sdk_retried_after_dynamodb_applied_it_is_recognised_as_its_own() {
     let run = Run::new("seq-claim-retry");
     // The first PutItem (the claim) is applied by DynamoDB, then answered 500: the SDK

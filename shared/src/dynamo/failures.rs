@@ -1,7 +1,9 @@
 //! Failure records: one item per customer and tool in the idempotency table (key
 //! `failures#<customer>#<tool>`), next to the claims. A failure either opens a window
 //! (and pages) or is folded into the open one; each is one conditional `UpdateItem`, so
-//! concurrent failures never both page and none is counted twice. Folding marks the item
+//! concurrent failures never both page and none is counted twice. Which one is tried
+//! first follows what this container last saw of the record (open first when it knows of
+//! no open window: a page costs one write, a fold into a window it saw open one too). Folding marks the item
 //! for the sweep (`sweep = "due"`, a sparse index keyed on it and the window's start), so
 //! the sweep reads only the records that may owe a summary.
 
@@ -13,9 +15,40 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use time::OffsetDateTime;
 
 use super::{DynamoStore, Item, dependency, every_item, millis, n, s, written};
+
+/// Per container: when each failure record's window that this container last saw opened
+/// (epoch ms), so a failure tries the write that most likely applies first. Only a guess:
+/// the conditions decide, and a wrong guess costs one refused write.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Windows(std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>);
+
+impl Windows {
+    /// Kept small: a container sees few customers' storms at once.
+    const MAX: usize = 1024;
+
+    fn open(&self, key: &str, expired_ms: i64) -> bool {
+        let seen = self.0.lock().map(|w| w.get(key).copied()).unwrap_or(None);
+        seen.is_some_and(|start| start >= expired_ms)
+    }
+
+    fn saw(&self, key: &str, window_start_ms: i64) {
+        if let Ok(mut w) = self.0.lock() {
+            if w.len() >= Self::MAX && !w.contains_key(key) {
+                w.clear();
+            }
+            w.insert(key.to_owned(), window_start_ms);
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        if let Ok(mut w) = self.0.lock() {
+            w.remove(key);
+        }
+    }
+}
 use crate::decide::{Failure, FailureRecord, rfc3339};
 use crate::error::Error;
-use crate::ports::{Counted, FailureStore, Resolving};
+use crate::ports::{Count, Counted, FailureStore, OnRecord, Resolving, Wrote};
 
 /// The sparse index of the records the sweep may have to report on (template.yaml).
 pub const PENDING_SUMMARIES_INDEX: &str = "pending-summaries";
@@ -151,46 +184,133 @@ impl DynamoStore {
 }
 
 impl FailureStore for DynamoStore {
-    async fn count_failure(&self, f: &Failure, now: OffsetDateTime) -> Result<Counted, Error> {
+    async fn count_failure(&self, f: &Failure, now: OffsetDateTime) -> Result<Count, Error> {
         let me = f.event_id.as_str();
         // Whether a refused write shows this failure's own earlier try.
-        let own = |old: &Item| -> Option<Counted> {
-            if string(old, "window_opened_by").as_deref() == Some(me) {
-                return Some(Counted::Page {
+        let own = |old: &Item| -> Option<Count> {
+            let counted = if string(old, "window_opened_by").as_deref() == Some(me) {
+                Counted::Page {
                     carried: count(old, "carried"),
-                });
-            }
-            has(old, "folded_ids", me).then_some(Counted::Folded)
+                }
+            } else if has(old, "folded_ids", me) {
+                Counted::Folded
+            } else {
+                return None;
+            };
+            Some(Count {
+                counted,
+                wrote: None,
+            })
         };
+        let started = |item: &Item| number(item, "window_start_ms").unwrap_or_default();
+        let mut open_first = !self.windows.open(&f.key, millis(now - self.fold_window));
         for _ in 0..TRIES {
+            if open_first {
+                match self.open(f, now).await? {
+                    Conditional::Written(new) => {
+                        self.windows.saw(&f.key, started(&new));
+                        return Ok(Count {
+                            counted: Counted::Page {
+                                carried: count(&new, "carried"),
+                            },
+                            wrote: Some(Wrote::Opened {
+                                window_start_ms: started(&new),
+                            }),
+                        });
+                    }
+                    // Open (by someone else: fold into it) or opened by this failure's own
+                    // earlier try.
+                    Conditional::Refused(old) => {
+                        if let Some(old) = old {
+                            if let Some(counted) = own(&old) {
+                                return Ok(counted);
+                            }
+                            self.windows.saw(&f.key, started(&old));
+                        }
+                    }
+                }
+            }
+            open_first = true;
             match self.fold(f, now).await? {
-                Conditional::Written(_) => return Ok(Counted::Folded),
+                Conditional::Written(new) => {
+                    self.windows.saw(&f.key, started(&new));
+                    return Ok(Count {
+                        counted: Counted::Folded,
+                        wrote: Some(Wrote::Folded {
+                            window_start_ms: started(&new),
+                        }),
+                    });
+                }
                 Conditional::Refused(Some(old)) => {
                     if let Some(counted) = own(&old) {
                         return Ok(counted);
                     }
                 }
+                // No record, or its window closed meanwhile: open.
                 Conditional::Refused(None) => {}
-            }
-            match self.open(f, now).await? {
-                Conditional::Written(new) => {
-                    return Ok(Counted::Page {
-                        carried: count(&new, "carried"),
-                    });
-                }
-                // Opened meanwhile by someone else (then fold again) or by this failure's
-                // own earlier try.
-                Conditional::Refused(old) => {
-                    if let Some(counted) = old.as_ref().and_then(own) {
-                        return Ok(counted);
-                    }
-                }
             }
         }
         Err(Error::Internal(format!(
             "failure record {} changed under {TRIES} tries; the retry counts it",
             f.key
         )))
+    }
+
+    async fn uncount(&self, f: &Failure, wrote: Wrote) -> Result<(), Error> {
+        let write = match wrote {
+            Wrote::Opened { window_start_ms } => self
+                .update_record(&f.key)?
+                .update_expression(
+                    "SET window_start_ms = :zero, folded = folded + carried, \
+                     #total = #total - :one REMOVE carried",
+                )
+                .condition_expression("window_opened_by = :me AND window_start_ms = :w")
+                .expression_attribute_values(":w", n(window_start_ms)),
+            Wrote::Folded { window_start_ms } => self
+                .update_record(&f.key)?
+                .update_expression(
+                    "SET folded = folded - :one, #total = #total - :one DELETE folded_ids :me_set",
+                )
+                .condition_expression("contains(folded_ids, :me) AND window_start_ms = :w")
+                .expression_attribute_values(":w", n(window_start_ms))
+                .expression_attribute_values(
+                    ":me_set",
+                    AttributeValue::Ss(vec![f.event_id.clone()]),
+                ),
+        };
+        let mut write = write
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":me", s(&f.event_id))
+            .expression_attribute_values(":one", n(1));
+        if matches!(wrote, Wrote::Opened { .. }) {
+            write = write.expression_attribute_values(":zero", n(0));
+        }
+        self.windows.forget(&f.key);
+        if !written(write.send().await)? {
+            tracing::warn!(
+                event_id = f.event_id,
+                "a duplicate's count was not taken back: the record moved on since"
+            );
+        }
+        Ok(())
+    }
+
+    async fn on_record(&self, key: &str) -> Result<OnRecord, Error> {
+        let read = self
+            .client
+            .get_item()
+            .table_name(self.idempotency_table()?)
+            .key("event_id", s(key))
+            .consistent_read(true)
+            .projection_expression("#total, resolved_by")
+            .expression_attribute_names("#total", "total")
+            .send()
+            .await
+            .map_err(dependency)?;
+        Ok(read.item().map_or_else(OnRecord::default, |item| OnRecord {
+            total: count(item, "total"),
+            resolved_by: string(item, "resolved_by"),
+        }))
     }
 
     async fn resolve(

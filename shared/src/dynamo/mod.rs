@@ -40,6 +40,7 @@ pub struct DynamoStore {
     claim_expiry: Duration,
     retention: Duration,
     fold_window: Duration,
+    windows: failures::Windows,
 }
 
 impl DynamoStore {
@@ -51,6 +52,7 @@ impl DynamoStore {
             claim_expiry: settings.claim_expiry,
             retention: settings.tombstone_retention,
             fold_window: settings.fold_window,
+            windows: failures::Windows::default(),
         }
     }
 
@@ -149,15 +151,40 @@ struct Existing {
     #[serde(default)]
     recovered_event_id: Option<String>,
     #[serde(default)]
-    state_updated_at_ms: Option<i64>,
+    state_event_id: Option<String>,
+    #[serde(default)]
+    state_before: Option<String>,
     /// Claims only: the token of the invocation that holds it.
     #[serde(default)]
     token: Option<String>,
 }
 
+const INVALID: &str = "INVALID";
+const ACTIVE: &str = "ACTIVE";
+/// `state_before` of a row that had no state.
+const NO_STATE: &str = "NONE";
+
 impl Existing {
     fn deleted(&self) -> bool {
         self.status.as_deref() == Some("DELETED")
+    }
+
+    /// Whether the state update `u` by `me`, written over this row, is the transition its
+    /// alert is about: it made the integration INVALID (or this row's INVALID period is
+    /// `me`'s own, from a try before an upgrade), or it took it from INVALID to ACTIVE (or
+    /// `me` did so before an upgrade).
+    fn announces(&self, u: &StateUpdate, me: &str) -> bool {
+        let was_invalid = self.state.as_deref() == Some(INVALID);
+        if u.invalid {
+            !was_invalid || self.written_by(&self.invalid_event_id, me)
+        } else if u.recovers {
+            was_invalid
+                || (self.state.as_deref() == Some(ACTIVE)
+                    && self.state_event_id.is_none()
+                    && self.recovered_event_id.as_deref() == Some(me))
+        } else {
+            false
+        }
     }
 
     /// Whether `event_id` wrote this row's defining fact: `field` (the create's or the
@@ -368,42 +395,72 @@ impl MappingStore for DynamoStore {
     }
 
     async fn update_state(&self, u: &StateUpdate) -> Result<StateResult, Error> {
-        let event_id = u.fields.last_event_id.as_str();
-        if u.invalid {
-            // The transition: applies only if the row is not INVALID already, and records
-            // this event as the one that made it so.
-            let mut always = to_item(&u.fields)?;
-            always.insert("invalid_event_id".into(), s(event_id));
-            let transition = self.state_write(u, always, Transition::ToInvalid).await?;
-            let old = match transition {
-                Ok(()) => {
-                    return Ok(StateResult {
-                        applied: StateApplied::Applied,
-                        announce: true,
-                    });
+        let me = u.fields.last_event_id.as_str();
+        Ok(match self.state_write(u).await? {
+            Ok(old) => {
+                let announce = match old {
+                    // No row yet: an INVALID pages (the integration came from before the
+                    // stack, or its create has not arrived).
+                    None => u.invalid,
+                    Some(o) => o.announces(u, me),
+                };
+                StateResult {
+                    applied: StateApplied::Applied,
+                    announce,
                 }
-                Err(old) => old,
-            };
-            let Some(old) = old else {
-                return Ok(StateResult {
-                    applied: StateApplied::Stale,
-                    announce: false,
-                });
-            };
-            // INVALID already: this event's own INVALID period (a retry after a failed
-            // page), or another event's (then this is only a newer detail, no page).
-            let announce = old.state.as_deref() == Some("INVALID")
-                && old.written_by(&old.invalid_event_id, event_id);
-            let applied = self.after_refused_transition(u, Some(&old)).await?;
-            return Ok(StateResult { applied, announce });
-        }
-        if u.recovers {
-            return self.recover(u).await;
-        }
-        Ok(StateResult {
-            applied: self.plain_state_write(u).await?,
-            announce: false,
+            }
+            Err(None) => StateResult {
+                applied: StateApplied::Stale,
+                announce: false,
+            },
+            Err(Some(o)) if o.deleted() => StateResult {
+                applied: StateApplied::Deleted,
+                announce: false,
+            },
+            Err(Some(o)) => {
+                // Refused: this event's own earlier try wrote the state that stands (a
+                // retry after a failed alert, or the SDK's retry of an applied write), or a
+                // newer state stands.
+                let own = o.state_event_id.as_deref() == Some(me);
+                let announce = if u.invalid {
+                    // The INVALID period this event opened still stands (even under a newer
+                    // INVALID detail).
+                    o.state.as_deref() == Some(INVALID)
+                        && (o.written_by(&o.invalid_event_id, me)
+                            || (own && o.state_before.as_deref() != Some(INVALID)))
+                } else if u.recovers {
+                    o.state.as_deref() == Some(ACTIVE)
+                        && ((own && o.state_before.as_deref() == Some(INVALID))
+                            || o.recovered_event_id.as_deref() == Some(me))
+                } else {
+                    false
+                };
+                StateResult {
+                    applied: if own {
+                        StateApplied::Applied
+                    } else {
+                        StateApplied::Stale
+                    },
+                    announce,
+                }
+            }
         })
+    }
+
+    async fn note_recovery(&self, integration_id: &str, event_id: &str) -> Result<(), Error> {
+        let write = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(integration_id))
+            .update_expression("SET recovered_event_id = :me")
+            .condition_expression("state_event_id = :me")
+            .expression_attribute_values(":me", s(event_id))
+            .send()
+            .await;
+        // Refused: a newer state stands already; its writer decided for itself.
+        written(write)?;
+        Ok(())
     }
 
     async fn assign(&self, a: &Assignment) -> Result<Assigned, Error> {
@@ -525,17 +582,21 @@ impl MappingStore for DynamoStore {
 }
 
 impl DynamoStore {
-    /// A state update with `always` set and the row's descriptive fields filled where
-    /// absent (a row is made for an integration not seen yet), under [`STATE_APPLIES`];
-    /// a [`Transition`] adds "and the row is not INVALID already" or "and the row is
-    /// INVALID". `Err(old)`: the condition failed, with the row that stands (None: no row,
-    /// or the server returned none).
+    /// A state update: one `UpdateItem`, applied unless the row is a tombstone, holds a
+    /// newer state, or holds this event's own state already (a retry: nothing to write, the
+    /// row tells what its first try did). It sets the state, `usable`, the event that wrote
+    /// it (`state_event_id`) and the state it replaced (`state_before`); fills the
+    /// descriptive fields where absent (a row is made for an integration not seen yet); keeps
+    /// `invalid_event_id` naming the event that opened the current INVALID period (set where
+    /// absent by an INVALID, removed by any other state). `Ok(old)`: written, with the row
+    /// before it (None: there was none); `Err(old)`: refused, with the row that stands.
     async fn state_write(
         &self,
         u: &StateUpdate,
-        mut always: Item,
-        transition: Transition,
-    ) -> Result<Result<(), Option<Existing>>, Error> {
+    ) -> Result<Result<Option<Existing>, Option<Existing>>, Error> {
+        let me = u.fields.last_event_id.as_str();
+        let mut always = to_item(&u.fields)?;
+        always.insert("state_event_id".into(), s(me));
         // The row is not a tombstone (the condition): usable follows from this state.
         always.insert(
             "usable".into(),
@@ -547,26 +608,37 @@ impl DynamoStore {
         );
         let mut if_absent = to_item(&u.descriptive)?;
         if_absent.insert("status".into(), s("ACTIVE"));
-        let mut write = self
-            .update_row(&u.integration_id, Update::new(always, if_absent))
+        let mut update = Update::new(always, if_absent);
+        // First in the expression: the state as it was (DynamoDB reads every operand from
+        // the item before the update; emulators that apply actions in order agree then).
+        update.expression = update.expression.replacen(
+            "SET ",
+            "SET #cond_before = if_not_exists(#cond_state, :cond_none), ",
+            1,
+        );
+        if u.invalid {
+            update
+                .expression
+                .push_str(", #cond_invalid_id = if_not_exists(#cond_invalid_id, :cond_me)");
+        } else {
+            update.expression.push_str(" REMOVE #cond_invalid_id");
+        }
+        let write = self
+            .update_row(&u.integration_id, update)
+            .expression_attribute_names("#cond_before", "state_before")
+            .expression_attribute_names("#cond_state", "state")
+            .expression_attribute_names("#cond_invalid_id", "invalid_event_id")
+            .expression_attribute_names("#cond_state_event", "state_event_id")
+            .expression_attribute_values(":cond_none", s(NO_STATE))
+            .expression_attribute_values(":cond_me", s(me))
             .expression_attribute_values(":cond_ms", n(u.fields.state_updated_at_ms))
+            .condition_expression(format!(
+                "{STATE_APPLIES} AND (attribute_not_exists(#cond_state_event) OR #cond_state_event <> :cond_me)"
+            ))
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let also = match transition {
-            Transition::None => None,
-            Transition::ToInvalid => {
-                Some("(attribute_not_exists(#cond_state) OR #cond_state <> :cond_invalid)")
-            }
-            Transition::FromInvalid => Some("#cond_state = :cond_invalid"),
-        };
-        write = match also {
-            Some(also) => write
-                .condition_expression(format!("{STATE_APPLIES} AND {also}"))
-                .expression_attribute_names("#cond_state", "state")
-                .expression_attribute_values(":cond_invalid", s("INVALID")),
-            None => write.condition_expression(STATE_APPLIES),
-        };
         match write.send().await {
-            Ok(_) => Ok(Ok(())),
+            Ok(out) => Ok(Ok(read_existing(out.attributes()))),
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     Ok(Err(read_existing(failed.item())))
@@ -574,64 +646,6 @@ impl DynamoStore {
                 _ => Err(dependency(err)),
             },
         }
-    }
-
-    /// An ACTIVE state: if the row is INVALID, the transition out of it, recording this
-    /// event as the one that made it (`recovered_event_id`); else a plain update.
-    async fn recover(&self, u: &StateUpdate) -> Result<StateResult, Error> {
-        let event_id = u.fields.last_event_id.as_str();
-        let mut always = to_item(&u.fields)?;
-        always.insert("recovered_event_id".into(), s(event_id));
-        let old = match self.state_write(u, always, Transition::FromInvalid).await? {
-            Ok(()) => {
-                return Ok(StateResult {
-                    applied: StateApplied::Applied,
-                    announce: true,
-                });
-            }
-            Err(old) => old,
-        };
-        // Not INVALID (any more): a retry of the event that recovered it (the row still
-        // names it, and is still ACTIVE from it), or an ordinary update.
-        let announce = old.as_ref().is_some_and(|o| {
-            o.state.as_deref() == Some("ACTIVE")
-                && o.recovered_event_id.as_deref() == Some(event_id)
-        });
-        let applied = self.after_refused_transition(u, old.as_ref()).await?;
-        Ok(StateResult { applied, announce })
-    }
-
-    /// A transition's condition failed with `old` standing: the update is still applied
-    /// as a plain one unless the row is a tombstone or holds a newer state.
-    async fn after_refused_transition(
-        &self,
-        u: &StateUpdate,
-        old: Option<&Existing>,
-    ) -> Result<StateApplied, Error> {
-        Ok(match old {
-            Some(o) if o.deleted() => StateApplied::Deleted,
-            Some(o)
-                if o.state_updated_at_ms
-                    .is_some_and(|ms| ms > u.fields.state_updated_at_ms) =>
-            {
-                StateApplied::Stale
-            }
-            _ => self.plain_state_write(u).await?,
-        })
-    }
-
-    /// A state update that is not a transition into or out of INVALID.
-    async fn plain_state_write(&self, u: &StateUpdate) -> Result<StateApplied, Error> {
-        Ok(
-            match self
-                .state_write(u, to_item(&u.fields)?, Transition::None)
-                .await?
-            {
-                Ok(()) => StateApplied::Applied,
-                Err(Some(old)) if old.deleted() => StateApplied::Deleted,
-                Err(_) => StateApplied::Stale,
-            },
-        )
     }
 
     /// An `UpdateItem` of one mapping row applying `update`, with `#cond_status` and
@@ -651,16 +665,6 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(update.values))
             .expression_attribute_values(":cond_deleted", s("DELETED"))
     }
-}
-
-/// What a state write's condition adds to [`STATE_APPLIES`].
-#[derive(Clone, Copy)]
-enum Transition {
-    None,
-    /// The row is not INVALID already.
-    ToInvalid,
-    /// The row is INVALID.
-    FromInvalid,
 }
 
 /// A row of the idempotency table.
