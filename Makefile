@@ -14,7 +14,7 @@ EVENT ?= events/integration-created.json
 ARCH ?= arm64
 URL ?=
 
-.PHONY: help deps test lint dev send events build bench bench-coldstart sizes fuzz sam-validate sam-build sam-local-test browser-test
+.PHONY: help deps test lint dev send events build bench bench-coldstart bench-rtt sizes fuzz sam-validate sam-build sam-local-test browser-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -57,9 +57,20 @@ bench-coldstart: ## cold start, Rust vs the Python peer: wall time, peak RSS, in
 	cargo build --release --bins
 	python3 bench/coldstart.py --secrets-manager
 
+BASE ?=
+bench-rtt: ## sequential AWS round trips per webhook path, every request delayed (BASE=<git rev> adds that build: before/after)
+	scripts/deps.sh bench
+	cargo build --release --bins
+	@if [ -n "$(BASE)" ]; then \
+	  rm -rf target/bench-base-src && git worktree prune && \
+	  git worktree add --detach target/bench-base-src $(BASE) && \
+	  cargo build --release --bins --manifest-path target/bench-base-src/Cargo.toml --target-dir target/bench-base && \
+	  python3 bench/rtt.py --build "$(BASE)=target/bench-base/release" --build "now=target/release"; \
+	else python3 bench/rtt.py; fi
+
 sizes: ## size of each arm64 bootstrap.zip (after make build) and the TLS stack check
 	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%-60s %8.2f MB\n", $$9, $$5/1048576}'
-	@echo "crates present in two versions (no rustls/hyper/h2/aws-lc expected):"
+	@echo "crates present in two versions (no rustls/hyper/h2/ring expected):"
 	@cargo tree -d -e normal --target aarch64-unknown-linux-gnu | grep -E '^[a-z]' || true
 
 FUZZ_SECONDS ?= 300

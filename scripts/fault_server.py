@@ -17,9 +17,11 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
                           secret itself gone)
           pass            forward as usual (with TIMES, before another rule for the same
                           operation: "pass:UpdateItem:2 hang:UpdateItem" hangs the third)
-          slow            wait SLOW_S (0.9 s), then forward: a round trip made long, so
-                          sequential requests show up in the time they take
-        TIMES (default: always) limits how often the rule fires.
+          slow            wait SLOW_S (0.9 s; FAULT_SLOW_S in the environment sets it),
+                          then forward: a round trip made long, so sequential requests
+                          show up in the time they take
+        OPERATION `*` matches every operation; TIMES (default: always) limits how often the
+        rule fires.
 
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
 proxy, how many its rules caught); GET /__ops lists every request the proxy saw as
@@ -96,7 +98,7 @@ def operation(headers, body):
     return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
 
 
-SLOW_S = 0.9
+SLOW_S = float(os.environ.get("FAULT_SLOW_S", "0.9"))
 
 OPS = []
 PUBLISHED = []
@@ -179,7 +181,7 @@ def proxy_handler(upstream, rules):
                     form = urllib.parse.parse_qs(body.decode(errors="replace"))
                     PUBLISHED.append({k: form.get(k, [None])[0] for k in ("Subject", "Message", "MessageStructure")})
                 for rule in rules:
-                    if rule["op"] == op and rule["left"] != 0:
+                    if rule["op"] in (op, "*") and rule["left"] != 0:
                         rule["left"] -= 1
                         action = rule["action"]
                         if action != "pass":

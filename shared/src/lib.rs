@@ -54,21 +54,27 @@ impl AwsBackend {
         let settings = config::Settings::from_env(false)?;
         tls::check_extra_roots()?;
         let sdk = aws_config_loader().load().await;
-        let kombo = if route.calls_kombo() {
-            Some(kombo::KomboClient::from_env_with(&sdk).await?)
-        } else {
-            None
+        let store = dynamo::DynamoStore::new(dynamodb_client(&sdk), &settings);
+        // The Kombo key's read and the table's warm-up at once: one round trip in init.
+        let kombo = async {
+            if route.calls_kombo() {
+                kombo::KomboClient::from_env_with(&sdk).await.map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let app = backend::Backend {
-            store: dynamo::DynamoStore::new(dynamodb_client(&sdk), &settings),
-            kombo,
+        let warm = async {
+            if route != backend::Route::ConnectionLink {
+                warm_up(store.warm_up()).await;
+            }
+        };
+        let (kombo, ()) = tokio::join!(kombo, warm);
+        Ok(backend::Backend {
+            store,
+            kombo: kombo?,
             settings,
             clock: time::OffsetDateTime::now_utc,
-        };
-        if route != backend::Route::ConnectionLink {
-            warm_up(app.store.warm_up()).await;
-        }
-        Ok(app)
+        })
     }
 }
 
@@ -82,13 +88,15 @@ impl AwsCompleter {
     /// (as the `integration-created` function has them) and the Kombo API key.
     pub async fn from_env() -> Result<Self, Error> {
         let (app, sdk) = AwsApp::scheduled_from_env().await?;
-        let kombo = kombo::KomboClient::from_env_with(&sdk).await?;
-        warm_up(async {
-            let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
-            ddb.and(sns)
-        })
-        .await;
-        Ok(backend::Completer { app, kombo })
+        // The Kombo key's read and the connections' warm-up at once: one round trip in init.
+        let (kombo, ()) = tokio::join!(
+            kombo::KomboClient::from_env_with(&sdk),
+            warm_up(async {
+                let (ddb, sns) = tokio::join!(app.store.warm_up(), app.alerts.warm_up());
+                ddb.and(sns)
+            })
+        );
+        Ok(backend::Completer { app, kombo: kombo? })
     }
 }
 

@@ -156,38 +156,54 @@ async fn a_cached_secret_older_than_its_maximum_age_is_read_again_before_use() {
 #[tokio::test]
 async fn the_secret_read_and_the_warm_up_run_at_once_during_init() {
     let stack = Stack::with_secrets_manager("init-concurrent");
-    let aws = FaultServer::proxy(
-        &stack.endpoint,
-        &["slow:GetSecretValue", "slow:GetTopicAttributes"],
-    );
-    let ddb = FaultServer::proxy(&stack.ddb_endpoint, &["slow:GetItem"]);
-    let env = template_env(&stack, "integration-created");
-    let env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &aws.endpoint);
-    let env = with_env(env, "AWS_ENDPOINT_URL_SNS", &aws.endpoint);
-    let env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
+    let kombo = FakeKombo::start();
     let dir = std::env::temp_dir().join(format!("kombo-init-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let event = event_file(
+    let created = event_file(
         &dir,
         "c",
         CREATED,
         &created_body("init-c1", "workday:init1", Some("42")),
     );
-    let (result, log) = invoke_files("integration-created", &env, &[event], 10_000);
-    assert_eq!(answers(&result), [(200, "stored".to_owned())], "{log}");
-    let ready = result["ready_ms"].as_f64().unwrap();
-    assert!(
-        (900.0..1_600.0).contains(&ready),
-        "ready after {ready} ms: the 0.9 s secret read and the 0.9 s warm-up ran one after the other (or were not reached)\n{log}"
-    );
-    assert!(
-        aws.count().await >= 2 && ddb.count().await >= 1,
-        "every slow request was made"
-    );
-    assert!(
-        !log.contains("warm-up"),
-        "the warm-up finished in time:\n{log}"
-    );
+    let samples = repo_root().join("events");
+    // The webhook secret, or the Kombo API key, read while the connections warm up.
+    for (function, event) in [
+        ("integration-created", created),
+        (
+            "connection-completion",
+            samples.join("connection-completion.json"),
+        ),
+        (
+            "delete-integration",
+            samples.join("delete-integration.json"),
+        ),
+    ] {
+        let aws = FaultServer::proxy(
+            &stack.endpoint,
+            &["slow:GetSecretValue", "slow:GetTopicAttributes"],
+        );
+        let ddb = FaultServer::proxy(&stack.ddb_endpoint, &["slow:GetItem"]);
+        let env = template_env(&stack, function);
+        let env = with_env(env, "AWS_ENDPOINT_URL_SECRETS_MANAGER", &aws.endpoint);
+        let env = with_env(env, "AWS_ENDPOINT_URL_SNS", &aws.endpoint);
+        let env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
+        let env = with_env(env, "KOMBO_API_BASE_URL", &kombo.base_url);
+        let (result, log) = invoke_files(function, &env, &[event], 10_000);
+        assert_eq!(answers(&result).len(), 1, "{function}: {result}\n{log}");
+        let ready = result["ready_ms"].as_f64().unwrap();
+        assert!(
+            (900.0..1_600.0).contains(&ready),
+            "{function}: ready after {ready} ms: the 0.9 s secret read and the 0.9 s warm-up ran one after the other (or were not reached)\n{log}"
+        );
+        assert!(
+            aws.count().await >= 1 && ddb.count().await >= 1,
+            "{function}: every slow request was made"
+        );
+        assert!(
+            !log.contains("warm-up"),
+            "{function}: the warm-up finished in time:\n{log}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,7 +4,7 @@
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::{AwsBackend, backend::Route};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = AwsBackend::from_env(Route::AssignCustomer).await?;

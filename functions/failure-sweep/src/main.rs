@@ -5,7 +5,7 @@
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::AwsSweeper;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sweeper = AwsSweeper::from_env().await?;

@@ -13,7 +13,7 @@ use shared::ports::MappingStore;
 
 const USAGE: &str = "usage: import-mappings --table TABLE [--force] FILE.csv|-";
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let (mut table, mut force, mut file) = (std::env::var("TABLE_NAME").ok(), false, None);
     let mut args = std::env::args().skip(1);

@@ -15,7 +15,7 @@ use shared::deadline::Deadline;
 
 const USAGE: &str = "usage: reconcile-table [--dry-run]   (TABLE_NAME, IDEMPOTENCY_TABLE_NAME, ALERT_TOPIC_ARN, KOMBO_API_KEY [, KOMBO_API_BASE_URL] in the environment)";
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut dry_run = false;
     for arg in std::env::args().skip(1) {
