@@ -64,7 +64,8 @@ bench-rtt: ## sequential AWS round trips per webhook path, every request delayed
 	@if [ -n "$(BASE)" ]; then \
 	  rm -rf target/bench-base-src && git worktree prune && \
 	  git worktree add --detach target/bench-base-src $(BASE) && \
-	  cargo build --release --bins --manifest-path target/bench-base-src/Cargo.toml --target-dir target/bench-base && \
+	  cargo build --release -p integration-created -p connection-flow-failed -p integration-state-changed \
+	    -p integration-deleted --manifest-path target/bench-base-src/Cargo.toml --target-dir target/bench-base && \
 	  python3 bench/rtt.py --build "$(BASE)=target/bench-base/release" --build "now=target/release"; \
 	else python3 bench/rtt.py; fi
 
