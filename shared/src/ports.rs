@@ -54,11 +54,61 @@ pub enum StateApplied {
 /// about: it made the integration INVALID (and that INVALID period still stands: the
 /// only case that pages), or it took the integration from INVALID to ACTIVE (a
 /// "recovered" notice). A retry of that same event is told so again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateResult {
     pub applied: StateApplied,
     pub announce: bool,
+    /// An INVALID write: its page's claim as the row holds it now.
+    pub page: PageClaim,
 }
+
+/// The claim of an INVALID period's page, kept on the mapping row (`invalid_page`), so the
+/// state write is also the claim: an INVALID that pages nobody costs one write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageClaim {
+    /// None stands (not an INVALID write, or a claim released after a failed page).
+    None,
+    /// This invocation's claim stands (its write set it, or an earlier try of it did).
+    Ours,
+    /// The page was sent.
+    Sent,
+    /// Another invocation's claim stands: `value` as stored, the event that set it, and the
+    /// epoch ms after which it may be taken over.
+    Held {
+        value: String,
+        event_id: String,
+        until_ms: i64,
+    },
+}
+
+impl PageClaim {
+    /// The stored value of a claim by `event_id`, invocation `token`, valid until `until_ms`.
+    pub fn value(event_id: &str, token: &str, until_ms: i64) -> String {
+        format!("{until_ms}|{token}|{event_id}")
+    }
+
+    /// Reads a stored value (`mine`: this invocation's).
+    pub fn read(stored: Option<&str>, mine: &str) -> PageClaim {
+        match stored {
+            None => PageClaim::None,
+            Some(v) if v == mine => PageClaim::Ours,
+            Some(PAGE_SENT) => PageClaim::Sent,
+            Some(v) => {
+                let mut parts = v.splitn(3, '|');
+                let until_ms = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                let event_id = parts.nth(1).unwrap_or_default().to_owned();
+                PageClaim::Held {
+                    value: v.to_owned(),
+                    event_id,
+                    until_ms,
+                }
+            }
+        }
+    }
+}
+
+/// `invalid_page` once the page went out.
+pub const PAGE_SENT: &str = "SENT";
 
 /// Linking an integration to a customer (the backend route, or an import).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,10 +150,22 @@ pub trait MappingStore: Send + Sync {
     fn tombstone(&self, t: &Tombstone) -> impl Future<Output = Result<Tombstoned, Error>> + Send;
     /// Records a state unless a newer one is stored or the integration is deleted: one
     /// conditional write.
+    /// `page_claim`: for an INVALID, the claim ([`PageClaim::value`]) the write sets on the
+    /// row where none stands.
     fn update_state(
         &self,
         u: &StateUpdate,
+        page_claim: Option<&str>,
     ) -> impl Future<Output = Result<StateResult, Error>> + Send;
+    /// Moves the row's INVALID page claim from `from` to `to` (`None`: none), if `from`
+    /// still stands (and the row is INVALID, for a new claim): one conditional write.
+    /// `true`: moved.
+    fn swap_page_claim(
+        &self,
+        integration_id: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
     /// Names `event_id` on the row as the state change that took it out of INVALID, if its
     /// state still stands (so its retry notifies even after a newer state): one conditional
     /// write, only on a recovery.

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
 use crate::ports::{
     AlertPublisher, Claim, ClaimStore, Count, Counted, FailureStore, Inserted, MappingStore,
-    Resolving, StateApplied, Tombstoned,
+    PAGE_SENT, PageClaim, Resolving, StateApplied, Tombstoned,
 };
 use crate::signature::Secrets;
 
@@ -322,7 +322,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
             }
             Decision::State(update, None) => Ok(recorded(
                 deadline
-                    .run(DDB, self.store.update_state(&update))
+                    .run(DDB, self.store.update_state(&update, None))
                     .await?
                     .applied,
             )),
@@ -531,7 +531,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
-        let result = soft.run(DDB, self.store.update_state(update)).await?;
+        let result = soft.run(DDB, self.store.update_state(update, None)).await?;
         if !result.announce {
             return Ok(recorded(result.applied));
         }
@@ -554,9 +554,10 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
 
     /// Records an INVALID state and publishes `alert` only if this event is the one that
     /// made the integration INVALID and that INVALID period still stands (a second INVALID,
-    /// an older one arriving late, or one already superseded pages nobody). The claim and
-    /// the write go out together (both are safe to repeat), so a page costs three round
-    /// trips (claim and write, publish, complete) and a duplicate one.
+    /// an older one arriving late, or one already superseded pages nobody). The page's claim
+    /// lives on the row and is set by the state write itself where none stands: an INVALID
+    /// that pages nobody, or a duplicate, costs that one write; a page three round trips
+    /// (the write, the publish, marking the claim sent).
     async fn record_invalid(
         &self,
         event_id: &str,
@@ -566,25 +567,84 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
-        let write = Box::pin(soft.run(DDB, self.store.update_state(update)));
-        self.once_alongside(
+        let until = now + self.settings.claim_expiry;
+        let mine = PageClaim::value(
             event_id,
-            now,
-            deadline,
-            Duplicate {
-                answer: Outcome::AlreadyAlerted,
-                undo: nothing,
-            },
-            write,
-            |result| async move {
-                if !result.announce {
-                    return Ok(recorded(result.applied));
+            &uuid::Uuid::new_v4().to_string(),
+            (until.unix_timestamp_nanos() / 1_000_000) as i64,
+        );
+        let id = update.integration_id.as_str();
+        let result = soft
+            .run(DDB, self.store.update_state(update, Some(&mine)))
+            .await?;
+        if !result.announce {
+            return Ok(recorded(result.applied));
+        }
+        match result.page {
+            PageClaim::Ours => {}
+            PageClaim::Sent => return Ok(Outcome::AlreadyAlerted),
+            // Another delivery of this event holds it and has not expired: it pages, or
+            // releases the claim for Kombo's retry.
+            PageClaim::Held {
+                event_id: holder,
+                until_ms,
+                ..
+            } if holder == event_id
+                && until_ms >= (now.unix_timestamp_nanos() / 1_000_000) as i64 =>
+            {
+                return Err(Error::InProgress(event_id.to_owned()));
+            }
+            // Expired, or set by an INVALID that pages nobody (only the period's first
+            // pages), or released after a failed page: take it.
+            PageClaim::Held { value, .. } => {
+                self.take_page_claim(event_id, id, Some(&value), &mine, soft)
+                    .await?
+            }
+            PageClaim::None => {
+                self.take_page_claim(event_id, id, None, &mine, soft)
+                    .await?
+            }
+        }
+        match soft.run(SNS, self.alerts.publish(alert)).await {
+            Ok(()) => {
+                // The page went out: answer 200 even if marking it fails (as `once`).
+                let sent = self.store.swap_page_claim(id, Some(&mine), Some(PAGE_SENT));
+                if let Err(e) = deadline.run(DDB, sent).await {
+                    tracing::error!(event_id, error = %e, "page sent but its claim not marked sent");
                 }
-                soft.run(SNS, self.alerts.publish(alert)).await?;
                 Ok(Outcome::StateRecordedAlerted)
-            },
-        )
-        .await
+            }
+            Err(e) => {
+                let release = self.store.swap_page_claim(id, Some(&mine), None);
+                if let Err(release) = deadline.run(DDB, release).await {
+                    tracing::error!(event_id, error = %release, "page claim not released; a retry can take it over once it expires");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes the row's INVALID page claim over from `from` for `event_id`; someone else
+    /// took it first: in progress there.
+    async fn take_page_claim(
+        &self,
+        event_id: &str,
+        integration_id: &str,
+        from: Option<&str>,
+        mine: &str,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let taken = deadline
+            .run(
+                DDB,
+                self.store.swap_page_claim(integration_id, from, Some(mine)),
+            )
+            .await?;
+        if taken {
+            Ok(())
+        } else {
+            Err(Error::InProgress(event_id.to_owned()))
+        }
     }
 
     /// Runs `effect` at most once to completion per event id (claim → effect →

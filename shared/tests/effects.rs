@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::App;
-use shared::event::{ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted};
+use shared::event::{
+    ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,
+};
 use shared::ports::{Claim, ClaimStore};
 use support::*;
 use time::OffsetDateTime;
@@ -310,6 +312,25 @@ async fn fifty_concurrent_identical_alerts_publish_one_message() {
     for _ in codes.iter().filter(|c| **c == 429) {
         let r = app
             .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
+            .await;
+        assert_eq!(body_json(&r)["outcome"], "already_alerted");
+    }
+    assert_eq!(stack.alerts().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_identical_invalid_states_page_once() {
+    // The page's claim is on the row: the deliveries that find another delivery's claim of
+    // the same event, not expired, are told 429; none takes it over.
+    let stack = Stack::new("storm-invalid");
+    let body = state_body("ev-storm-i", "workday:storm-invalid", "INVALID");
+    let codes = storm::<IntegrationStateChanged>(&stack, STATE_CHANGED, body.clone(), 50).await;
+    assert!(codes.iter().all(|c| *c == 200 || *c == 429), "{codes:?}");
+    assert!(codes.contains(&429), "the deliveries overlapped: {codes:?}");
+    let app = stack.app().await;
+    for _ in codes.iter().filter(|c| **c == 429) {
+        let r = app
+            .serve::<IntegrationStateChanged>(&signed(STATE_CHANGED, &body))
             .await;
         assert_eq!(body_json(&r)["outcome"], "already_alerted");
     }

@@ -361,24 +361,24 @@ async fn requests_per_event_on_the_wire() {
             ),
             // the write (its old row says it was not INVALID)
             ("state-changed ACTIVE", o("state_recorded"), 1, 0, 1),
-            // claim with the write, page, complete
+            // the write (it sets the page's claim on the row), page, the claim marked sent
             (
                 "state-changed becomes INVALID",
                 o("state_recorded_alerted"),
-                3,
+                2,
                 1,
                 3
             ),
-            // claim (COMPLETED) with the write (refused: this event's own)
+            // the write, refused (this event's own): the row says the page was sent
             (
                 "state-changed INVALID (duplicate)",
                 o("already_alerted"),
-                2,
+                1,
                 0,
                 1
             ),
-            // claim with the write (not the period's first INVALID), complete
-            ("state-changed INVALID again", o("state_recorded"), 3, 0, 2),
+            // the write (the period's claim stands: it pages nobody)
+            ("state-changed INVALID again", o("state_recorded"), 1, 0, 1),
             // the write (it was INVALID), claim, the row's recovered_event_id with the notice, complete
             (
                 "state-changed ACTIVE after INVALID",

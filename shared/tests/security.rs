@@ -89,6 +89,17 @@ fn granted() -> BTreeMap<String, BTreeSet<(String, String)>> {
     all
 }
 
+fn active_body(event_id: &str) -> String {
+    state_changed_body(
+        event_id,
+        "workday:lp",
+        Some("42"),
+        "ACTIVE",
+        "PASSED",
+        "2026-11-20T11:00:00Z",
+    )
+}
+
 fn invalid_body(event_id: &str) -> String {
     state_changed_body(
         event_id,
@@ -154,10 +165,15 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
             webhook("d", FLOW_FAILED, flow_failed_body("lp-f2", Some("42"))),
             webhook("e", FLOW_FAILED, flow_failed_body("lp-f3", Some("42"))),
         ],
+        // A page (its first try meets the failing SNS: the claim on the row is released),
+        // its retry, an INVALID that pages nobody, then a recovery whose notice meets the
+        // failing SNS (its claim in the idempotency table released) and its retry.
         "integration-state-changed" => vec![
             webhook("a", STATE_CHANGED, invalid_body("lp-s1")),
             webhook("b", STATE_CHANGED, invalid_body("lp-s1")),
             webhook("c", STATE_CHANGED, invalid_body("lp-s2")),
+            webhook("d", STATE_CHANGED, active_body("lp-s3")),
+            webhook("e", STATE_CHANGED, active_body("lp-s3")),
         ],
         "customer-integrations" => vec![backend(
             "a",
@@ -229,7 +245,14 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
         other => panic!("{other}: add the requests that exercise it to this test"),
     };
     let ddb = FaultServer::proxy(&stack.ddb_endpoint, &[]);
-    let sns = FaultServer::proxy(&stack.endpoint, &["500:Publish:3"]);
+    // The first publish fails (the SDK's three tries); for the state changes, the third
+    // publish too (the recovered notice after the page).
+    let failing: &[&str] = if function == "integration-state-changed" {
+        &["500:Publish:3", "pass:Publish:1", "500:Publish:3"]
+    } else {
+        &["500:Publish:3"]
+    };
+    let sns = FaultServer::proxy(&stack.endpoint, failing);
     let mut env = template_env(stack, function);
     env = with_env(env, "AWS_ENDPOINT_URL_DYNAMODB", &ddb.endpoint);
     env = with_env(env, "AWS_ENDPOINT_URL_SNS", &sns.endpoint);

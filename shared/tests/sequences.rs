@@ -292,6 +292,37 @@ async fn an_invalid_page_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_inv
 }
 
 #[tokio::test]
+async fn an_invalid_pages_once_even_when_its_duplicate_comes_after_a_newer_detail() {
+    let run = Run::new("seq-invalid-dup-late");
+    let id = "workday:invaliddup1";
+    let invalid = state_body("s-id1", id, "INVALID", "PASSED", "2026-11-20T11:00:00Z");
+    let got = run.deliver(
+        &[
+            (CREATED, created_body("c-id", id, Some("42"))),
+            (STATE_CHANGED, invalid.clone()),
+            // A newer INVALID detail: it pages nobody and must not disturb the page's claim.
+            (
+                STATE_CHANGED,
+                state_body("s-id2", id, "INVALID", "FAILED", "2026-11-20T12:00:00Z"),
+            ),
+            (STATE_CHANGED, invalid),
+        ],
+        &[],
+    );
+    assert_eq!(
+        got,
+        pairs(&[
+            (200, "stored"),
+            (200, "state_recorded_alerted"),
+            (200, "state_recorded"),
+            (200, "already_alerted")
+        ])
+    );
+    assert_eq!(run.subjects().await.len(), 1, "one page");
+    assert_eq!(run.row(id).await["invalid_page"], "SENT");
+}
+
+#[tokio::test]
 async fn a_second_invalid_period_pages_its_own_opener_on_a_retry_after_a_newer_detail() {
     let run = Run::new("seq-second-period");
     let id = "workday:secondperiod1";

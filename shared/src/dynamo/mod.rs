@@ -20,8 +20,8 @@ use time::{Duration, OffsetDateTime};
 use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
 use crate::ports::{
-    Assigned, Assignment, Claim, ClaimStore, Inserted, MappingStore, StateApplied, StateResult,
-    Tombstoned,
+    Assigned, Assignment, Claim, ClaimStore, Inserted, MappingStore, PageClaim, StateApplied,
+    StateResult, Tombstoned,
 };
 
 /// The customer index of the mappings table.
@@ -154,6 +154,8 @@ struct Existing {
     state_event_id: Option<String>,
     #[serde(default)]
     state_before: Option<String>,
+    #[serde(default)]
+    invalid_page: Option<String>,
     /// Claims only: the token of the invocation that holds it.
     #[serde(default)]
     token: Option<String>,
@@ -394,11 +396,26 @@ impl MappingStore for DynamoStore {
         })
     }
 
-    async fn update_state(&self, u: &StateUpdate) -> Result<StateResult, Error> {
+    async fn update_state(
+        &self,
+        u: &StateUpdate,
+        page_claim: Option<&str>,
+    ) -> Result<StateResult, Error> {
         let me = u.fields.last_event_id.as_str();
-        Ok(match self.state_write(u).await? {
+        let page_claim = page_claim.filter(|_| u.invalid);
+        // The claim the row holds after the write: the one that stood (the write keeps it),
+        // else this write's.
+        let claim_on = |old: Option<&Existing>| {
+            let mine = page_claim.unwrap_or_default();
+            match old.and_then(|o| o.invalid_page.as_deref()) {
+                Some(stood) => PageClaim::read(Some(stood), mine),
+                None if page_claim.is_some() => PageClaim::Ours,
+                None => PageClaim::None,
+            }
+        };
+        Ok(match self.state_write(u, page_claim).await? {
             Ok(old) => {
-                let announce = match old {
+                let announce = match &old {
                     // No row yet: an INVALID pages (the integration came from before the
                     // stack, or its create has not arrived).
                     None => u.invalid,
@@ -407,15 +424,18 @@ impl MappingStore for DynamoStore {
                 StateResult {
                     applied: StateApplied::Applied,
                     announce,
+                    page: claim_on(old.as_ref()),
                 }
             }
             Err(None) => StateResult {
                 applied: StateApplied::Stale,
                 announce: false,
+                page: PageClaim::None,
             },
             Err(Some(o)) if o.deleted() => StateResult {
                 applied: StateApplied::Deleted,
                 announce: false,
+                page: PageClaim::None,
             },
             Err(Some(o)) => {
                 // Refused: this event's own earlier try wrote the state that stands (a
@@ -435,6 +455,11 @@ impl MappingStore for DynamoStore {
                 } else {
                     false
                 };
+                // Refused: nothing was written; the claim is what stands.
+                let page = match o.invalid_page.as_deref() {
+                    Some(stood) => PageClaim::read(Some(stood), page_claim.unwrap_or_default()),
+                    None => PageClaim::None,
+                };
                 StateResult {
                     applied: if own {
                         StateApplied::Applied
@@ -442,9 +467,39 @@ impl MappingStore for DynamoStore {
                         StateApplied::Stale
                     },
                     announce,
+                    page,
                 }
             }
         })
+    }
+
+    async fn swap_page_claim(
+        &self,
+        integration_id: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<bool, Error> {
+        let write = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("integration_id", s(integration_id));
+        let write = match from {
+            Some(from) => write
+                .condition_expression("invalid_page = :from")
+                .expression_attribute_values(":from", s(from)),
+            None => write
+                .condition_expression("attribute_not_exists(invalid_page) AND #st = :invalid")
+                .expression_attribute_names("#st", "state")
+                .expression_attribute_values(":invalid", s(INVALID)),
+        };
+        let write = match to {
+            Some(to) => write
+                .update_expression("SET invalid_page = :to")
+                .expression_attribute_values(":to", s(to)),
+            None => write.update_expression("REMOVE invalid_page"),
+        };
+        written(write.send().await)
     }
 
     async fn note_recovery(&self, integration_id: &str, event_id: &str) -> Result<(), Error> {
@@ -593,6 +648,7 @@ impl DynamoStore {
     async fn state_write(
         &self,
         u: &StateUpdate,
+        page_claim: Option<&str>,
     ) -> Result<Result<Option<Existing>, Option<Existing>>, Error> {
         let me = u.fields.last_event_id.as_str();
         let mut always = to_item(&u.fields)?;
@@ -620,8 +676,24 @@ impl DynamoStore {
             update
                 .expression
                 .push_str(", #cond_invalid_id = if_not_exists(#cond_invalid_id, :cond_me)");
+            // The period's page claim: this write's where none stands (so the write is the
+            // claim; the period's first INVALID is the one that pages).
+            if let Some(claim) = page_claim {
+                update
+                    .expression
+                    .push_str(", #cond_page = if_not_exists(#cond_page, :cond_claim)");
+                update
+                    .names
+                    .insert("#cond_page".into(), "invalid_page".into());
+                update.values.insert(":cond_claim".into(), s(claim));
+            }
         } else {
-            update.expression.push_str(" REMOVE #cond_invalid_id");
+            update
+                .expression
+                .push_str(" REMOVE #cond_invalid_id, #cond_page");
+            update
+                .names
+                .insert("#cond_page".into(), "invalid_page".into());
         }
         let write = self
             .update_row(&u.integration_id, update)
