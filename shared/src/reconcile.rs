@@ -215,7 +215,7 @@ pub fn plan(
         return Repair::InStep;
     }
     let at = observed - OBSERVED_MARGIN;
-    let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let ms = crate::decide::epoch_ms(at);
     state(
         row,
         k,
@@ -744,7 +744,7 @@ mod tests {
         };
         // docs/reliability.md: "the moment the request was sent less 5 s".
         let at = sent - time::Duration::seconds(5);
-        let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+        let ms = crate::decide::epoch_ms(at);
         assert_eq!(update.fields.state_updated_at_ms, ms);
         assert_eq!(update.fields.state_updated_at, rfc3339(at));
         assert_eq!(event_id, format!("reconcile:workday:1:{ms}"));

@@ -14,8 +14,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::deadline::{Deadline, UNDO_RESERVE};
-use crate::decide::FailureRecord;
 use crate::decide::notices::summary_notice;
+use crate::decide::{FailureRecord, epoch_ms};
 use crate::error::Error;
 use crate::ports::{AlertPublisher, ClaimStore, FailureStore, MappingStore};
 use crate::webhook::{App, Outcome};
@@ -72,7 +72,7 @@ where
     /// One run inside `deadline`: every window that closed, in order of closing.
     pub async fn run(&self, deadline: Deadline) -> Result<SweepReport, Error> {
         let now = (self.app.clock)();
-        let closed_before = millis(now - self.app.settings.fold_window);
+        let closed_before = epoch_ms(now - self.app.settings.fold_window);
         let store = &self.app.store;
         let records = deadline
             .run(DDB, store.closed_windows(closed_before))
@@ -137,10 +137,6 @@ where
         deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
         Ok(outcome == Outcome::Alerted)
     }
-}
-
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 impl SweepReport {

@@ -138,7 +138,7 @@ pub fn run_line(
         "message": message,
         "Function": function,
         "_aws": {
-            "Timestamp": (at.unix_timestamp_nanos() / 1_000_000) as i64,
+            "Timestamp": crate::decide::epoch_ms(at),
             "CloudWatchMetrics": [{
                 "Namespace": "KomboWebhooks",
                 "Dimensions": [["Function"]],

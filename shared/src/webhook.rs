@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use crate::config::Settings;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT, UNDO_RESERVE};
 use crate::decide::notices::{page_with_folded, resolved_notice};
-use crate::decide::{Alert, Decide, Decision, Failure, Mapping, Resolution, StateUpdate, Status};
+use crate::decide::{
+    Alert, Decide, Decision, Failure, Mapping, Resolution, StateUpdate, Status, epoch_ms,
+};
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
 use crate::ports::{
@@ -568,11 +570,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let until = now + self.settings.claim_expiry;
-        let mine = PageClaim::value(
-            event_id,
-            &uuid::Uuid::new_v4().to_string(),
-            (until.unix_timestamp_nanos() / 1_000_000) as i64,
-        );
+        let mine = PageClaim::value(event_id, &uuid::Uuid::new_v4().to_string(), epoch_ms(until));
         let id = update.integration_id.as_str();
         let result = soft
             .run(DDB, self.store.update_state(update, Some(&mine)))
@@ -589,9 +587,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 event_id: holder,
                 until_ms,
                 ..
-            } if holder == event_id
-                && until_ms >= (now.unix_timestamp_nanos() / 1_000_000) as i64 =>
-            {
+            } if holder == event_id && until_ms >= epoch_ms(now) => {
                 return Err(Error::InProgress(event_id.to_owned()));
             }
             // Expired, or set by an INVALID that pages nobody (only the period's first
@@ -605,23 +601,24 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                     .await?
             }
         }
-        match soft.run(SNS, self.alerts.publish(alert)).await {
-            Ok(()) => {
-                // The page went out: answer 200 even if marking it fails (as `once`).
+        let paged = soft
+            .run(SNS, self.alerts.publish(alert))
+            .await
+            .map(|()| Outcome::StateRecordedAlerted);
+        settle(
+            event_id,
+            paged,
+            deadline,
+            async {
                 let sent = self.store.swap_page_claim(id, Some(&mine), Some(PAGE_SENT));
-                if let Err(e) = deadline.run(DDB, sent).await {
-                    tracing::error!(event_id, error = %e, "page sent but its claim not marked sent");
-                }
-                Ok(Outcome::StateRecordedAlerted)
-            }
-            Err(e) => {
+                sent.await.map(drop)
+            },
+            async {
                 let release = self.store.swap_page_claim(id, Some(&mine), None);
-                if let Err(release) = deadline.run(DDB, release).await {
-                    tracing::error!(event_id, error = %release, "page claim not released; a retry can take it over once it expires");
-                }
-                Err(e)
-            }
-        }
+                release.await.map(drop)
+            },
+        )
+        .await
     }
 
     /// Takes the row's INVALID page claim over from `from` for `event_id`; someone else
@@ -713,26 +710,41 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                 Err(e) => Err(e),
             },
         };
-        match result {
-            Ok(outcome) => {
-                // The effect happened: answer 200 even if marking it fails. The claim
-                // then expires and a later duplicate could repeat the effect, which is
-                // better than making Kombo retry now and repeat it for sure.
-                let complete = self.store.complete(event_id, &token, (self.clock)());
-                if let Err(e) = deadline.run(DDB, complete).await {
-                    tracing::error!(event_id, error = %e, "effect done but claim not marked completed");
-                }
-                Ok(outcome)
+        settle(
+            event_id,
+            result,
+            deadline,
+            self.store.complete(event_id, &token, (self.clock)()),
+            self.store.release(event_id, &token),
+        )
+        .await
+    }
+}
+
+/// Ends a claimed effect inside `deadline`: on success the claim is marked done
+/// (`complete`), on failure given back for a retry (`release`); only the one needed runs.
+/// The effect happened when it succeeded: the answer is 200 even if marking fails (the
+/// claim then expires and a later duplicate could repeat the effect, which is better than
+/// making Kombo retry now and repeat it for sure).
+async fn settle(
+    event_id: &str,
+    result: Result<Outcome, Error>,
+    deadline: Deadline,
+    complete: impl Future<Output = Result<(), Error>>,
+    release: impl Future<Output = Result<(), Error>>,
+) -> Result<Outcome, Error> {
+    match result {
+        Ok(outcome) => {
+            if let Err(e) = deadline.run(DDB, complete).await {
+                tracing::error!(event_id, error = %e, "effect done but claim not marked completed");
             }
-            Err(e) => {
-                if let Err(release) = deadline
-                    .run(DDB, self.store.release(event_id, &token))
-                    .await
-                {
-                    tracing::error!(event_id, error = %release, "claim not released; a retry can take it over once it expires");
-                }
-                Err(e)
+            Ok(outcome)
+        }
+        Err(e) => {
+            if let Err(release) = deadline.run(DDB, release).await {
+                tracing::error!(event_id, error = %release, "claim not released; a retry can take it over once it expires");
             }
+            Err(e)
         }
     }
 }

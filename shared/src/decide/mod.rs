@@ -222,6 +222,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .expect("any OffsetDateTime formats as RFC 3339")
 }
 
+/// Epoch milliseconds: how the tables and the metrics store a moment.
+pub fn epoch_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 impl Decide for IntegrationCreated {
     fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
         let d = e.data;
@@ -370,7 +375,7 @@ impl Decide for IntegrationStateChanged {
                 setup_status: d.setup_status.to_string(),
                 qa_status: Some(d.qa_status.to_string()),
                 state_updated_at: rfc3339(d.updated_at),
-                state_updated_at_ms: (d.updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
+                state_updated_at_ms: epoch_ms(d.updated_at),
                 updated_at: rfc3339(now),
                 last_event_id: e.id.clone(),
             },

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use super::{DynamoStore, Item, dependency, every_item, millis, n, s, written};
+use super::{DynamoStore, Item, dependency, every_item, n, s, written};
 
 /// Per container: when each failure record's window that this container last saw opened
 /// (epoch ms), so a failure tries the write that most likely applies first. Only a guess:
@@ -46,7 +46,7 @@ impl Windows {
         }
     }
 }
-use crate::decide::{Failure, FailureRecord, rfc3339};
+use crate::decide::{Failure, FailureRecord, epoch_ms, rfc3339};
 use crate::error::Error;
 use crate::ports::{Count, Counted, FailureStore, OnRecord, Resolving, Wrote};
 
@@ -123,7 +123,7 @@ impl DynamoStore {
                 ":ttl".to_owned(),
                 n((now + self.retention).unix_timestamp()),
             ),
-            (":expired".to_owned(), n(millis(now - self.fold_window))),
+            (":expired".to_owned(), n(epoch_ms(now - self.fold_window))),
         ])
     }
 
@@ -153,7 +153,7 @@ impl DynamoStore {
     async fn open(&self, f: &Failure, now: OffsetDateTime) -> Result<Conditional, Error> {
         let mut values = self.failure_values(f, now);
         values.insert(":zero".into(), n(0));
-        values.insert(":now".into(), n(millis(now)));
+        values.insert(":now".into(), n(epoch_ms(now)));
         values.insert(":org".into(), s(&f.organization_name));
         values.insert(":tool".into(), s(&f.tool));
         values.insert(":category".into(), s(&f.category));
@@ -203,7 +203,7 @@ impl FailureStore for DynamoStore {
             })
         };
         let started = |item: &Item| number(item, "window_start_ms").unwrap_or_default();
-        let mut open_first = !self.windows.open(&f.key, millis(now - self.fold_window));
+        let mut open_first = !self.windows.open(&f.key, epoch_ms(now - self.fold_window));
         for _ in 0..TRIES {
             if open_first {
                 match self.open(f, now).await? {

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
+use crate::decide::{Mapping, StateUpdate, Status, Tombstone, epoch_ms};
 use crate::error::Error;
 use crate::ports::{
     Assigned, Assignment, Claim, ClaimStore, Inserted, MappingStore, PageClaim, StateApplied,
@@ -405,13 +405,10 @@ impl MappingStore for DynamoStore {
         let page_claim = page_claim.filter(|_| u.invalid);
         // The claim the row holds after the write: the one that stood (the write keeps it),
         // else this write's.
-        let claim_on = |old: Option<&Existing>| {
-            let mine = page_claim.unwrap_or_default();
-            match old.and_then(|o| o.invalid_page.as_deref()) {
-                Some(stood) => PageClaim::read(Some(stood), mine),
-                None if page_claim.is_some() => PageClaim::Ours,
-                None => PageClaim::None,
-            }
+        let mine = page_claim.unwrap_or_default();
+        let claim_on = |old: Option<&Existing>| match old.and_then(|o| o.invalid_page.as_deref()) {
+            None if page_claim.is_some() => PageClaim::Ours,
+            stood => PageClaim::read(stood, mine),
         };
         Ok(match self.state_write(u, page_claim).await? {
             Ok(old) => {
@@ -456,10 +453,7 @@ impl MappingStore for DynamoStore {
                     false
                 };
                 // Refused: nothing was written; the claim is what stands.
-                let page = match o.invalid_page.as_deref() {
-                    Some(stood) => PageClaim::read(Some(stood), page_claim.unwrap_or_default()),
-                    None => PageClaim::None,
-                };
+                let page = PageClaim::read(o.invalid_page.as_deref(), mine);
                 StateResult {
                     applied: if own {
                         StateApplied::Applied
@@ -754,10 +748,6 @@ struct ClaimRecord<'a> {
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
 
-fn millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 impl ClaimStore for DynamoStore {
     async fn claim(
         &self,
@@ -770,7 +760,7 @@ impl ClaimStore for DynamoStore {
             event_id,
             status: IN_PROGRESS,
             token,
-            in_progress_until: millis(now + self.claim_expiry),
+            in_progress_until: epoch_ms(now + self.claim_expiry),
             expires_at: (now + self.retention).unix_timestamp(),
         };
         let result = self
@@ -783,7 +773,7 @@ impl ClaimStore for DynamoStore {
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":now", n(millis(now)))
+            .expression_attribute_values(":now", n(epoch_ms(now)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
