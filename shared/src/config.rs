@@ -4,6 +4,7 @@ use std::time::Duration as StdDuration;
 
 use time::Duration;
 
+use crate::decide::fleet::Fleet;
 use crate::error::Error;
 
 /// What the functions need besides the AWS clients and the secret.
@@ -26,6 +27,10 @@ pub struct Settings {
     /// further failures of the same customer and tool within this long are counted on its
     /// failure record instead of paging; the next page (or the sweep) reports the count.
     pub fold_window: Duration,
+    /// `FLEET_INCIDENT_CUSTOMERS` (default 3) and `FLEET_WINDOW_SECONDS` (default 600): that
+    /// many distinct customers of one tool failing (or turning INVALID) within the window
+    /// open one incident for the tool instead of a page each ([`crate::decide::fleet`]).
+    pub fleet: Fleet,
     /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
     /// when set, only these callers may use the backend routes, whatever else IAM lets
     /// invoke the API ([`crate::backend::check_caller`]).
@@ -63,6 +68,11 @@ impl Settings {
             tombstone_retention: Duration::days(positive("TOMBSTONE_RETENTION_DAYS", 30)?),
             claim_expiry: Duration::seconds(positive("CLAIM_EXPIRY_SECONDS", 30)?),
             fold_window: Duration::seconds(positive("ALERT_FOLD_WINDOW_SECONDS", 900)?),
+            fleet: Fleet {
+                customers: u32::try_from(positive("FLEET_INCIDENT_CUSTOMERS", 3)?)
+                    .unwrap_or(u32::MAX),
+                window: Duration::seconds(positive("FLEET_WINDOW_SECONDS", 600)?),
+            },
             allowed_backend_callers: std::env::var("ALLOWED_BACKEND_CALLERS")
                 .unwrap_or_default()
                 .split(',')
@@ -82,6 +92,10 @@ impl Settings {
             tombstone_retention: Duration::days(30),
             claim_expiry: Duration::seconds(30),
             fold_window: Duration::minutes(15),
+            fleet: Fleet {
+                customers: 3,
+                window: Duration::minutes(10),
+            },
             allowed_backend_callers: Vec::new(),
         }
     }

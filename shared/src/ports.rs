@@ -6,6 +6,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
+use crate::decide::fleet::{FleetRecord, Incident, Strike};
 use crate::decide::{
     Alert, Descriptive, Failure, FailureRecord, Mapping, StateUpdate, Status, Tombstone,
 };
@@ -328,6 +329,80 @@ pub trait FailureStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Nothing to report on `key`: leave the sparse index.
     fn tidy(&self, key: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// What counting a strike on its fleet record found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Struck {
+    /// The record before the strike; for a repeat, as it stands (the strike counted).
+    pub before: FleetRecord,
+    /// An earlier try of the same event counted it: nothing written.
+    pub repeat: bool,
+}
+
+/// What opening an incident found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// This event opened it (now, or on an earlier try): page it.
+    Ours,
+    /// Another strike opened one first: this one is counted on it.
+    Other,
+}
+
+/// The fleet records of the idempotency table: one per tool and kind, counting which
+/// customers failed when, and the incident open on it. Every change is one conditional write.
+pub trait FleetStore: Send + Sync {
+    /// Counts `strike` at `now` (refused if it is the customer's last counted: a repeat).
+    fn strike(
+        &self,
+        strike: &Strike,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Struck, Error>> + Send;
+    /// Takes back the failure a duplicate counted again (if it is still the customer's last).
+    fn unstrike(&self, strike: &Strike) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Opens `incident` on the record `key` unless one is open.
+    fn open_incident(
+        &self,
+        key: &str,
+        incident: &Incident,
+    ) -> impl Future<Output = Result<Opened, Error>> + Send;
+    /// Marks `customer` recovered on the record `key`, if it is on it: the record after
+    /// (`None`: not on it).
+    fn recover(
+        &self,
+        key: &str,
+        customer: &str,
+    ) -> impl Future<Output = Result<Option<FleetRecord>, Error>> + Send;
+    /// Every fleet record (a sparse index: only those).
+    fn fleet_records(&self) -> impl Future<Output = Result<Vec<FleetRecord>, Error>> + Send;
+    /// Takes the update of `r`'s incident, reporting `customers`, at `now_ms`, if no other
+    /// took one since `r` was read: `true` if this call took it.
+    fn take_update(
+        &self,
+        r: &FleetRecord,
+        customers: usize,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Gives an update taken at `now_ms` back (its publish failed).
+    fn give_back_update(
+        &self,
+        r: &FleetRecord,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Ends `r`'s incident and forgets the customers whose last failure is before
+    /// `stale_before_ms` (if nothing was counted since `r` was read).
+    fn end_incident(
+        &self,
+        r: &FleetRecord,
+        stale_before_ms: i64,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Forgets the customers of `r` whose last failure is before `before_ms`, if nothing
+    /// was counted since `r` was read.
+    fn prune(
+        &self,
+        r: &FleetRecord,
+        before_ms: i64,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 pub trait AlertPublisher: Send + Sync {

@@ -39,7 +39,7 @@ use crate::error::Error;
 use crate::event::{EndUser, Sensitive};
 use crate::kombo::{Integration, KomboApi, KomboError};
 use crate::ports::{
-    AlertPublisher, ClaimStore, FailureStore, MappingStore, ReconcileStore, Tombstoned,
+    AlertPublisher, ClaimStore, FailureStore, FleetStore, MappingStore, ReconcileStore, Tombstoned,
 };
 use crate::webhook::{App, Outcome};
 
@@ -286,7 +286,15 @@ fn state(
                 },
                 last_event_id: event_id.clone(),
             },
-            descriptive: Descriptive::default(),
+            // What the row knows: the tool's fleet record counts the INVALID (the row's
+            // own fields are never overwritten by it).
+            descriptive: Descriptive {
+                origin_id: row.origin_id.clone(),
+                tool: Some(row.tool.clone()).filter(|t| !t.is_empty()),
+                category: Some(row.category.clone()).filter(|c| !c.is_empty()),
+                organization_name: Some(row.organization_name.clone()).filter(|o| !o.is_empty()),
+                creator_email: None,
+            },
             invalid,
             recovers,
         },
@@ -324,6 +332,12 @@ pub struct Report {
     pub invalid_paged: u32,
     /// Of those, out of INVALID (ACTIVE again): the "recovered" notice sent.
     pub recovered_notified: u32,
+    /// Of the newly INVALID, the one that opened its tool's fleet incident (its page is
+    /// the incident's; also counted in `invalid_paged`).
+    pub incidents_opened: u32,
+    /// Newly INVALID (or recovered) rows counted on their tool's open fleet incident
+    /// instead of paging.
+    pub in_incident: u32,
     /// Rows in step whose `usable` attribute was absent (written by an earlier version)
     /// or wrong, now set.
     pub usable_set: u32,
@@ -351,7 +365,7 @@ pub struct Reconciler<S, P, K> {
 
 impl<S, P, K> Reconciler<S, P, K>
 where
-    S: MappingStore + ClaimStore + ReconcileStore + FailureStore,
+    S: MappingStore + ClaimStore + ReconcileStore + FailureStore + FleetStore,
     P: AlertPublisher,
     K: KomboApi,
 {
@@ -509,6 +523,16 @@ where
                         report.state_repaired += 1;
                         report.invalid_paged += 1;
                     }
+                    Outcome::IncidentOpened => {
+                        report.state_repaired += 1;
+                        report.invalid_paged += 1;
+                        report.incidents_opened += 1;
+                    }
+                    // Counted on the tool's open fleet incident instead of paging.
+                    Outcome::InIncident => {
+                        report.state_repaired += 1;
+                        report.in_incident += 1;
+                    }
                     // A previous run's page or notice that went out, a newer state, a
                     // tombstone a webhook wrote meanwhile: nothing changed.
                     _ => {
@@ -625,6 +649,7 @@ impl Report {
             ("ReconcileStateRepaired", self.state_repaired),
             ("ReconcileInvalidPaged", self.invalid_paged),
             ("ReconcileRecoveredNotified", self.recovered_notified),
+            ("FleetIncidentsOpened", self.incidents_opened),
             ("ReconcileFailures", self.failures),
             (
                 "ReconcileRateLimited",
@@ -642,6 +667,7 @@ impl Report {
                 "dry_run": self.dry_run,
                 "in_step": self.in_step,
                 "usable_set": self.usable_set,
+                "in_incident": self.in_incident,
                 "stopped": self.stopped,
                 "started_after": self.started_after,
                 "changes": self.changes,

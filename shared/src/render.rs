@@ -29,7 +29,7 @@ pub fn message_structure(alert: &Alert) -> String {
 
 /// Every field, for automation (`default`, `sqs`, `lambda`).
 pub fn machine(alert: &Alert) -> Value {
-    json!({
+    let mut v = json!({
         "schema": "kombo-webhooks/alert/1",
         "kind": alert.kind.as_str(),
         "subject": alert.subject,
@@ -40,7 +40,11 @@ pub fn machine(alert: &Alert) -> Value {
         "event_id": alert.event_id,
         "log_url": alert.log_url,
         "attributes": alert.attributes.iter().map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str()))).collect::<serde_json::Map<_, _>>(),
-    })
+    });
+    if let Some(incident) = &alert.incident {
+        v["incident"] = incident.clone();
+    }
+    v
 }
 
 /// The labels a chat channel does not get: it is read by more people than on-call's

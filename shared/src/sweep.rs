@@ -9,15 +9,22 @@
 //! sweep took, and the other way round), published exactly once (a claim on
 //! `sweep:<record>:<window start>`), then marked sent. A summary whose publish failed is
 //! still marked taken, and the next run sends it.
+//!
+//! It also keeps the fleet incidents ([`crate::decide::fleet`]): a summary of a customer
+//! counted on its tool's open incident is folded into it (taken, not sent); an incident
+//! that grew gets at most one update per window; one quiet for a whole window ends with
+//! one "incident over" notice (a claim on `fleet-over:<incident id>`); customers whose last
+//! failure is older than a window are forgotten.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::deadline::{Deadline, UNDO_RESERVE};
+use crate::decide::fleet::{self, FleetKind, FleetRecord};
 use crate::decide::notices::summary_notice;
 use crate::decide::{FailureRecord, epoch_ms};
 use crate::error::Error;
-use crate::ports::{AlertPublisher, ClaimStore, FailureStore, MappingStore};
+use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, MappingStore};
 use crate::webhook::{App, Outcome};
 
 const DDB: &str = "DynamoDB";
@@ -34,6 +41,12 @@ pub struct SweepReport {
     pub summaries: u32,
     /// Records with nothing to report, taken off the index.
     pub tidied: u32,
+    /// Summaries of customers counted on their tool's open fleet incident: taken, not sent.
+    pub folded_into_incidents: u32,
+    /// Fleet incidents that grew: updates sent.
+    pub incident_updates: u32,
+    /// Fleet incidents quiet for a whole window: "incident over" sent.
+    pub incidents_ended: u32,
     /// Records that failed (a write or publish); the next run tries again.
     pub failures: u32,
     /// The run ended at its deadline before every record was done.
@@ -46,7 +59,7 @@ pub struct Sweeper<S, P> {
 
 impl<S, P> Sweeper<S, P>
 where
-    S: MappingStore + ClaimStore + FailureStore,
+    S: MappingStore + ClaimStore + FailureStore + FleetStore,
     P: AlertPublisher,
 {
     /// The Lambda handler (an EventBridge schedule's event): one run, its report as the
@@ -74,9 +87,10 @@ where
         let now = (self.app.clock)();
         let closed_before = epoch_ms(now - self.app.settings.fold_window);
         let store = &self.app.store;
-        let records = deadline
-            .run(DDB, store.closed_windows(closed_before))
-            .await?;
+        let (records, fleets) = tokio::try_join!(
+            Box::pin(deadline.run(DDB, store.closed_windows(closed_before))),
+            Box::pin(deadline.run(DDB, store.fleet_records())),
+        )?;
         let mut report = SweepReport::default();
         for record in records {
             if deadline.remaining() < RECORD_BUDGET {
@@ -84,6 +98,29 @@ where
                 break;
             }
             report.checked += 1;
+            // A customer counted on its tool's incident: the incident reports it.
+            let customer = record
+                .key
+                .strip_prefix("failures#")
+                .and_then(|k| k.strip_suffix(&format!("#{}", record.tool)));
+            let in_incident = customer.is_some_and(|c| {
+                fleets.iter().any(|f| {
+                    f.kind == FleetKind::ConnectionFailures
+                        && f.tool == record.tool
+                        && f.in_incident(c, &self.app.settings.fleet)
+                })
+            });
+            if in_incident {
+                match self.fold(&record, deadline).await {
+                    Ok(true) => report.folded_into_incidents += 1,
+                    Ok(false) => report.tidied += 1,
+                    Err(e) => {
+                        tracing::warn!(record = %record.key, error = %e, "summary not folded; the next run tries again");
+                        report.failures += 1;
+                    }
+                }
+                continue;
+            }
             match self.sweep(&record, now, deadline).await {
                 Ok(true) => report.summaries += 1,
                 Ok(false) => report.tidied += 1,
@@ -93,7 +130,124 @@ where
                 }
             }
         }
+        for fleet in &fleets {
+            if deadline.remaining() < RECORD_BUDGET {
+                report.stopped = Some("deadline");
+                break;
+            }
+            match self.incident(fleet, now, deadline).await {
+                Ok(Kept::Updated) => report.incident_updates += 1,
+                Ok(Kept::Ended) => report.incidents_ended += 1,
+                Ok(Kept::Nothing) => {}
+                Err(e) => {
+                    tracing::warn!(record = %fleet.key, error = %e, "fleet incident not kept; the next run tries again");
+                    report.failures += 1;
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// A summary of a customer on its tool's incident: taken and marked sent without
+    /// sending (the incident counts its failures). `true`: taken.
+    async fn fold(&self, r: &FailureRecord, deadline: Deadline) -> Result<bool, Error> {
+        let store = &self.app.store;
+        let id = match &r.summary {
+            Some((id, _)) => id.clone(),
+            None if r.folded > 0 => {
+                if !deadline.run(DDB, store.take_summary(r)).await? {
+                    return Ok(false);
+                }
+                r.summary_id()
+            }
+            None => {
+                deadline.run(DDB, store.tidy(&r.key)).await?;
+                return Ok(false);
+            }
+        };
+        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
+        Ok(true)
+    }
+
+    /// One fleet record: end its incident if a whole window passed without a failure, or
+    /// send an update if it grew and none went out for a window; forget stale customers.
+    async fn incident(
+        &self,
+        r: &FleetRecord,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Kept, Error> {
+        let store = &self.app.store;
+        let settings = &self.app.settings.fleet;
+        let now_ms = epoch_ms(now);
+        let stale_before = now_ms - settings.window_ms();
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let Some(incident) = &r.incident else {
+            if r.members.iter().any(|m| m.last_ms < stale_before) {
+                deadline.run(DDB, store.prune(r, stale_before)).await?;
+            }
+            return Ok(Kept::Nothing);
+        };
+        if r.incident_over(settings, now_ms) {
+            let Some(notice) = fleet::over_notice(r, settings) else {
+                return Ok(Kept::Nothing);
+            };
+            let claim = format!("fleet-over:{}", incident.id);
+            let sent = self
+                .app
+                .once(&claim, now, deadline, Outcome::AlreadyAlerted, async {
+                    soft.run("SNS", self.app.alerts.publish(&notice))
+                        .await
+                        .map(|()| Outcome::Alerted)
+                })
+                .await;
+            let outcome = match sent {
+                Err(Error::InProgress(_)) => return Ok(Kept::Nothing),
+                other => other?,
+            };
+            deadline
+                .run(DDB, store.end_incident(r, stale_before))
+                .await?;
+            if outcome != Outcome::Alerted {
+                return Ok(Kept::Nothing);
+            }
+            let customers = u32::try_from(r.incident_members(settings).len()).unwrap_or(u32::MAX);
+            println!(
+                "{}",
+                crate::telemetry::run_line(
+                    "failure-sweep",
+                    "fleet incident over",
+                    false,
+                    now,
+                    &[("FleetIncidentCustomers", customers)],
+                    serde_json::json!({
+                        "incident_id": incident.id,
+                        "tool": r.tool,
+                        "kind": r.kind.as_str(),
+                    }),
+                )
+            );
+            return Ok(Kept::Ended);
+        }
+        let grew = r.incident_members(settings).len() > incident.reported as usize;
+        if !grew || now_ms - incident.reported_ms < settings.window_ms() {
+            return Ok(Kept::Nothing);
+        }
+        let Some(update) = fleet::update_notice(r, settings) else {
+            return Ok(Kept::Nothing);
+        };
+        let customers = r.incident_members(settings).len();
+        if !soft
+            .run(DDB, store.take_update(r, customers, now_ms))
+            .await?
+        {
+            return Ok(Kept::Nothing);
+        }
+        if let Err(e) = soft.run("SNS", self.app.alerts.publish(&update)).await {
+            deadline.run(DDB, store.give_back_update(r, now_ms)).await?;
+            return Err(e);
+        }
+        Ok(Kept::Updated)
     }
 
     /// One record: finish a summary taken before, take and send one, or leave the index.
@@ -139,6 +293,13 @@ where
     }
 }
 
+/// What the sweep did with a fleet record.
+enum Kept {
+    Nothing,
+    Updated,
+    Ended,
+}
+
 impl SweepReport {
     /// The run's one log line, its figures also as metrics (Embedded Metric Format,
     /// namespace `KomboWebhooks`, dimension `Function`).
@@ -152,8 +313,14 @@ impl SweepReport {
                 ("SweepChecked", self.checked),
                 ("SweepSummaries", self.summaries),
                 ("SweepFailures", self.failures),
+                ("FleetIncidentUpdates", self.incident_updates),
+                ("FleetIncidentsEnded", self.incidents_ended),
             ],
-            serde_json::json!({"tidied": self.tidied, "stopped": self.stopped}),
+            serde_json::json!({
+                "tidied": self.tidied,
+                "folded_into_incidents": self.folded_into_incidents,
+                "stopped": self.stopped,
+            }),
         )
     }
 }

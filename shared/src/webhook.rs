@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::config::Settings;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT, UNDO_RESERVE};
+use crate::decide::fleet::{self, Incident, Strike, Verdict};
 use crate::decide::notices::{page_with_folded, resolved_notice};
 use crate::decide::{
     Alert, Decide, Decision, Failure, Mapping, Resolution, StateUpdate, Status, epoch_ms,
@@ -18,8 +19,8 @@ use crate::decide::{
 use crate::error::Error;
 use crate::event::{self, ParseError, WebhookEvent};
 use crate::ports::{
-    AlertPublisher, Claim, ClaimStore, Count, Counted, FailureStore, Inserted, MappingStore,
-    PAGE_SENT, PageClaim, Resolving, StateApplied, Tombstoned,
+    AlertPublisher, Claim, ClaimStore, Count, Counted, FailureStore, FleetStore, Inserted,
+    MappingStore, Opened, PAGE_SENT, PageClaim, Resolving, StateApplied, Struck, Tombstoned,
 };
 use crate::signature::Secrets;
 
@@ -76,6 +77,12 @@ pub enum Outcome {
     StateRecordedRecovered,
     /// A newer state is stored already: nothing changed.
     IgnoredStale,
+    /// This failure (or INVALID) was the tool's customer that reached the threshold: the
+    /// fleet incident opened and its page was published.
+    IncidentOpened,
+    /// Counted on the tool's open fleet incident: the customer's own page (or "recovered"
+    /// notice) folded into it.
+    InIncident,
 }
 
 impl Outcome {
@@ -96,6 +103,8 @@ impl Outcome {
             Outcome::StateRecordedAlerted => "state_recorded_alerted",
             Outcome::StateRecordedRecovered => "state_recorded_recovered",
             Outcome::IgnoredStale => "ignored_stale",
+            Outcome::IncidentOpened => "incident_opened",
+            Outcome::InIncident => "folded_into_incident",
         }
     }
 }
@@ -112,13 +121,17 @@ struct Metrics {
     alerts_folded: u8,
     alerts_resolved: u8,
     dependency_failures: u8,
+    fleet_incidents_opened: u8,
 }
 
 impl Metrics {
     fn of(result: &Result<Outcome, Error>) -> Self {
         let published = matches!(
             result,
-            Ok(Outcome::Alerted | Outcome::StoredUnassigned | Outcome::StateRecordedAlerted)
+            Ok(Outcome::Alerted
+                | Outcome::StoredUnassigned
+                | Outcome::StateRecordedAlerted
+                | Outcome::IncidentOpened)
         );
         Metrics {
             signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
@@ -127,23 +140,25 @@ impl Metrics {
                 Err(Error::Unauthorized(crate::signature::MISMATCH))
             )),
             alerts_published: u8::from(published),
-            alerts_folded: u8::from(matches!(result, Ok(Outcome::Folded))),
+            alerts_folded: u8::from(matches!(result, Ok(Outcome::Folded | Outcome::InIncident))),
             alerts_resolved: u8::from(matches!(
                 result,
                 Ok(Outcome::Resolved | Outcome::StateRecordedRecovered)
             )),
             dependency_failures: u8::from(matches!(result, Err(e) if e.status().is_server_error())),
+            fleet_incidents_opened: u8::from(matches!(result, Ok(Outcome::IncidentOpened))),
         }
     }
 
     /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
     /// `signature_failures` (every 401), `signature_mismatches` (a well-formed signature that
     /// matches no secret: what a one-sided rotation looks like), `alerts_published` (pages
-    /// and notices that need someone), `alerts_folded` (failures counted instead of paged), `alerts_resolved` ("resolved"
-    /// and "recovered" notices), `dependency_failures`, by `event_type` and
+    /// and notices that need someone), `alerts_folded` (failures counted instead of paged,
+    /// on the customer's window or a fleet incident), `alerts_resolved` ("resolved" and
+    /// "recovered" notices), `dependency_failures`, `FleetIncidentsOpened`, by `event_type` and
     /// `outcome`, by `event_type`, and in all. Only the timestamp changes per request.
     fn emf(&self, now: OffsetDateTime) -> String {
-        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"signature_mismatches","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"}]}]"#;
+        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"signature_mismatches","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"},{"Name":"FleetIncidentsOpened","Unit":"Count"}]}]"#;
         let ms = now.unix_timestamp_nanos() / 1_000_000;
         format!(r#"{{"Timestamp":{ms},{DIRECTIVE}}}"#)
     }
@@ -167,7 +182,7 @@ struct Facts {
     integration_id: Option<String>,
 }
 
-impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
+impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher> App<S, P> {
     /// The Lambda handler: always answers (errors become their HTTP status).
     pub async fn handle<E: Webhook>(
         &self,
@@ -220,6 +235,7 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                     alerts_folded = m.alerts_folded,
                     alerts_resolved = m.alerts_resolved,
                     dependency_failures = m.dependency_failures,
+                    FleetIncidentsOpened = m.fleet_incidents_opened,
                     _aws = %emf,
                     $($rest)+
                 )
@@ -424,12 +440,14 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         .await
     }
 
-    /// Counts a failure on its customer's record, once per event: the one that opens a
-    /// window pages (reporting what the previous window folded); the rest of the window is
-    /// counted. The count goes out with the claim (one round trip: a page costs three with
-    /// the publish and the completion); a retry of the failure that opened the window pages
-    /// again (its page failed); a duplicate of a failure handled before takes back the count
-    /// it made where the window that counted it had closed.
+    /// Counts a failure on its customer's record and on its tool's fleet record, once per
+    /// event: the one that opens a window pages (reporting what the previous window
+    /// folded), unless the tool's fleet incident takes it (it is open: counted on it; this
+    /// failure reached the threshold: the incident's page instead); the rest of the window
+    /// is counted. Both counts go out with the claim (one round trip: a page costs three
+    /// with the publish and the completion, an incident's page four with its opening); a
+    /// retry of the failure that paged pages again (its page failed); a duplicate of a
+    /// failure handled before takes back the counts it made again.
     async fn count_failure(
         &self,
         event_id: &str,
@@ -438,37 +456,123 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
-        let count = Box::pin(soft.run(DDB, self.store.count_failure(failure, now)));
+        let strike = Strike::of_failure(failure);
+        let strike = &strike;
+        let counts = Box::pin(async move {
+            tokio::try_join!(
+                Box::pin(soft.run(DDB, self.store.count_failure(failure, now))),
+                Box::pin(soft.run(DDB, self.store.strike(strike, now))),
+            )
+        });
         self.once_alongside(
             event_id,
             now,
             deadline,
             Duplicate {
                 answer: Outcome::AlreadyAlerted,
-                // What the count beside the claim changed, taken back.
-                undo: |count: Count| async move {
-                    if let Some(wrote) = count.wrote
-                        && let Err(e) = deadline
-                            .run(DDB, self.store.uncount(failure, wrote))
-                            .await
-                    {
+                // What the counts beside the claim changed, taken back.
+                undo: |(count, struck): (Count, Struck)| async move {
+                    let uncount = async {
+                        match count.wrote {
+                            Some(wrote) => {
+                                deadline.run(DDB, self.store.uncount(failure, wrote)).await
+                            }
+                            None => Ok(()),
+                        }
+                    };
+                    let unstrike = async {
+                        if struck.repeat {
+                            Ok(())
+                        } else {
+                            deadline.run(DDB, self.store.unstrike(strike)).await
+                        }
+                    };
+                    let (a, b) = tokio::join!(Box::pin(uncount), Box::pin(unstrike));
+                    if let Err(e) = a.and(b) {
                         tracing::error!(event_id, error = %e, "a duplicate's count was not taken back");
                     }
                 },
             },
-            count,
-            |count| async move {
-                match count.counted {
-                    Counted::Folded => Ok(Outcome::Folded),
-                    Counted::Page { carried } => {
-                        let page = page_with_folded(&failure.page, carried);
-                        soft.run(SNS, self.alerts.publish(&page)).await?;
-                        Ok(Outcome::Alerted)
+            counts,
+            |(count, struck)| async move {
+                match self.judge(strike, &struck, now) {
+                    Verdict::InIncident { .. } => Ok(Outcome::InIncident),
+                    Verdict::Open {
+                        incident_id,
+                        since_ms,
+                    } => {
+                        self.open_incident(strike, &struck, incident_id, since_ms, now, soft)
+                            .await
                     }
+                    Verdict::Alone => match count.counted {
+                        Counted::Folded => Ok(Outcome::Folded),
+                        Counted::Page { carried } => {
+                            let page = page_with_folded(&failure.page, carried);
+                            soft.run(SNS, self.alerts.publish(&page)).await?;
+                            Ok(Outcome::Alerted)
+                        }
+                    },
                 }
             },
         )
         .await
+    }
+
+    /// What a strike means, from its fleet record as it stood.
+    fn judge(&self, strike: &Strike, struck: &Struck, now: OffsetDateTime) -> Verdict {
+        fleet::judge(
+            &struck.before,
+            strike,
+            struck.repeat,
+            &self.settings.fleet,
+            epoch_ms(now),
+        )
+    }
+
+    /// Opens the fleet incident `id` for `strike` and pages it, unless another strike
+    /// opened one first (then this one is counted on it). A retry of the strike that opened
+    /// it pages again.
+    async fn open_incident(
+        &self,
+        strike: &Strike,
+        struck: &Struck,
+        id: String,
+        since_ms: i64,
+        now: OffsetDateTime,
+        soft: Deadline,
+    ) -> Result<Outcome, Error> {
+        let now_ms = epoch_ms(now);
+        let after = struck.before.with_strike(strike, struck.repeat, now_ms);
+        let page = fleet::incident_page(&after, &id, since_ms, &self.settings.fleet);
+        let reported = after
+            .members
+            .iter()
+            .filter(|m| m.last_ms >= since_ms)
+            .count();
+        let opened_seq = after
+            .members
+            .iter()
+            .find(|m| m.customer == strike.customer)
+            .map_or(0, |m| m.seq);
+        let incident = Incident {
+            id,
+            opened_by: strike.event_id.clone(),
+            opened_seq,
+            opened_ms: now_ms,
+            since_ms,
+            reported: u32::try_from(reported).unwrap_or(u32::MAX),
+            reported_ms: now_ms,
+        };
+        match soft
+            .run(DDB, self.store.open_incident(&strike.key(), &incident))
+            .await?
+        {
+            Opened::Other => Ok(Outcome::InIncident),
+            Opened::Ours => {
+                soft.run(SNS, self.alerts.publish(&page)).await?;
+                Ok(Outcome::IncidentOpened)
+            }
+        }
     }
 
     /// Resolves the customer's failures on record for this create's tool; if there were
@@ -537,20 +641,49 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         if !result.announce {
             return Ok(recorded(result.applied));
         }
-        self.once(event_id, now, deadline, Outcome::AlreadyAlerted, async {
-            // Both awaited, whatever the other does: the row keeps the name even when the
-            // notice fails (its retry, perhaps after a newer state, finds it there).
-            let (noted, published) = tokio::join!(
-                Box::pin(soft.run(
-                    DDB,
-                    self.store.note_recovery(&update.integration_id, event_id)
-                )),
-                Box::pin(soft.run(SNS, self.alerts.publish(notice))),
-            );
-            noted
-                .and(published)
-                .map(|()| Outcome::StateRecordedRecovered)
-        })
+        // Counted on the tool's INVALID incident, if the integration is one of its
+        // customers: the notice is folded into the incident's end.
+        let key = Strike::recovery_key(update);
+        let id = update.integration_id.as_str();
+        let recovering = Box::pin(async move {
+            match &key {
+                Some(key) => soft.run(DDB, self.store.recover(key, id)).await,
+                None => Ok(None),
+            }
+        });
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyAlerted,
+                undo: nothing,
+            },
+            recovering,
+            |record| async move {
+                let folded = record.is_some_and(|r| r.in_incident(id, &self.settings.fleet));
+                // Both awaited, whatever the other does: the row keeps the name even when
+                // the notice fails (its retry, perhaps after a newer state, finds it there).
+                let publish = async {
+                    if folded {
+                        Ok(())
+                    } else {
+                        soft.run(SNS, self.alerts.publish(notice)).await
+                    }
+                };
+                let (noted, published) = tokio::join!(
+                    Box::pin(soft.run(DDB, self.store.note_recovery(id, event_id))),
+                    Box::pin(publish),
+                );
+                noted.and(published).map(|()| {
+                    if folded {
+                        Outcome::InIncident
+                    } else {
+                        Outcome::StateRecordedRecovered
+                    }
+                })
+            },
+        )
         .await
     }
 
@@ -572,12 +705,28 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
         let until = now + self.settings.claim_expiry;
         let mine = PageClaim::value(event_id, &uuid::Uuid::new_v4().to_string(), epoch_ms(until));
         let id = update.integration_id.as_str();
-        let result = soft
-            .run(DDB, self.store.update_state(update, Some(&mine)))
-            .await?;
+        // Counted on the tool's fleet record at the same time (one round trip for both).
+        let strike = Strike::of_invalid(update, event_id);
+        let striking = async {
+            match &strike {
+                Some(strike) => soft
+                    .run(DDB, self.store.strike(strike, now))
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (result, struck) = tokio::try_join!(
+            Box::pin(soft.run(DDB, self.store.update_state(update, Some(&mine)))),
+            Box::pin(striking),
+        )?;
         if !result.announce {
             return Ok(recorded(result.applied));
         }
+        let verdict = match (&strike, &struck) {
+            (Some(strike), Some(struck)) => self.judge(strike, struck, now),
+            _ => Verdict::Alone,
+        };
         match result.page {
             PageClaim::Ours => {}
             PageClaim::Sent => return Ok(Outcome::AlreadyAlerted),
@@ -601,10 +750,24 @@ impl<S: MappingStore + ClaimStore + FailureStore, P: AlertPublisher> App<S, P> {
                     .await?
             }
         }
-        let paged = soft
-            .run(SNS, self.alerts.publish(alert))
-            .await
-            .map(|()| Outcome::StateRecordedAlerted);
+        let paged = match (verdict, &strike, &struck) {
+            (Verdict::InIncident { .. }, _, _) => Ok(Outcome::InIncident),
+            (
+                Verdict::Open {
+                    incident_id,
+                    since_ms,
+                },
+                Some(strike),
+                Some(struck),
+            ) => {
+                self.open_incident(strike, struck, incident_id, since_ms, now, soft)
+                    .await
+            }
+            _ => soft
+                .run(SNS, self.alerts.publish(alert))
+                .await
+                .map(|()| Outcome::StateRecordedAlerted),
+        };
         settle(
             event_id,
             paged,

@@ -149,3 +149,179 @@ async fn every_subscriber_gets_its_rendering_and_readme_shows_them_exactly() {
     assert_eq!(posted, default);
     assert_eq!(notification["Subject"], p["Subject"]);
 }
+
+/// `docs/on-call.md`'s fleet examples, through the built binaries with the template's
+/// defaults (3 customers, 10 min): three customers of workday fail (the third's delivery
+/// opens the incident: its page is checked in all three renderings), a fourth is counted on
+/// it; the sweep's update and "incident over" come after the stored times are moved back by
+/// a window (as eleven minutes passing would). The incident id (the opening's epoch ms) is
+/// the one thing that differs per run: the docs show `connection-failures:workday:<ms>`.
+#[tokio::test]
+async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
+    let stack = Stack::new("fleet-docs");
+    let dir = std::env::temp_dir().join(format!("kombo-fleet-docs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let proxy = FaultServer::proxy(&stack.endpoint, &[]);
+    let env = |function: &str| {
+        with_env(
+            template_env(&stack, function),
+            "AWS_ENDPOINT_URL_SNS",
+            &proxy.endpoint,
+        )
+    };
+    let customers = [
+        ("36123", "Acme, Inc.", "C3xUo6XAsB2sbKC7M1gyXaRX"),
+        ("48213", "Beta GmbH", "9hQ2vTt4bW1mXo7ZsRkqPe3L"),
+        ("51007", "Gamma Ltd", "Vn5cYw8JkL2pQa6DuEr1TgHs"),
+        ("60412", "Delta AG", "Mb7KsQ3nXe9Wd2FtYu5RaLc8"),
+    ];
+    let files: Vec<std::path::PathBuf> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, (origin, org, log))| {
+            let mut body: Value =
+                serde_json::from_str(&flow_failed_body(&format!("fleet-{i}"), Some(origin)))
+                    .unwrap();
+            body["data"]["end_user"]["organization_name"] = (*org).into();
+            body["data"]["log_url"] =
+                format!("https://app.kombo.dev/env/production/logs/{log}").into();
+            event_file(&dir, &format!("f{i}"), FLOW_FAILED, &body.to_string())
+        })
+        .collect();
+    let (result, log) = invoke_files(
+        "connection-flow-failed",
+        &env("connection-flow-failed"),
+        &files,
+        10_000,
+    );
+    assert_eq!(
+        answers(&result),
+        [
+            (200, "alerted".to_owned()),
+            (200, "alerted".to_owned()),
+            (200, "incident_opened".to_owned()),
+            (200, "folded_into_incident".to_owned()),
+        ],
+        "{log}"
+    );
+    let published = proxy.published().await;
+    assert_eq!(published.len(), 3, "{published:?}");
+    let page = &published[2];
+    let message: Value = serde_json::from_str(page["Message"].as_str().unwrap()).unwrap();
+    let default: Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+    let id = default["incident"]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = "connection-failures:workday:1796300000000";
+    let docs = |s: &str| s.replace(&id, shown);
+    assert_eq!(
+        page["Subject"],
+        "Kombo connections failing for workday: 3 customers in 10 min"
+    );
+    assert_eq!(
+        readme_example("fleet-email"),
+        docs(message["email"].as_str().unwrap()),
+        "docs/on-call.md's fleet e-mail"
+    );
+    let https: Value = serde_json::from_str(&docs(message["https"].as_str().unwrap())).unwrap();
+    let readme_https: Value = serde_json::from_str(&readme_example("fleet-https")).unwrap();
+    assert_eq!(readme_https, https, "actual:\n{https:#}");
+    let default: Value = serde_json::from_str(&docs(message["default"].as_str().unwrap())).unwrap();
+    let readme_default: Value = serde_json::from_str(&readme_example("fleet-default")).unwrap();
+    assert_eq!(readme_default, default, "actual:\n{default:#}");
+    let alerts = stack.alerts().await;
+    assert_eq!(
+        alerts[2]["MessageAttributes"]["alert_kind"]["Value"],
+        "fleet-incident"
+    );
+    assert_eq!(
+        alerts[2]["MessageAttributes"]["fleet_kind"]["Value"],
+        "connection-failures"
+    );
+
+    // Eleven minutes on: the update (the incident is a window old and grew), then the end
+    // (nothing failed for a window).
+    let ddb = stack.ddb().await;
+    let key = "fleet#connection-failures#workday";
+    let back = |attr: &str, by_ms: i64| {
+        let ddb = ddb.clone();
+        let table = stack.idempotency_table.clone();
+        let attr = attr.to_owned();
+        async move {
+            let item = ddb
+                .get_item()
+                .table_name(&table)
+                .key(
+                    "event_id",
+                    aws_sdk_dynamodb::types::AttributeValue::S(key.into()),
+                )
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            let was: i64 = item[&attr].as_n().unwrap().parse().unwrap();
+            ddb.update_item()
+                .table_name(&table)
+                .key(
+                    "event_id",
+                    aws_sdk_dynamodb::types::AttributeValue::S(key.into()),
+                )
+                .update_expression("SET #a = :v")
+                .expression_attribute_names("#a", &attr)
+                .expression_attribute_values(
+                    ":v",
+                    aws_sdk_dynamodb::types::AttributeValue::N((was - by_ms).to_string()),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    const ELEVEN_MIN: i64 = 11 * 60 * 1000;
+    back("incident_reported_ms", ELEVEN_MIN).await;
+    let sweep = |what: &str| {
+        let file = dir.join(format!("sweep-{what}.json"));
+        std::fs::copy(
+            repo_root().join("events/failure-sweep-scheduled.json"),
+            &file,
+        )
+        .unwrap();
+        let (result, log) = invoke_files("failure-sweep", &env("failure-sweep"), &[file], 30_000);
+        let report = result["responses"][0]["response"].clone();
+        assert_eq!(report["failures"], 0, "{report}\n{log}");
+        report
+    };
+    assert_eq!(sweep("update")["incident_updates"], 1);
+    for attr in ["incident_opened_ms", "incident_since_ms"]
+        .into_iter()
+        .map(String::from)
+        .chain(customers.iter().map(|(origin, ..)| format!("s#{origin}")))
+    {
+        back(&attr, ELEVEN_MIN).await;
+    }
+    assert_eq!(sweep("end")["incidents_ended"], 1);
+    let published = proxy.published().await;
+    assert_eq!(published.len(), 5, "{published:?}");
+    for (i, name) in [(3, "fleet-update-email"), (4, "fleet-over-email")] {
+        let message: Value =
+            serde_json::from_str(published[i]["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            readme_example(name),
+            docs(message["email"].as_str().unwrap()),
+            "docs/on-call.md's {name}; subject {}",
+            published[i]["Subject"]
+        );
+    }
+    assert_eq!(
+        published[3]["Subject"],
+        "Kombo connections failing for workday: now 4 customers"
+    );
+    assert_eq!(
+        published[4]["Subject"],
+        "Over: Kombo connections failing for workday (4 customers)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -967,7 +967,7 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
         if i % 5 == 0 {
             for _ in 0..3 {
                 // One customer each: failures of one customer fold into one page
-                // (oncall.rs); here each is a page of its own.
+                // (oncall.rs); here each customer is one of the tool's fleet (fleet.rs).
                 let body = flow_failed_body(&format!("f{i}"), Some(&format!("x{i}")));
                 requests.push((FLOW_FAILED, body));
             }
@@ -1041,6 +1041,11 @@ async fn load_of_mixed_concurrent_deliveries_converges_on_the_model() {
         .map(|(k, v)| (k, v.to_owned()))
         .collect();
     assert_eq!(actual, expected, "table differs from the model");
+    // One tool's customers failing together: the first two (in the order DynamoDB
+    // serialized their fleet strikes) are paged on their own, the third opens the tool's
+    // incident (one page), the rest are counted on it.
+    let fleet = stack.settings().fleet.customers as usize;
+    let alerts = if alerts >= fleet { fleet } else { alerts };
     assert_eq!(
         stack.alerts().await.len(),
         alerts,

@@ -165,8 +165,8 @@ async fn a_hang_at_any_step_is_answered_with_the_documented_error_before_the_dea
             function: "connection-flow-failed",
             event: webhook(FLOW_FAILED, &flow_failed_body("d7", Some("cust-d7"))),
             expect: (200, "alerted"),
-            // The failure record's open goes through.
-            ddb: &["pass:UpdateItem:1", "hang:UpdateItem"],
+            // The failure record's open and the fleet record's strike go through.
+            ddb: &["pass:UpdateItem:2", "hang:UpdateItem"],
             sns: &[],
             kombo: false,
         },

@@ -227,6 +227,59 @@ async fn requests_per_event_on_the_wire() {
         STATE_CHANGED,
         state_body("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z")
     );
+    // The fleet: two more customers of workday make three (42 failed above): the third
+    // opens the tool's incident, a fourth is counted on it.
+    for (what, id, customer) in [
+        ("connection-flow-failed (2nd customer)", "ev-7", "43"),
+        ("connection-flow-failed (opens incident)", "ev-8", "44"),
+        ("connection-flow-failed (in incident)", "ev-9", "45"),
+    ] {
+        send!(
+            what,
+            ConnectionFlowFailed,
+            FLOW_FAILED,
+            flow_failed_body(id, Some(customer))
+        );
+    }
+    // The same for INVALID (workday:req turned INVALID above), and a recovery in it.
+    for (what, id, integration, state) in [
+        (
+            "state-changed INVALID (2nd)",
+            "s5",
+            "workday:inv-b",
+            "INVALID",
+        ),
+        (
+            "state-changed INVALID (opens incident)",
+            "s6",
+            "workday:inv-c",
+            "INVALID",
+        ),
+        (
+            "state-changed INVALID (in incident)",
+            "s7",
+            "workday:inv-d",
+            "INVALID",
+        ),
+        (
+            "state-changed ACTIVE (in incident)",
+            "s8",
+            "workday:inv-d",
+            "ACTIVE",
+        ),
+    ] {
+        let at = if state == "ACTIVE" {
+            "2026-11-20T15:00:00Z"
+        } else {
+            "2026-11-20T14:00:00Z"
+        };
+        send!(
+            what,
+            IntegrationStateChanged,
+            STATE_CHANGED,
+            state_changed_body(id, integration, Some("46"), state, "PASSED", at)
+        );
+    }
     let deleted = deleted_body("ev-2", "workday:req", Some("42"));
     send!(
         "integration-deleted (new)",
@@ -331,18 +384,19 @@ async fn requests_per_event_on_the_wire() {
                 0,
                 1
             ),
-            // claim with the open, page, complete
-            ("connection-flow-failed (new)", o("alerted"), 3, 1, 3),
-            // the claim finds COMPLETED; the fold beside it is refused (this event opened the window)
+            // claim with the open and the fleet strike, page, complete
+            ("connection-flow-failed (new)", o("alerted"), 4, 1, 3),
+            // the claim finds COMPLETED; the fold and the strike beside it are refused (this
+            // event opened the window, and is the customer's last strike)
             (
                 "connection-flow-failed (duplicate)",
                 o("already_alerted"),
-                2,
+                3,
                 0,
                 1
             ),
-            // claim with the fold (this container saw the window open), complete
-            ("connection-flow-failed (folded)", o("folded"), 3, 0, 2),
+            // claim with the fold (this container saw the window open) and the strike, complete
+            ("connection-flow-failed (folded)", o("folded"), 4, 0, 2),
             // write with the read alongside, claim with the resolving write, notice, complete
             (
                 "integration-created (after failures)",
@@ -361,30 +415,89 @@ async fn requests_per_event_on_the_wire() {
             ),
             // the write (its old row says it was not INVALID)
             ("state-changed ACTIVE", o("state_recorded"), 1, 0, 1),
-            // the write (it sets the page's claim on the row), page, the claim marked sent
+            // the write (it sets the page's claim on the row) with the fleet strike, page,
+            // the claim marked sent
             (
                 "state-changed becomes INVALID",
                 o("state_recorded_alerted"),
-                2,
+                3,
                 1,
                 3
             ),
-            // the write, refused (this event's own): the row says the page was sent
+            // the write and the strike, refused (this event's own): the row says the page
+            // was sent
             (
                 "state-changed INVALID (duplicate)",
                 o("already_alerted"),
-                1,
+                2,
                 0,
                 1
             ),
-            // the write (the period's claim stands: it pages nobody)
-            ("state-changed INVALID again", o("state_recorded"), 1, 0, 1),
-            // the write (it was INVALID), claim, the row's recovered_event_id with the notice, complete
+            // the write (the period's claim stands: it pages nobody) with the strike
+            ("state-changed INVALID again", o("state_recorded"), 2, 0, 1),
+            // the write (it was INVALID), claim with the fleet's recovery mark, the row's
+            // recovered_event_id with the notice, complete
             (
                 "state-changed ACTIVE after INVALID",
                 o("state_recorded_recovered"),
+                5,
+                1,
+                4
+            ),
+            // the fleet, outside and inside an incident: as a page and a fold
+            (
+                "connection-flow-failed (2nd customer)",
+                o("alerted"),
                 4,
                 1,
+                3
+            ),
+            // claim with the open and the strike, the incident's opening, its page, complete
+            (
+                "connection-flow-failed (opens incident)",
+                o("incident_opened"),
+                5,
+                1,
+                4
+            ),
+            // claim with the open and the strike, complete: no page
+            (
+                "connection-flow-failed (in incident)",
+                o("folded_into_incident"),
+                4,
+                0,
+                2
+            ),
+            (
+                "state-changed INVALID (2nd)",
+                o("state_recorded_alerted"),
+                3,
+                1,
+                3
+            ),
+            // the write with the strike, the incident's opening, its page, the row's claim
+            // marked sent
+            (
+                "state-changed INVALID (opens incident)",
+                o("incident_opened"),
+                4,
+                1,
+                4
+            ),
+            // the write with the strike, the row's claim marked sent: no page
+            (
+                "state-changed INVALID (in incident)",
+                o("folded_into_incident"),
+                3,
+                0,
+                2
+            ),
+            // the write, claim with the recovery mark, recovered_event_id, complete: no notice
+            (
+                "state-changed ACTIVE (in incident)",
+                o("folded_into_incident"),
+                5,
+                0,
                 4
             ),
             ("integration-deleted (new)", o("deleted"), 1, 0, 1),

@@ -25,7 +25,7 @@ use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
 use crate::decide::{Completion, Status, connect};
 use crate::error::Error;
 use crate::kombo::{KomboApi, token_error};
-use crate::ports::{AlertPublisher, ClaimStore, FailureStore, Inserted, MappingStore};
+use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, Inserted, MappingStore};
 
 /// The longest activation token accepted (Kombo's are JWTs of a few hundred bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
@@ -44,7 +44,7 @@ struct CompletionRequest {
 
 impl<S, P, K> Completer<S, P, K>
 where
-    S: MappingStore + ClaimStore + FailureStore,
+    S: MappingStore + ClaimStore + FailureStore + FleetStore,
     P: AlertPublisher,
     K: KomboApi,
 {

@@ -3,6 +3,7 @@
 //! carry a [`Decision`] out; [`crate::webhook`] sequences them.
 
 pub mod connect;
+pub mod fleet;
 pub mod notices;
 
 pub use connect::{CONNECT_PREFIX, Completion};
@@ -149,6 +150,12 @@ pub enum AlertKind {
     ConnectionFlowFailedSummary,
     /// An INVALID integration is ACTIVE again.
     IntegrationRecovered,
+    /// Many customers of one tool failing (or turning INVALID) together: one incident.
+    FleetIncident,
+    /// The sweep: an open incident grew.
+    FleetIncidentUpdate,
+    /// The sweep: an incident quiet for a whole window is over.
+    FleetIncidentOver,
 }
 
 impl AlertKind {
@@ -161,6 +168,9 @@ impl AlertKind {
             AlertKind::ConnectionFlowResolved => "connection-flow-resolved",
             AlertKind::ConnectionFlowFailedSummary => "connection-flow-failed-summary",
             AlertKind::IntegrationRecovered => "integration-recovered",
+            AlertKind::FleetIncident => "fleet-incident",
+            AlertKind::FleetIncidentUpdate => "fleet-incident-update",
+            AlertKind::FleetIncidentOver => "fleet-incident-over",
         }
     }
 }
@@ -189,6 +199,8 @@ pub struct Alert {
     pub log_url: Option<String>,
     /// String message attributes for subscription filter policies; empty values left out.
     pub attributes: Vec<(&'static str, String)>,
+    /// A fleet incident's figures and customers (the JSON rendering's `incident`).
+    pub incident: Option<serde_json::Value>,
 }
 
 /// What must happen for one event.
@@ -519,6 +531,10 @@ pub(crate) fn alert(
         AlertKind::ConnectionFlowResolved | AlertKind::IntegrationRecovered => {
             "Nothing to do: close the earlier page if it is still open".to_owned()
         }
+        // Built by [`fleet`], not here.
+        AlertKind::FleetIncident | AlertKind::FleetIncidentUpdate | AlertKind::FleetIncidentOver => {
+            "See the incident's thread".to_owned()
+        }
     });
 
     let mut attributes = vec![
@@ -544,6 +560,7 @@ pub(crate) fn alert(
         event_id: event_id.to_owned(),
         log_url,
         attributes,
+        incident: None,
     };
     alert.rebuild_message();
     alert

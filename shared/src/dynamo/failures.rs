@@ -68,15 +68,15 @@ enum Conditional {
     Refused(Option<Item>),
 }
 
-fn number(item: &Item, field: &str) -> Option<i64> {
+pub(super) fn number(item: &Item, field: &str) -> Option<i64> {
     item.get(field)?.as_n().ok()?.parse().ok()
 }
 
-fn string(item: &Item, field: &str) -> Option<String> {
+pub(super) fn string(item: &Item, field: &str) -> Option<String> {
     item.get(field)?.as_s().ok().cloned()
 }
 
-fn count(item: &Item, field: &str) -> u32 {
+pub(super) fn count(item: &Item, field: &str) -> u32 {
     number(item, field).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
@@ -87,7 +87,7 @@ fn has(item: &Item, set: &str, member: &str) -> bool {
 }
 
 impl DynamoStore {
-    fn update_record(&self, key: &str) -> Result<UpdateItemFluentBuilder, Error> {
+    pub(super) fn update_record(&self, key: &str) -> Result<UpdateItemFluentBuilder, Error> {
         Ok(self
             .client
             .update_item()

@@ -3,6 +3,7 @@
 //! with `serde_dynamo`. The reconcile run's reads are in [`reconcile`].
 
 mod failures;
+mod fleet;
 mod reconcile;
 
 pub use failures::PENDING_SUMMARIES_INDEX;

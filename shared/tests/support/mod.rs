@@ -559,11 +559,12 @@ impl Stack {
     /// left out: [`Stack::failure_records`]).
     pub async fn claims(&self) -> Vec<Value> {
         let mut all = scan(&self.ddb().await, &self.idempotency_table, "event_id").await;
-        all.retain(|r| r["record_type"] != "connection-failures");
+        all.retain(|r| r["record_type"] != "connection-failures" && r["record_type"] != "fleet");
         all
     }
 
-    /// Every item of the idempotency table: claims, failure records, the reconcile cursor.
+    /// Every item of the idempotency table: claims, failure records, fleet records, the
+    /// reconcile cursor.
     pub async fn idempotency_items(&self) -> Vec<Value> {
         scan(&self.ddb().await, &self.idempotency_table, "event_id").await
     }

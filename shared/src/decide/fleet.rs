@@ -1,0 +1,887 @@
+//! Fleet incidents, as plain values: when one tool fails for many customers at once (its
+//! API or Kombo's connector for it changed), on-call gets one incident for that tool and
+//! kind instead of a page per customer.
+//!
+//! Every failure of a kind (a failed connection flow; an integration turning INVALID, by
+//! webhook or reconcile) is counted on its tool's fleet record ([`Strike`]): the customer,
+//! when it last failed, how often. What the record held before the strike decides
+//! ([`judge`]): below [`Fleet::customers`] distinct customers within [`Fleet::window`] the
+//! customer is paged as before; at the threshold one incident opens (one page, the
+//! customers so far); while it is open, further customers page nobody and are counted on
+//! it. The sweep sends at most one update per window while it grows and one "incident over"
+//! once a whole window passed without a failure ([`update_notice`], [`over_notice`]).
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use time::Duration;
+
+use super::{Alert, AlertKind, Failure, StateUpdate, sns_subject};
+
+/// Which failures an incident is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FleetKind {
+    /// `connection-flow-failed`.
+    ConnectionFailures,
+    /// An integration turning `INVALID` (`integration-state-changed`, or the reconcile run).
+    Invalid,
+}
+
+impl FleetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetKind::ConnectionFailures => "connection-failures",
+            FleetKind::Invalid => "integration-invalid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FleetKind> {
+        match s {
+            "connection-failures" => Some(FleetKind::ConnectionFailures),
+            "integration-invalid" => Some(FleetKind::Invalid),
+            _ => None,
+        }
+    }
+
+    /// "Kombo connections failing", "Kombo integrations INVALID".
+    fn headline(self) -> &'static str {
+        match self {
+            FleetKind::ConnectionFailures => "Kombo connections failing",
+            FleetKind::Invalid => "Kombo integrations INVALID",
+        }
+    }
+
+    /// "no connection to workday failed", "no integration of workday turned INVALID".
+    fn quiet(self, tool: &str) -> String {
+        match self {
+            FleetKind::ConnectionFailures => format!("no connection to {tool} failed"),
+            FleetKind::Invalid => format!("no integration of {tool} turned INVALID"),
+        }
+    }
+}
+
+/// `FLEET_INCIDENT_CUSTOMERS` and `FLEET_WINDOW_SECONDS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fleet {
+    /// Distinct customers within [`Self::window`] that open an incident (default 3).
+    pub customers: u32,
+    /// How far back customers count, and how long an incident must be quiet to end
+    /// (default 600 s).
+    pub window: Duration,
+}
+
+impl Fleet {
+    pub fn window_ms(&self) -> i64 {
+        i64::try_from(self.window.whole_milliseconds()).unwrap_or(i64::MAX)
+    }
+
+    fn minutes(&self) -> String {
+        let s = self.window.whole_seconds();
+        if s % 60 == 0 {
+            format!("{} min", s / 60)
+        } else {
+            format!("{s} s")
+        }
+    }
+}
+
+/// The key of the fleet record of one tool and kind in the idempotency table.
+pub fn fleet_key(kind: FleetKind, tool: &str) -> String {
+    format!("fleet#{}#{tool}", kind.as_str())
+}
+
+/// One failure as its tool's fleet record counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strike {
+    pub kind: FleetKind,
+    pub tool: String,
+    pub category: String,
+    /// Who failed: the failure record's customer (connection failures) or the integration
+    /// id (INVALID: each integration is one customer's).
+    pub customer: String,
+    pub organization: String,
+    /// The Kombo log of the failed flow, or the integration id.
+    pub reference: String,
+    pub event_id: String,
+}
+
+impl Strike {
+    pub fn key(&self) -> String {
+        fleet_key(self.kind, &self.tool)
+    }
+
+    /// A failed connection flow, counted for its failure record's customer.
+    pub fn of_failure(f: &Failure) -> Strike {
+        let customer = f
+            .key
+            .strip_prefix("failures#")
+            .and_then(|k| k.strip_suffix(&format!("#{}", f.tool)))
+            .unwrap_or(&f.key);
+        Strike {
+            kind: FleetKind::ConnectionFailures,
+            tool: f.tool.clone(),
+            category: f.category.clone(),
+            customer: customer.to_owned(),
+            organization: f.organization_name.clone(),
+            reference: f.log_url.clone(),
+            event_id: f.event_id.clone(),
+        }
+    }
+
+    /// An integration turning INVALID (`None`: its tool is not known, so no fleet).
+    pub fn of_invalid(u: &StateUpdate, event_id: &str) -> Option<Strike> {
+        let d = &u.descriptive;
+        let tool = d.tool.clone().filter(|t| !t.is_empty())?;
+        let org = d.organization_name.clone().unwrap_or_default();
+        Some(Strike {
+            kind: FleetKind::Invalid,
+            tool,
+            category: d.category.clone().unwrap_or_default(),
+            customer: u.integration_id.clone(),
+            organization: match &d.origin_id {
+                Some(origin) => format!("{org} (customer {origin})"),
+                None => org,
+            },
+            reference: u.integration_id.clone(),
+            event_id: event_id.to_owned(),
+        })
+    }
+
+    /// Where the customer's recovery is counted: its INVALID kind's record, if the tool is
+    /// known.
+    pub fn recovery_key(u: &StateUpdate) -> Option<String> {
+        let tool = u.descriptive.tool.as_deref().filter(|t| !t.is_empty())?;
+        Some(fleet_key(FleetKind::Invalid, tool))
+    }
+}
+
+/// A customer on a fleet record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub customer: String,
+    pub organization: String,
+    pub reference: String,
+    /// Its last failure (epoch ms).
+    pub last_ms: i64,
+    /// Failures counted.
+    pub failures: u32,
+    /// Its last strike's place in the record's order of strikes (1, 2, ...).
+    pub seq: u64,
+    /// INVALID only: ACTIVE again since it last turned INVALID.
+    pub recovered: bool,
+}
+
+/// An open incident, as its record holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub id: String,
+    /// The event whose failure opened it (its retry pages again), and that strike's place
+    /// in the record's order.
+    pub opened_by: String,
+    pub opened_seq: u64,
+    pub opened_ms: i64,
+    /// Customers whose last failure is at or after this are the incident's.
+    pub since_ms: i64,
+    /// The customers the last page or update reported, and when it went out.
+    pub reported: u32,
+    pub reported_ms: i64,
+}
+
+/// One tool and kind's fleet record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRecord {
+    pub key: String,
+    pub kind: FleetKind,
+    pub tool: String,
+    pub category: String,
+    /// In the order of their last strikes.
+    pub members: Vec<Member>,
+    pub incident: Option<Incident>,
+    /// The last strike's time (epoch ms), as its writer saw it.
+    pub last_ms: i64,
+    /// Strikes counted so far (the last one's place in their order).
+    pub seq: u64,
+}
+
+impl FleetRecord {
+    /// A record nothing was counted on yet.
+    pub fn empty(kind: FleetKind, tool: &str) -> FleetRecord {
+        FleetRecord {
+            key: fleet_key(kind, tool),
+            kind,
+            tool: tool.to_owned(),
+            category: String::new(),
+            members: Vec::new(),
+            incident: None,
+            last_ms: 0,
+            seq: 0,
+        }
+    }
+
+    /// The incident's customers (none without one): those failing since it opened a
+    /// window back, up to the first pause of a whole window (a customer failing after the
+    /// incident went quiet is the start of something new).
+    pub fn incident_members(&self, fleet: &Fleet) -> Vec<&Member> {
+        match &self.incident {
+            Some(i) => chain(self.members.iter(), i.since_ms, fleet.window_ms()),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `customer` is counted on the incident.
+    pub fn in_incident(&self, customer: &str, fleet: &Fleet) -> bool {
+        self.incident_members(fleet)
+            .iter()
+            .any(|m| m.customer == customer)
+    }
+
+    /// The incident is over: no failure of its customers for a whole window.
+    pub fn incident_over(&self, fleet: &Fleet, now_ms: i64) -> bool {
+        self.incident.as_ref().is_some_and(|i| {
+            quiet_since(&self.incident_members(fleet), i) < now_ms - fleet.window_ms()
+        })
+    }
+
+    /// The record with `strike` counted at `now_ms`; `repeat`: it is counted already (the
+    /// record shows it as it stands, this strike included).
+    pub fn with_strike(&self, strike: &Strike, repeat: bool, now_ms: i64) -> FleetRecord {
+        let mut after = self.clone();
+        if repeat {
+            return after;
+        }
+        after.seq += 1;
+        let seq = after.seq;
+        match after
+            .members
+            .iter_mut()
+            .find(|m| m.customer == strike.customer)
+        {
+            Some(m) => {
+                m.last_ms = now_ms;
+                m.seq = seq;
+                m.failures += 1;
+                m.reference.clone_from(&strike.reference);
+                m.organization.clone_from(&strike.organization);
+                if strike.kind == FleetKind::Invalid {
+                    m.recovered = false;
+                }
+            }
+            None => after.members.push(Member {
+                customer: strike.customer.clone(),
+                organization: strike.organization.clone(),
+                reference: strike.reference.clone(),
+                last_ms: now_ms,
+                failures: 1,
+                seq,
+                recovered: false,
+            }),
+        }
+        after.last_ms = now_ms;
+        after
+    }
+}
+
+/// The customers failing since `since_ms` without a pause of more than `window_ms`, by
+/// their last failure.
+fn chain<'a>(
+    members: impl Iterator<Item = &'a Member>,
+    since_ms: i64,
+    window_ms: i64,
+) -> Vec<&'a Member> {
+    let mut sorted: Vec<&Member> = members.filter(|m| m.last_ms >= since_ms).collect();
+    sorted.sort_by(|a, b| (a.last_ms, &a.customer).cmp(&(b.last_ms, &b.customer)));
+    let mut out: Vec<&Member> = Vec::with_capacity(sorted.len());
+    for m in sorted {
+        if out
+            .last()
+            .is_some_and(|p| m.last_ms - p.last_ms > window_ms)
+        {
+            break;
+        }
+        out.push(m);
+    }
+    out
+}
+
+/// The incident's last failure (its opening, if its customers' entries are gone).
+fn quiet_since(members: &[&Member], incident: &Incident) -> i64 {
+    members
+        .last()
+        .map_or(incident.opened_ms, |m| m.last_ms.max(incident.opened_ms))
+}
+
+/// What a strike means for on-call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No incident and below the threshold: the customer's own page (or fold), as ever.
+    Alone,
+    /// An incident is open: counted on it, the customer's own page folded into it.
+    InIncident { incident_id: String },
+    /// This strike reached the threshold (or is a retry of the one that did): open the
+    /// incident `incident_id` with the customers failing since `since_ms`, and page it.
+    Open { incident_id: String, since_ms: i64 },
+}
+
+/// Decides a strike at `now_ms` from the record as it stood before it. A `repeat` (the
+/// record as it stands, the strike counted by another delivery or an earlier try of the same
+/// event) is decided as that strike was: as of its time, from the strikes before it in the
+/// record's order, so every delivery of one event comes to the same verdict whichever of
+/// them holds the claim.
+pub fn judge(
+    before: &FleetRecord,
+    strike: &Strike,
+    repeat: bool,
+    fleet: &Fleet,
+    now_ms: i64,
+) -> Verdict {
+    let own = before
+        .members
+        .iter()
+        .find(|m| m.customer == strike.customer)
+        .filter(|_| repeat)
+        .map(|m| (m.last_ms, m.seq));
+    let (now_ms, own_seq) = own.unwrap_or((now_ms, u64::MAX));
+    let since_ms = now_ms - fleet.window_ms();
+    // What others did before it.
+    let others = before
+        .members
+        .iter()
+        .filter(|m| own.is_none() || (m.customer != strike.customer && m.seq < own_seq));
+    let incident = before
+        .incident
+        .as_ref()
+        .filter(|i| i.opened_by == strike.event_id || i.opened_seq < own_seq);
+    if let Some(incident) = incident {
+        if incident.opened_by == strike.event_id {
+            return Verdict::Open {
+                incident_id: incident.id.clone(),
+                since_ms: incident.since_ms,
+            };
+        }
+        let members = chain(others, incident.since_ms, fleet.window_ms());
+        return if quiet_since(&members, incident) >= since_ms {
+            Verdict::InIncident {
+                incident_id: incident.id.clone(),
+            }
+        } else {
+            // Over (a whole window quiet), not yet ended by the sweep: a new storm starts
+            // from zero, its customers paged on their own until the sweep ends this one.
+            Verdict::Alone
+        };
+    }
+    let mut customers: BTreeSet<&str> = others
+        .filter(|m| m.last_ms >= since_ms)
+        .map(|m| m.customer.as_str())
+        .collect();
+    customers.insert(&strike.customer);
+    if u32::try_from(customers.len()).unwrap_or(u32::MAX) >= fleet.customers {
+        Verdict::Open {
+            incident_id: format!("{}:{}:{now_ms}", strike.kind.as_str(), strike.tool),
+            since_ms,
+        }
+    } else {
+        Verdict::Alone
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Customers listed by name in a notice; the rest are counted.
+pub const LISTED: usize = 10;
+
+fn customers(n: usize) -> String {
+    if n == 1 {
+        "1 customer".into()
+    } else {
+        format!("{n} customers")
+    }
+}
+
+/// The incident's figures and its customers, as the JSON rendering's `incident` object.
+fn incident_json(r: &FleetRecord, id: &str, members: &[&Member]) -> serde_json::Value {
+    let listed: Vec<_> = members
+        .iter()
+        .take(LISTED)
+        .map(|m| {
+            let mut v = json!({
+                "customer": m.customer,
+                "organization": m.organization,
+                "failures": m.failures,
+            });
+            let reference = if r.kind == FleetKind::Invalid {
+                "integration_id"
+            } else {
+                "log_url"
+            };
+            v[reference] = json!(m.reference);
+            if r.kind == FleetKind::Invalid {
+                v["recovered"] = json!(m.recovered);
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "incident_id": id,
+        "tool": r.tool,
+        "kind": r.kind.as_str(),
+        "customers": members.len(),
+        "failures": members.iter().map(|m| u64::from(m.failures)).sum::<u64>(),
+        "list": listed,
+        "not_listed": members.len().saturating_sub(LISTED),
+    });
+    if r.kind == FleetKind::Invalid {
+        let recovered = members.iter().filter(|m| m.recovered).count();
+        v["recovered"] = json!(recovered);
+        v["still_invalid"] = json!(members.len() - recovered);
+    }
+    v
+}
+
+/// A notice about the incident `id` of `r` with its `members`: the figures and the list.
+fn notice(
+    kind: AlertKind,
+    r: &FleetRecord,
+    id: &str,
+    members: &[&Member],
+    subject: String,
+    summary: String,
+    next_steps: Vec<String>,
+) -> Alert {
+    let failures: u64 = members.iter().map(|m| u64::from(m.failures)).sum();
+    let mut fields: Vec<(String, String)> = vec![
+        ("Tool".into(), r.tool.clone()),
+        ("Category".into(), r.category.clone()),
+        ("Kind".into(), r.kind.as_str().into()),
+        ("Customers".into(), members.len().to_string()),
+        ("Failures".into(), failures.to_string()),
+    ];
+    if r.kind == FleetKind::Invalid {
+        let recovered = members.iter().filter(|m| m.recovered).count();
+        fields.push((
+            "Still INVALID".into(),
+            (members.len() - recovered).to_string(),
+        ));
+        fields.push(("Recovered".into(), recovered.to_string()));
+    }
+    for m in members.iter().take(LISTED) {
+        let mut line = if m.customer == m.reference {
+            format!("{}: {}", m.organization, m.reference)
+        } else {
+            format!("{} ({}): {}", m.organization, m.customer, m.reference)
+        };
+        if m.failures > 1 {
+            line.push_str(&format!(", {} failures", m.failures));
+        }
+        if m.recovered {
+            line.push_str(", recovered");
+        }
+        fields.push(("Customer".into(), line));
+    }
+    if members.len() > LISTED {
+        fields.push((
+            "Not listed".into(),
+            format!("{} more", members.len() - LISTED),
+        ));
+    }
+    fields.push(("Incident id".into(), id.to_owned()));
+    let mut alert = Alert {
+        kind,
+        subject: sns_subject(&subject),
+        message: String::new(),
+        summary,
+        fields,
+        next_steps,
+        thread_id: format!("kombo-fleet-{}-{}", r.kind.as_str(), r.tool),
+        event_id: id.to_owned(),
+        log_url: None,
+        attributes: vec![
+            ("event_type", kind.as_str().to_owned()),
+            ("tool", r.tool.clone()),
+            ("category", r.category.clone()),
+            ("fleet_kind", r.kind.as_str().to_owned()),
+        ],
+        incident: Some(incident_json(r, id, members)),
+    };
+    alert.rebuild_message();
+    alert
+}
+
+/// The incident's customers in `r` (the record with the opening strike counted), failing
+/// since `since_ms`.
+fn since(r: &FleetRecord, since_ms: i64) -> Vec<&Member> {
+    r.members.iter().filter(|m| m.last_ms >= since_ms).collect()
+}
+
+/// The incident page: "Kombo connections failing for workday: 3 customers in 10 min".
+/// `r`: the record with the opening strike counted.
+pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) -> Alert {
+    let members = since(r, since_ms);
+    let head = format!(
+        "{} for {}: {} in {}",
+        r.kind.headline(),
+        r.tool,
+        customers(members.len()),
+        fleet.minutes()
+    );
+    notice(
+        AlertKind::FleetIncident,
+        r,
+        id,
+        &members,
+        head.clone(),
+        format!(
+            "{head} — likely the tool or Kombo, not the customers. Further customers page \
+             nobody: they are counted on this incident, with an update at most every {} while \
+             it grows, and its end once {} for {}, in this thread.",
+            fleet.minutes(),
+            r.kind.quiet(&r.tool),
+            fleet.minutes()
+        ),
+        vec![
+            format!(
+                "Check the status of {} and of Kombo (https://status.kombo.dev); open a \
+                 ticket with Kombo if it is their connector",
+                r.tool
+            ),
+            "The customers need nothing from you until it is fixed: their own pages are \
+             folded into this incident"
+                .to_owned(),
+        ],
+    )
+}
+
+/// The sweep's update of an incident that grew: "now 17 customers".
+pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
+    let incident = r.incident.as_ref()?;
+    let members = r.incident_members(fleet);
+    let head = format!(
+        "{} for {}: now {}",
+        r.kind.headline(),
+        r.tool,
+        customers(members.len())
+    );
+    Some(notice(
+        AlertKind::FleetIncidentUpdate,
+        r,
+        &incident.id,
+        &members,
+        head.clone(),
+        format!(
+            "{head} ({} more since the last message) — still open: it ends once {} for {}.",
+            members.len().saturating_sub(incident.reported as usize),
+            r.kind.quiet(&r.tool),
+            fleet.minutes()
+        ),
+        vec![format!(
+            "Keep following {}'s and Kombo's status; nothing per customer yet",
+            r.tool
+        )],
+    ))
+}
+
+/// The sweep's end of an incident quiet for a whole window.
+pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
+    let incident = r.incident.as_ref()?;
+    let members = r.incident_members(fleet);
+    let failures: u64 = members.iter().map(|m| u64::from(m.failures)).sum();
+    let (subject, tail, steps) = match r.kind {
+        FleetKind::ConnectionFailures => (
+            format!(
+                "Over: {} for {} ({})",
+                r.kind.headline(),
+                r.tool,
+                customers(members.len())
+            ),
+            format!(
+                "{}, {failures} failed attempts in all.",
+                customers(members.len())
+            ),
+            "Offer the customers listed a new link if they have not connected since: \
+             POST /customers/{origin_id}/connection-link"
+                .to_owned(),
+        ),
+        FleetKind::Invalid => {
+            let recovered = members.iter().filter(|m| m.recovered).count();
+            (
+                format!(
+                    "Over: {} for {} ({})",
+                    r.kind.headline(),
+                    r.tool,
+                    customers(members.len())
+                ),
+                format!(
+                    "{}: {} still INVALID, {recovered} recovered.",
+                    customers(members.len()),
+                    members.len() - recovered
+                ),
+                "Ask the customers still INVALID to reconnect: \
+                 POST /customers/{origin_id}/connection-link"
+                    .to_owned(),
+            )
+        }
+    };
+    Some(notice(
+        AlertKind::FleetIncidentOver,
+        r,
+        &incident.id,
+        &members,
+        subject,
+        format!(
+            "{} for {}: the incident is over. {tail} A failure from now on starts from zero.",
+            capitalized(&r.kind.quiet(&r.tool)),
+            fleet.minutes(),
+        ),
+        vec![steps],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLEET: Fleet = Fleet {
+        customers: 3,
+        window: Duration::minutes(10),
+    };
+    const MIN: i64 = 60_000;
+
+    fn strike(customer: &str, event: &str) -> Strike {
+        Strike {
+            kind: FleetKind::ConnectionFailures,
+            tool: "workday".into(),
+            category: "HRIS".into(),
+            customer: customer.into(),
+            organization: format!("Org {customer}"),
+            reference: format!("https://app.kombo.dev/logs/{event}"),
+            event_id: event.into(),
+        }
+    }
+
+    fn record(members: &[(&str, i64)]) -> FleetRecord {
+        let mut r = FleetRecord::empty(FleetKind::ConnectionFailures, "workday");
+        for (c, at) in members {
+            r = r.with_strike(&strike(c, &format!("e-{c}")), false, *at);
+        }
+        r
+    }
+
+    #[test]
+    fn the_third_customer_within_the_window_opens_an_incident() {
+        let now = 100 * MIN;
+        let before = record(&[("a", now - 9 * MIN), ("b", now - MIN)]);
+        assert_eq!(
+            judge(&before, &strike("c", "e3"), false, &FLEET, now),
+            Verdict::Open {
+                incident_id: format!("connection-failures:workday:{now}"),
+                since_ms: now - 10 * MIN
+            }
+        );
+        // The second customer, or the same customer again, does not.
+        let two = record(&[("a", now - MIN)]);
+        assert_eq!(
+            judge(&two, &strike("b", "e2"), false, &FLEET, now),
+            Verdict::Alone
+        );
+        assert_eq!(
+            judge(&before, &strike("b", "e4"), false, &FLEET, now),
+            Verdict::Alone
+        );
+    }
+
+    #[test]
+    fn customers_older_than_the_window_do_not_count() {
+        let now = 100 * MIN;
+        let before = record(&[("a", now - 11 * MIN), ("b", now - MIN)]);
+        assert_eq!(
+            judge(&before, &strike("c", "e3"), false, &FLEET, now),
+            Verdict::Alone
+        );
+    }
+
+    #[test]
+    fn a_repeat_counts_its_own_entry_once() {
+        // A retry finds its own strike on the record: one other and itself make two.
+        let now = 100 * MIN;
+        let before = record(&[("a", now - MIN), ("c", now)]);
+        assert_eq!(
+            judge(&before, &strike("c", "e3"), true, &FLEET, now),
+            Verdict::Alone
+        );
+    }
+
+    #[test]
+    fn a_repeat_is_decided_as_of_its_strike_whatever_came_after() {
+        // The strike of `b` was the second; by the time a second delivery of it holds the
+        // claim, two more customers struck (one in the same millisecond) and one of them
+        // opened an incident.
+        let t = 100 * MIN;
+        let mut r = record(&[("a", t - MIN), ("b", t), ("c", t), ("d", t + 2)]);
+        r.incident = Some(Incident {
+            id: "i1".into(),
+            opened_by: "e-c".into(),
+            opened_seq: 3,
+            opened_ms: t + 1,
+            since_ms: t + 1 - 10 * MIN,
+            reported: 3,
+            reported_ms: t + 1,
+        });
+        assert_eq!(
+            judge(&r, &strike("b", "e-b"), true, &FLEET, t + 5_000),
+            Verdict::Alone
+        );
+        // Not a repeat: a new failure of `b` now is counted on the incident.
+        assert_eq!(
+            judge(&r, &strike("b", "e-b2"), false, &FLEET, t + 5_000),
+            Verdict::InIncident {
+                incident_id: "i1".into()
+            }
+        );
+    }
+
+    fn with_incident(mut r: FleetRecord, opened_by: &str, at: i64) -> FleetRecord {
+        r.incident = Some(Incident {
+            id: "i1".into(),
+            opened_by: opened_by.into(),
+            opened_seq: 3,
+            opened_ms: at,
+            since_ms: at - 10 * MIN,
+            reported: 3,
+            reported_ms: at,
+        });
+        r
+    }
+
+    #[test]
+    fn an_open_incident_takes_further_customers_and_its_opener_pages_again() {
+        let now = 100 * MIN;
+        let r = with_incident(
+            record(&[("a", now - 3 * MIN), ("b", now - 2 * MIN), ("c", now - MIN)]),
+            "e-c",
+            now - MIN,
+        );
+        assert_eq!(
+            judge(&r, &strike("d", "e4"), false, &FLEET, now),
+            Verdict::InIncident {
+                incident_id: "i1".into()
+            }
+        );
+        assert_eq!(
+            judge(&r, &strike("c", "e-c"), true, &FLEET, now),
+            Verdict::Open {
+                incident_id: "i1".into(),
+                since_ms: now - 11 * MIN
+            }
+        );
+    }
+
+    #[test]
+    fn an_incident_quiet_for_a_window_takes_nobody_and_a_new_storm_starts_from_zero() {
+        let now = 100 * MIN;
+        let r = with_incident(
+            record(&[
+                ("a", now - 13 * MIN),
+                ("b", now - 12 * MIN),
+                ("c", now - 11 * MIN),
+            ]),
+            "e-c",
+            now - 11 * MIN,
+        );
+        assert!(r.incident_over(&FLEET, now));
+        assert_eq!(
+            judge(&r, &strike("d", "e4"), false, &FLEET, now),
+            Verdict::Alone
+        );
+    }
+
+    #[test]
+    fn a_customer_failing_after_the_incident_went_quiet_is_not_its_own() {
+        let now = 100 * MIN;
+        let r = with_incident(
+            record(&[
+                ("a", now - 30 * MIN),
+                ("b", now - 29 * MIN),
+                ("c", now - 28 * MIN),
+                ("d", now - 20 * MIN),
+                ("late", now - MIN),
+            ]),
+            "e-c",
+            now - 28 * MIN,
+        );
+        let members: Vec<&str> = r
+            .incident_members(&FLEET)
+            .iter()
+            .map(|m| m.customer.as_str())
+            .collect();
+        assert_eq!(members, ["a", "b", "c", "d"]);
+        assert!(r.incident_over(&FLEET, now));
+        assert!(!r.in_incident("late", &FLEET));
+        // A new customer now: the old incident takes nobody, though "late" is fresh.
+        assert_eq!(
+            judge(&r, &strike("new", "e9"), false, &FLEET, now),
+            Verdict::Alone
+        );
+    }
+
+    #[test]
+    fn notices_count_every_customer_and_list_the_first_ten() {
+        let now = 100 * MIN;
+        let names: Vec<String> = (0..12).map(|i| format!("c{i:02}")).collect();
+        let members: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), now - MIN)).collect();
+        let mut r = with_incident(record(&members), "e-c02", now - MIN);
+        r = r.with_strike(&strike("c00", "again"), false, now);
+        let page = incident_page(&r, "i1", now - 10 * MIN, &FLEET);
+        assert_eq!(
+            page.subject,
+            "Kombo connections failing for workday: 12 customers in 10 min"
+        );
+        assert_eq!(
+            page.fields.iter().filter(|(l, _)| l == "Customer").count(),
+            10
+        );
+        assert!(
+            page.message.contains("Not listed: 2 more"),
+            "{}",
+            page.message
+        );
+        assert!(page.message.contains("Failures: 13"), "{}", page.message);
+        let json = page.incident.as_ref().unwrap();
+        assert_eq!(json["customers"], 12);
+        assert_eq!(json["not_listed"], 2);
+        assert_eq!(json["list"].as_array().unwrap().len(), 10);
+        assert_eq!(page.thread_id, "kombo-fleet-connection-failures-workday");
+        let over = over_notice(&r, &FLEET).unwrap();
+        assert_eq!(over.kind, AlertKind::FleetIncidentOver);
+        assert!(
+            over.summary.contains("13 failed attempts"),
+            "{}",
+            over.summary
+        );
+    }
+
+    #[test]
+    fn an_invalid_incident_ends_with_how_many_recovered() {
+        let now = 100 * MIN;
+        let mut r = FleetRecord::empty(FleetKind::Invalid, "workday");
+        for c in ["i1", "i2", "i3"] {
+            let mut s = strike(c, &format!("e-{c}"));
+            s.kind = FleetKind::Invalid;
+            s.reference = c.into();
+            r = r.with_strike(&s, false, now - MIN);
+        }
+        r.members[1].recovered = true;
+        let r = with_incident(r, "e-i3", now - MIN);
+        let over = over_notice(&r, &FLEET).unwrap();
+        assert!(
+            over.message.contains("Still INVALID: 2"),
+            "{}",
+            over.message
+        );
+        assert!(over.message.contains("Recovered: 1"), "{}", over.message);
+        assert_eq!(over.incident.as_ref().unwrap()["still_invalid"], 2);
+    }
+}

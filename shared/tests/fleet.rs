@@ -1,0 +1,576 @@
+//! Fleet incidents through the built binaries (a Lambda Runtime API server on loopback,
+//! DynamoDB Local, SNS on moto) with a fleet window of seconds: a tool failing for many
+//! customers pages its first customers, then opens one incident, folds every later customer
+//! into it, gets one update per window and one "incident over"; twenty customers failing at
+//! once from three containers open exactly one; the INVALID kind works the same from the
+//! webhook and the reconcile run, and folds "recovered" notices; a failed incident page goes
+//! out on Kombo's retry, once.
+//!
+//! Guards, and the test that fails without each (mutation notes):
+//! - the strike's repeat guard (`attribute_not_exists(#l) OR #l <> :me`, dynamo/fleet.rs):
+//!   `twenty_customers_...`: failures 60, not 20 (three deliveries each).
+//! - opening only where none is open (`attribute_not_exists(incident_id)`):
+//!   `twenty_customers_...`: more than one incident page.
+//! - a refused opening that is the event's own counts as opened (`incident_opened_by`), and
+//!   `judge`'s opener check: `an_incident_page_whose_publish_failed_...`: no page on the retry.
+//! - `judge`'s quiet check (an incident quiet for a window takes nobody):
+//!   `a_tools_storm_...`: the failure after the quiet window is folded, not paged.
+//! - the chain of an incident's customers (`chain`'s pause): `a_tools_storm_...`: the over
+//!   notice counts the customer that failed after it went quiet.
+//! - the sweep's update window (`reported_ms` a window back) and `take_update`'s condition:
+//!   `a_tools_storm_...`: a second update from the next run; `two_sweeps_at_once_...`: two.
+//! - the over notice's claim (`fleet-over:<incident id>`): `two_sweeps_at_once_...`: two.
+//! - the sweep's fold of members' summaries: `a_tools_storm_...`: a per-customer summary.
+//! - `recover`'s fold: `invalid_integrations_...`: a "recovered" notice during the incident.
+//! - `unstrike` (a late duplicate's count taken back): `a_late_duplicate_...`: failures 3.
+
+mod support;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use support::*;
+
+struct Desk {
+    stack: Stack,
+    dir: PathBuf,
+    window_s: u64,
+    /// `ALERT_FOLD_WINDOW_SECONDS`.
+    fold_s: u64,
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn failure(event_id: &str, customer: &str, tool: &str) -> String {
+    let mut body: Value =
+        serde_json::from_str(&flow_failed_body(event_id, Some(customer))).unwrap();
+    body["data"]["integration_tool"] = json!(tool);
+    body["data"]["end_user"]["organization_name"] = json!(format!("Org {customer}"));
+    body["data"]["log_url"] = json!(format!(
+        "https://app.kombo.dev/env/production/logs/{event_id}"
+    ));
+    body.to_string()
+}
+
+fn state(event_id: &str, integration: &str, customer: &str, to: &str, at: &str) -> String {
+    state_changed_body(event_id, integration, Some(customer), to, "PASSED", at)
+}
+
+impl Desk {
+    fn new(name: &str, window_s: u64) -> Desk {
+        let dir = std::env::temp_dir().join(format!("kombo-fleet-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Desk {
+            stack: Stack::new(name),
+            dir,
+            window_s,
+            fold_s: 900,
+        }
+    }
+
+    fn env(&self, function: &str) -> Vec<(String, String)> {
+        let env = with_env(
+            template_env(&self.stack, function),
+            "FLEET_WINDOW_SECONDS",
+            &self.window_s.to_string(),
+        );
+        with_env(env, "ALERT_FOLD_WINDOW_SECONDS", &self.fold_s.to_string())
+    }
+
+    fn deliver_with(
+        &self,
+        function: &str,
+        env: &[(String, String)],
+        route: &str,
+        bodies: &[String],
+    ) -> Vec<(i64, String)> {
+        let files: Vec<PathBuf> = bodies
+            .iter()
+            .map(|b| event_file(&self.dir, &uuid::Uuid::new_v4().to_string(), route, b))
+            .collect();
+        let (result, log) = invoke_files(function, env, &files, 10_000);
+        let got = answers(&result);
+        assert_eq!(got.len(), bodies.len(), "{result}\n{log}");
+        assert!(
+            !log.contains("jane.doe@example.com"),
+            "e-mail logged:\n{log}"
+        );
+        got
+    }
+
+    fn fail(&self, bodies: &[String]) -> Vec<String> {
+        let env = self.env("connection-flow-failed");
+        ok(self.deliver_with("connection-flow-failed", &env, FLOW_FAILED, bodies))
+    }
+
+    fn state(&self, bodies: &[String]) -> Vec<String> {
+        let env = self.env("integration-state-changed");
+        ok(self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies))
+    }
+
+    /// One sweep run, held until `start` if given; its report and the whole result.
+    fn sweep_run(&self, start: Option<std::time::SystemTime>) -> (Value, Value) {
+        let file = self
+            .dir
+            .join(format!("sweep-{}.json", uuid::Uuid::new_v4()));
+        std::fs::copy(
+            repo_root().join("events/failure-sweep-scheduled.json"),
+            &file,
+        )
+        .unwrap();
+        let env = self.env("failure-sweep");
+        let (result, log) = match start {
+            Some(at) => invoke_at("failure-sweep", &env, &[file], 30_000, at),
+            None => invoke_files("failure-sweep", &env, &[file], 30_000),
+        };
+        let report = result["responses"][0]["response"].clone();
+        assert!(report.is_object(), "no report: {result}\n{log}");
+        assert_eq!(report["failures"], 0, "{report}\n{log}");
+        (report, result)
+    }
+
+    fn sweep(&self) -> Value {
+        self.sweep_run(None).0
+    }
+
+    /// The alerts published since the last call: (subject, the machine-readable form).
+    async fn alerts(&self) -> Vec<(String, Value)> {
+        self.stack
+            .alerts()
+            .await
+            .into_iter()
+            .map(|a| {
+                (
+                    a["Subject"].as_str().unwrap().to_owned(),
+                    serde_json::from_str(a["Message"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn item(&self, key: &str) -> Value {
+        self.stack.failure_record(key).await
+    }
+}
+
+fn ok(answers: Vec<(i64, String)>) -> Vec<String> {
+    answers
+        .into_iter()
+        .map(|(status, what)| {
+            assert_eq!(status, 200, "{what}");
+            what
+        })
+        .collect()
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
+fn subjects(alerts: &[(String, Value)]) -> Vec<&str> {
+    alerts.iter().map(|(s, _)| s.as_str()).collect()
+}
+
+const FLEET_KEY: &str = "fleet#connection-failures#workday";
+
+#[tokio::test]
+async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_update_and_the_end() {
+    let mut d = Desk::new("storm", 4);
+    d.fold_s = 1;
+    // Two customers page as ever (A's second failure folds into A's window); the third
+    // customer within the window opens the incident; the fourth is counted on it. Another
+    // tool and the other kind of the same tool page as ever.
+    assert_eq!(
+        d.fail(&[
+            failure("a1", "A", "workday"),
+            failure("a2", "A", "workday"),
+            failure("b1", "B", "workday"),
+            failure("c1", "C", "workday"),
+            failure("d1", "D", "workday"),
+            failure("x1", "X", "personio"),
+        ]),
+        [
+            "alerted",
+            "folded",
+            "alerted",
+            "incident_opened",
+            "folded_into_incident",
+            "alerted"
+        ]
+    );
+    assert_eq!(
+        d.state(&[state(
+            "s1",
+            "workday:inv1",
+            "Q",
+            "INVALID",
+            "2026-01-01T00:00:00Z"
+        )]),
+        ["state_recorded_alerted"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        [
+            "Kombo connection failed: Org A (workday LMS)",
+            "Kombo connection failed: Org B (workday LMS)",
+            "Kombo connections failing for workday: 3 customers in 4 s",
+            "Kombo connection failed: Org X (personio LMS)",
+            "Kombo integration invalid: Acme, Inc. (workday LMS)",
+        ],
+        "{alerts:?}"
+    );
+    let page = &alerts[2].1;
+    assert_eq!(page["kind"], "fleet-incident");
+    assert_eq!(page["attributes"]["fleet_kind"], "connection-failures");
+    assert_eq!(page["incident"]["customers"], 3);
+    assert_eq!(page["incident"]["failures"], 4);
+    assert_eq!(page["thread_id"], "kombo-fleet-connection-failures-workday");
+    let listed: Vec<&str> = page["incident"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["customer"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["A", "B", "C"]);
+    let incident_id = page["incident"]["incident_id"].as_str().unwrap().to_owned();
+
+    // A's summary of its folded failure (its 1 s window closed) is folded into the
+    // incident; the incident is not a window old yet: no update.
+    sleep_ms(2_500);
+    let report = d.sweep();
+    assert_eq!(report["folded_into_incidents"], 1, "{report}");
+    assert_eq!(
+        (
+            report["summaries"].as_i64(),
+            report["incident_updates"].as_i64()
+        ),
+        (Some(0), Some(0)),
+        "{report}"
+    );
+    assert_eq!(
+        d.fail(&[failure("e1", "E", "workday")]),
+        ["folded_into_incident"]
+    );
+    assert!(d.alerts().await.is_empty());
+
+    // A window after the page, it grew: one update; the next run sends none.
+    sleep_ms(2_000);
+    let report = d.sweep();
+    assert_eq!(report["incident_updates"], 1, "{report}");
+    assert_eq!(d.sweep()["incident_updates"], 0);
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        ["Kombo connections failing for workday: now 5 customers"]
+    );
+    assert_eq!(alerts[0].1["kind"], "fleet-incident-update");
+    assert_eq!(alerts[0].1["incident"]["incident_id"], incident_id.as_str());
+
+    // A whole window without a failure: the next failure starts from zero (paged on its
+    // own) even before the sweep ends the incident; the sweep's end counts the incident's
+    // five customers and six failures, not the new one.
+    sleep_ms(4_600);
+    assert_eq!(d.fail(&[failure("f1", "F", "workday")]), ["alerted"]);
+    let report = d.sweep();
+    assert_eq!(report["incidents_ended"], 1, "{report}");
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        [
+            "Kombo connection failed: Org F (workday LMS)",
+            "Over: Kombo connections failing for workday (5 customers)"
+        ]
+    );
+    let over = &alerts[1].1;
+    assert_eq!(over["incident"]["customers"], 5);
+    assert_eq!(over["incident"]["failures"], 6);
+    assert_eq!(over["incident"]["incident_id"], incident_id.as_str());
+    let record = d.item(FLEET_KEY).await;
+    assert!(record["incident_id"].is_null(), "{record}");
+    assert!(
+        record["s#A"].is_null(),
+        "the incident's customers are forgotten: {record}"
+    );
+    assert!(record["s#F"].is_number(), "the new one is kept: {record}");
+
+    // The new storm: two more customers make three in the window: a new incident.
+    assert_eq!(
+        d.fail(&[failure("g1", "G", "workday"), failure("h1", "H", "workday")]),
+        ["alerted", "incident_opened"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_ne!(alerts[1].1["incident"]["incident_id"], incident_id.as_str());
+}
+
+#[tokio::test]
+async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_containers_open_one_incident()
+ {
+    let d = Desk::new("twenty", 3);
+    let bodies: Vec<String> = (0..20)
+        .map(|i| failure(&format!("t{i:02}"), &format!("cust{i:02}"), "workday"))
+        .collect();
+    let env = d.env("connection-flow-failed");
+    // Each container delivers all twenty in its own order.
+    let orders: Vec<Vec<PathBuf>> = (0..3)
+        .map(|k| {
+            let mut order: Vec<String> = bodies.clone();
+            order.rotate_left(k * 7);
+            if k == 1 {
+                order.reverse();
+            }
+            order
+                .iter()
+                .map(|b| event_file(&d.dir, &uuid::Uuid::new_v4().to_string(), FLOW_FAILED, b))
+                .collect()
+        })
+        .collect();
+    let start = moment_in(2_500);
+    let runs: Vec<Value> = std::thread::scope(|s| {
+        let runs: Vec<_> = orders
+            .iter()
+            .map(|files| {
+                let env = &env;
+                s.spawn(move || invoke_at("connection-flow-failed", env, files, 10_000, start).0)
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert!(
+        overlapped(&runs),
+        "the three containers did not overlap: {runs:?}"
+    );
+    let mut answered: Vec<(i64, String)> = runs.iter().flat_map(answers).collect();
+    assert_eq!(answered.len(), 60);
+    // Kombo's retries of what met a claim in progress (429).
+    while answered.iter().any(|(c, _)| *c != 200) {
+        assert!(
+            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
+            "{answered:?}"
+        );
+        answered = d.deliver_with("connection-flow-failed", &env, FLOW_FAILED, &bodies);
+    }
+    let alerts = d.alerts().await;
+    let kinds: Vec<&str> = alerts
+        .iter()
+        .map(|(_, a)| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "fleet-incident").count(),
+        1,
+        "{alerts:?}"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "connection-flow-failed")
+            .count(),
+        2,
+        "the first two customers paged on their own: {alerts:?}"
+    );
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
+    let record = d.item(FLEET_KEY).await;
+    for i in 0..20 {
+        assert_eq!(record[format!("n#cust{i:02}")], 1, "{record}");
+        let own = d.item(&format!("failures#cust{i:02}#workday")).await;
+        assert_eq!(own["total"], 1, "{own}");
+    }
+    assert!(record["incident_id"].is_string(), "{record}");
+
+    // Over after a quiet window: twenty customers, twenty failures.
+    sleep_ms(3_600);
+    assert_eq!(d.sweep()["incidents_ended"], 1);
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        ["Over: Kombo connections failing for workday (20 customers)"]
+    );
+    assert_eq!(alerts[0].1["incident"]["failures"], 20);
+    assert_eq!(alerts[0].1["incident"]["not_listed"], 10);
+    assert!(
+        d.item(FLEET_KEY).await.is_null(),
+        "nobody left: the record goes"
+    );
+}
+
+#[tokio::test]
+async fn two_sweeps_at_once_send_one_update_and_one_end() {
+    let d = Desk::new("sweeps", 5);
+    d.fail(&[
+        failure("a1", "A", "workday"),
+        failure("b1", "B", "workday"),
+        failure("c1", "C", "workday"),
+    ]);
+    sleep_ms(2_000);
+    d.fail(&[failure("d1", "D", "workday")]);
+    d.alerts().await;
+    // A window after the page, before the incident goes quiet.
+    let both = |d: &Desk| -> Vec<Value> {
+        let start = moment_in(3_500);
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| d.sweep_run(Some(start)).0))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    };
+    let reports = both(&d);
+    let updates: i64 = reports
+        .iter()
+        .map(|r| r["incident_updates"].as_i64().unwrap())
+        .sum();
+    assert_eq!(updates, 1, "{reports:?}");
+    assert_eq!(d.alerts().await.len(), 1);
+    sleep_ms(2_000);
+    let reports = both(&d);
+    let ended: i64 = reports
+        .iter()
+        .map(|r| r["incidents_ended"].as_i64().unwrap())
+        .sum();
+    assert_eq!(ended, 1, "{reports:?}");
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        ["Over: Kombo connections failing for workday (4 customers)"]
+    );
+}
+
+#[tokio::test]
+async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incident_and_fold_recoveries()
+ {
+    let d = Desk::new("invalid", 60);
+    let kombo = FakeKombo::start();
+    let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
+    assert_eq!(
+        d.state(&[
+            state("i1", "workday:one-invalid", "1", "INVALID", &t(1)),
+            state("i2", "workday:two-invalid", "2", "INVALID", &t(2)),
+            state("i3", "workday:three-invalid", "3", "INVALID", &t(3)),
+        ]),
+        [
+            "state_recorded_alerted",
+            "state_recorded_alerted",
+            "incident_opened"
+        ]
+    );
+    // A connection failure of the same tool is the other kind: paged on its own.
+    assert_eq!(d.fail(&[failure("f1", "9", "workday")]), ["alerted"]);
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts)[2],
+        "Kombo integrations INVALID for workday: 3 customers in 1 min"
+    );
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+
+    // The reconcile run finds two more INVALID (the fake Kombo says so for ids ending in
+    // `invalid`; the three above it finds in step): counted on the incident, nobody paged.
+    let files: Vec<PathBuf> = ["workday:r1-invalid", "workday:r2-invalid"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            event_file(
+                &d.dir,
+                &format!("create-{i}"),
+                CREATED,
+                &created_body(&format!("c{i}"), id, Some(&format!("r{i}"))),
+            )
+        })
+        .collect();
+    let (r, log) = invoke_files(
+        "integration-created",
+        &d.env("integration-created"),
+        &files,
+        10_000,
+    );
+    assert!(answers(&r).iter().all(|(c, _)| *c == 200), "{log}");
+    let env = with_env(d.env("reconcile"), "KOMBO_API_BASE_URL", &kombo.base_url);
+    let file = d.dir.join("run.json");
+    std::fs::write(&file, "{}").unwrap();
+    let (result, log) = invoke_files("reconcile", &env, &[file], 60_000);
+    let report = &result["responses"][0]["response"];
+    assert_eq!(report["in_incident"], 2, "{report}\n{log}");
+    assert_eq!(report["invalid_paged"], 0, "{report}");
+    assert!(d.alerts().await.is_empty());
+
+    // One of the incident's integrations recovers: its notice is folded into the incident.
+    // A webhook INVALID of a sixth is counted on it too.
+    assert_eq!(
+        d.state(&[
+            state("a2", "workday:two-invalid", "2", "ACTIVE", &t(9)),
+            state("i4", "workday:four", "4", "INVALID", &t(4)),
+        ]),
+        ["folded_into_incident", "folded_into_incident"]
+    );
+    assert!(d.alerts().await.is_empty());
+    // Duplicates of both page nobody and count nothing again.
+    assert_eq!(
+        d.state(&[
+            state("a2", "workday:two-invalid", "2", "ACTIVE", &t(9)),
+            state("i4", "workday:four", "4", "INVALID", &t(4)),
+        ]),
+        ["already_alerted", "already_alerted"]
+    );
+    assert!(d.alerts().await.is_empty());
+    let record = d.item("fleet#integration-invalid#workday").await;
+    assert_eq!(record["r#workday:two-invalid"], 1, "{record}");
+    assert_eq!(record["n#workday:four"], 1, "{record}");
+    assert_eq!(record["n#workday:r1-invalid"], 1, "{record}");
+    assert!(record["r#workday:one-invalid"].is_null(), "{record}");
+}
+
+#[tokio::test]
+async fn an_incident_page_whose_publish_failed_goes_out_on_the_retry_once() {
+    let d = Desk::new("retry", 60);
+    d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]);
+    d.alerts().await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let broken = with_env(
+        with_env(
+            d.env("connection-flow-failed"),
+            "AWS_ENDPOINT_URL_SNS",
+            &dead,
+        ),
+        "AWS_ENDPOINT_URL",
+        &dead,
+    );
+    let third = failure("c1", "C", "workday");
+    let got = d.deliver_with(
+        "connection-flow-failed",
+        &broken,
+        FLOW_FAILED,
+        std::slice::from_ref(&third),
+    );
+    assert_eq!(got[0].0, 503, "{got:?}");
+    // Meanwhile a fourth customer is counted on the incident the third opened.
+    assert_eq!(
+        d.fail(&[failure("d1", "D", "workday")]),
+        ["folded_into_incident"]
+    );
+    assert!(d.alerts().await.is_empty());
+    // Kombo's retry of the third: the incident page goes out now, once.
+    assert_eq!(
+        d.fail(&[third.clone(), third]),
+        ["incident_opened", "already_alerted"]
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        ["Kombo connections failing for workday: 4 customers in 1 min"]
+    );
+}
+
+#[tokio::test]
+async fn a_late_duplicate_after_another_failure_of_the_same_customer_counts_once() {
+    let d = Desk::new("late-dup", 60);
+    let first = failure("a1", "A", "workday");
+    assert_eq!(
+        d.fail(&[first.clone(), failure("a2", "A", "workday"), first]),
+        ["alerted", "folded", "already_alerted"]
+    );
+    assert_eq!(d.item(FLEET_KEY).await["n#A"], 2);
+}
