@@ -79,6 +79,27 @@ FLOW_FAILED_AGAIN = {
     "data": {**FLOW_FAILED["data"], "log_url": "https://app.kombo.dev/env/production/logs/D4yVp7YBtC3tcLD8N2hzYbSY"},
 }
 
+# Two more customers of the same tool failing within minutes: with the first, three, so the
+# second of these opens the tool's fleet incident (docs/on-call.md).
+FLOW_FAILED_CUSTOMER_2 = {
+    "id": "6mNpQrStUvWxYz2A3B4C5D7E",
+    "type": "connection-flow-failed",
+    "data": {
+        **FLOW_FAILED["data"],
+        "end_user": {"origin_id": "48213", "creator_email": "user@example.com", "organization_name": "Beta GmbH"},
+        "log_url": "https://app.kombo.dev/env/production/logs/9hQ2vTt4bW1mXo7ZsRkqPe3L",
+    },
+}
+FLOW_FAILED_CUSTOMER_3 = {
+    "id": "7nPqRsTuVwXyZ2A3B4C5D6E8",
+    "type": "connection-flow-failed",
+    "data": {
+        **FLOW_FAILED["data"],
+        "end_user": {"origin_id": "51007", "creator_email": "user@example.com", "organization_name": "Gamma Ltd"},
+        "log_url": "https://app.kombo.dev/env/production/logs/Vn5cYw8JkL2pQa6DuEr1TgHs",
+    },
+}
+
 STATE_CHANGED = {
     "id": "4gHjKlMnPqRsTuVwXyZ2A3B5",
     "type": "integration-state-changed",
@@ -101,6 +122,8 @@ SAMPLES = {
     "integration-deleted.json": ("integration-deleted", DELETED, LOCAL_SECRET),
     "connection-flow-failed.json": ("connection-flow-failed", FLOW_FAILED, LOCAL_SECRET),
     "connection-flow-failed-again.json": ("connection-flow-failed", FLOW_FAILED_AGAIN, LOCAL_SECRET),
+    "connection-flow-failed-customer-2.json": ("connection-flow-failed", FLOW_FAILED_CUSTOMER_2, LOCAL_SECRET),
+    "connection-flow-failed-customer-3.json": ("connection-flow-failed", FLOW_FAILED_CUSTOMER_3, LOCAL_SECRET),
     # Negative samples, for trying the error paths.
     "connection-flow-failed-forged.json": ("connection-flow-failed", FLOW_FAILED, FORGER_SECRET),
     "integration-deleted-wrong-type.json": ("integration-deleted", CREATED, LOCAL_SECRET),

@@ -42,6 +42,9 @@ REGION = "us-east-1"
 # The fold window of this run (env.json leaves the template's 15 minutes): the second failure
 # folds into the first's window, and the sweep, invoked once it closed, reports it.
 FOLD_WINDOW_S = 20
+# The fleet window too: three customers of workday fail within it (an incident opens), and the
+# sweep, invoked once it passed without a failure, ends the incident.
+FLEET_WINDOW_S = 20
 # The ports events/env.json names (make dev's defaults); the run swaps in its own.
 ENV_JSON_PORTS = {"aws": 4566, "dynamodb": 8000, "kombo": 4567}
 
@@ -62,6 +65,8 @@ INVOKES = [
     ("ConnectionLinkFunction", "connection-link.json", 200, None),
     ("ConnectionFlowFailedFunction", "connection-flow-failed.json", 200, "alerted"),
     ("ConnectionFlowFailedFunction", "connection-flow-failed-again.json", 200, "folded"),
+    ("ConnectionFlowFailedFunction", "connection-flow-failed-customer-2.json", 200, "alerted"),
+    ("ConnectionFlowFailedFunction", "connection-flow-failed-customer-3.json", 200, "incident_opened"),
     ("ConnectionFlowFailedFunction", "connection-flow-failed-forged.json", 401, "unauthorized"),
     ("DeleteIntegrationFunction", "delete-integration.json", 200, "deleted"),
     ("IntegrationDeletedFunction", "integration-deleted-wrong-type.json", 422, "wrong_event_type"),
@@ -208,6 +213,7 @@ def local_env_json(ports):
     env = json.loads(text)
     for function in ("ConnectionFlowFailedFunction", "FailureSweepFunction"):
         env[function]["ALERT_FOLD_WINDOW_SECONDS"] = str(FOLD_WINDOW_S)
+        env[function]["FLEET_WINDOW_SECONDS"] = str(FLEET_WINDOW_S)
     path = os.path.join(WORK, "env.json")
     with open(path, "w") as f:
         json.dump(env, f, indent=2)
@@ -233,7 +239,7 @@ def check_env_declarations(env_json):
                 fail(f"events/env.json gives {logical} no local {var}")
         # Settings whose template defaults suit a local run as they are.
         defaults = {"RUST_LOG", "TOMBSTONE_RETENTION_DAYS", "ALERT_FOLD_WINDOW_SECONDS",
-                    "ALLOWED_BACKEND_CALLERS"}
+                    "ALLOWED_BACKEND_CALLERS", "FLEET_INCIDENT_CUSTOMERS", "FLEET_WINDOW_SECONDS"}
         missing = declared - set(given.get(logical, {})) - defaults
         if missing:
             fail(f"events/env.json misses {sorted(missing)} for {logical}")
@@ -310,12 +316,16 @@ def expect(cond, msg):
 
 def check_report(fx, event, report, stderr):
     if event == "failure-sweep-scheduled.json":
-        # The window the first failure opened closed with the second folded into it.
-        if report.get("summaries") != 1 or report.get("failures") != 0 or report.get("stopped") is not None:
+        # The window the first failure opened closed with the second folded into it; that
+        # customer is one of the fleet incident's, so its summary is folded into the
+        # incident, which a whole fleet window without a failure ended.
+        if report.get("summaries") != 0 or report.get("folded_into_incidents") != 1 \
+                or report.get("incidents_ended") != 1 or report.get("failures") != 0 \
+                or report.get("stopped") is not None:
             fail(f"{event}: unexpected report {report}\n{stderr}")
         alerts = fx.new_alerts()
-        expect(alerts == ["Kombo connection failed once more: Acme, Inc. (workday LMS)"],
-               f"{event}: one summary expected: {alerts}")
+        expect(alerts == ["Over: Kombo connections failing for workday (3 customers)"],
+               f"{event}: the incident's end expected: {alerts}")
         return
     check_reconcile(fx, event, report, stderr)
 
@@ -367,6 +377,11 @@ def check_effects(fx, event, body, before):
         expect(len(alerts) == 1, f"one connection-flow-failed page expected: {alerts}")
     elif event == "connection-flow-failed-again.json":
         expect(alerts == [], f"the second failure in the window paged: {alerts}")
+    elif event == "connection-flow-failed-customer-2.json":
+        expect(alerts == ["Kombo connection failed: Beta GmbH (workday LMS)"], f"the second customer's page: {alerts}")
+    elif event == "connection-flow-failed-customer-3.json":
+        expect(alerts == [f"Kombo connections failing for workday: 3 customers in {FLEET_WINDOW_S} s"],
+               f"the third customer opens the fleet incident: {alerts}")
     elif event == "delete-integration.json":
         expect(fx.row(CREATED_ID).get("status") == "DELETED", f"tombstone: {fx.row(CREATED_ID)}")
         expect(("DELETE", f"/v1/integrations/{CREATED_ID}") in fx.kombo_requests(), "Kombo got no DELETE")
@@ -470,14 +485,18 @@ def main():
         covered = sorted(event for _, event, _, _ in INVOKES)
         expect(samples == covered, f"events/ and this test disagree: {samples} vs {covered}")
 
-        flow_failed_at = None
+        flow_failed_at = last_failure_at = None
         for function, event, status, want in INVOKES:
             if event == "failure-sweep-scheduled.json" and flow_failed_at is not None:
-                # Until the first failure's window has closed.
-                time.sleep(max(0.0, flow_failed_at + FOLD_WINDOW_S + 1 - time.monotonic()))
+                # Until the first failure's window has closed, and a fleet window passed
+                # after the last failure.
+                time.sleep(max(0.0, flow_failed_at + FOLD_WINDOW_S + 1 - time.monotonic(),
+                               last_failure_at + FLEET_WINDOW_S + 1 - time.monotonic()))
             start = time.monotonic()
             if event == "connection-flow-failed.json":
                 flow_failed_at = start
+            if event.startswith("connection-flow-failed-customer"):
+                last_failure_at = time.monotonic()
             before = fx.snapshot()
             answer, stderr = invoke(env, template, env_json, host, arch, function, event)
             if status is None:
@@ -491,7 +510,7 @@ def main():
                 fail(f"{function} {event}: expected {status} {want}, got {answer}\n{stderr}")
             check_effects(fx, event, body, before)
             say(f"invoke {function:32} {event:38} {status} {want or ''} ({time.monotonic() - start:.1f} s)")
-        expect(len(fx.alerts) == 4, f"four alerts in all expected: {fx.alerts}")
+        expect(len(fx.alerts) == 6, f"six alerts in all expected: {fx.alerts}")
 
         start_api(children, env, template, env_json, host, arch, fx)
         say(f"PASSED: {len(INVOKES)} sample events through sam local invoke, 4 requests through start-api")

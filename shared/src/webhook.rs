@@ -586,8 +586,16 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
     ) -> Result<bool, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         // The resolving write is safe to repeat (a retry of this create finds its own name
-        // on the record): it goes out with the notice's claim.
-        let resolving = Box::pin(soft.run(DDB, self.store.resolve(&r.key, &r.event_id, now)));
+        // on the record): it goes out with the notice's claim, and so does marking the
+        // customer connected on its tool's fleet record (if it is on it: a customer of an
+        // incident has its notice folded into the incident's end).
+        let (key, customer) = Strike::connected(r);
+        let resolving = Box::pin(async move {
+            tokio::try_join!(
+                Box::pin(soft.run(DDB, self.store.resolve(&r.key, &r.event_id, now))),
+                Box::pin(soft.run(DDB, self.store.recover(&key, customer))),
+            )
+        });
         let outcome = self
             .once_alongside(
                 &r.notice_id(),
@@ -598,11 +606,14 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
                     undo: nothing,
                 },
                 resolving,
-                |resolving| async move {
+                |(resolving, fleet)| async move {
                     let (failed, category) = match resolving {
                         Resolving::Nothing => return Ok(Outcome::Stored),
                         Resolving::Notify { failed, category } => (failed, category),
                     };
+                    if fleet.is_some_and(|f| f.in_incident(customer, &self.settings.fleet)) {
+                        return Ok(Outcome::InIncident);
+                    }
                     let notice = if r.category.is_empty() {
                         // A Connect completion: the category is the failures'.
                         resolved_notice(

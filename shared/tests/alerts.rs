@@ -219,17 +219,16 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
         page["Subject"],
         "Kombo connections failing for workday: 3 customers in 10 min"
     );
-    assert_eq!(
-        readme_example("fleet-email"),
-        docs(message["email"].as_str().unwrap()),
-        "docs/on-call.md's fleet e-mail"
-    );
-    let https: Value = serde_json::from_str(&docs(message["https"].as_str().unwrap())).unwrap();
-    let readme_https: Value = serde_json::from_str(&readme_example("fleet-https")).unwrap();
-    assert_eq!(readme_https, https, "actual:\n{https:#}");
-    let default: Value = serde_json::from_str(&docs(message["default"].as_str().unwrap())).unwrap();
-    let readme_default: Value = serde_json::from_str(&readme_example("fleet-default")).unwrap();
-    assert_eq!(readme_default, default, "actual:\n{default:#}");
+    let pretty = |s: &str| format!("{:#}", serde_json::from_str::<Value>(&docs(s)).unwrap());
+    // What was sent, by the docs' example names.
+    let mut sent: Vec<(&str, String)> = vec![
+        ("fleet-email", docs(message["email"].as_str().unwrap())),
+        ("fleet-https", pretty(message["https"].as_str().unwrap())),
+        (
+            "fleet-default",
+            pretty(message["default"].as_str().unwrap()),
+        ),
+    ];
     let alerts = stack.alerts().await;
     assert_eq!(
         alerts[2]["MessageAttributes"]["alert_kind"]["Value"],
@@ -308,12 +307,23 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
     for (i, name) in [(3, "fleet-update-email"), (4, "fleet-over-email")] {
         let message: Value =
             serde_json::from_str(published[i]["Message"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            readme_example(name),
-            docs(message["email"].as_str().unwrap()),
-            "docs/on-call.md's {name}; subject {}",
-            published[i]["Subject"]
-        );
+        sent.push((name, docs(message["email"].as_str().unwrap())));
+    }
+    // `DOCS_EXAMPLES_OUT=<dir>` writes what was sent there, to paste after a change.
+    if let Ok(out) = std::env::var("DOCS_EXAMPLES_OUT") {
+        for (name, text) in &sent {
+            std::fs::write(std::path::Path::new(&out).join(name), text).unwrap();
+        }
+    }
+    for (name, text) in &sent {
+        let shown = readme_example(name);
+        if name.ends_with("email") {
+            assert_eq!(&shown, text, "docs/on-call.md's {name}");
+        } else {
+            let shown: Value = serde_json::from_str(&shown).unwrap();
+            let text: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(shown, text, "docs/on-call.md's {name}; actual:\n{text:#}");
+        }
     }
     assert_eq!(
         published[3]["Subject"],

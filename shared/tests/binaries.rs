@@ -53,12 +53,17 @@ async fn every_sample_event_through_its_built_binary() {
                 "connection-flow-failed.json",
                 // The same customer again, inside the window: counted, not paged.
                 "connection-flow-failed-again.json",
+                // Two more customers of the tool: the third opens the fleet incident.
+                "connection-flow-failed-customer-2.json",
+                "connection-flow-failed-customer-3.json",
             ],
             &[
                 (200, "alerted"),
                 (401, "unauthorized"),
                 (200, "already_alerted"),
                 (200, "folded"),
+                (200, "alerted"),
+                (200, "incident_opened"),
             ],
         ),
     ];
@@ -134,6 +139,8 @@ async fn every_sample_event_through_its_built_binary() {
         subjects,
         [
             "Kombo connection failed: Acme, Inc. (workday LMS)",
+            "Kombo connection failed: Beta GmbH (workday LMS)",
+            "Kombo connections failing for workday: 3 customers in 10 min",
             "Kombo integration without customer: Globex Corp (workday LMS)",
         ]
     );

@@ -239,6 +239,18 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
     assert_eq!(listed, ["A", "B", "C"]);
     let incident_id = page["incident"]["incident_id"].as_str().unwrap().to_owned();
 
+    // B connects after all: its "resolved" notice is folded into the incident (counted as
+    // connected since), as an integration's "recovered" is.
+    let env = d.env("integration-created");
+    let created = d.deliver_with(
+        "integration-created",
+        &env,
+        CREATED,
+        &[created_body("cb", "workday:b", Some("B"))],
+    );
+    assert_eq!(ok(created), ["stored"]);
+    assert!(d.alerts().await.is_empty());
+
     // A's summary of its folded failure (its 1 s window closed) is folded into the
     // incident; the incident is not a window old yet: no update.
     sleep_ms(2_500);
@@ -289,6 +301,13 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
     let over = &alerts[1].1;
     assert_eq!(over["incident"]["customers"], 5);
     assert_eq!(over["incident"]["failures"], 6);
+    assert_eq!(
+        (
+            over["incident"]["connected"].as_i64(),
+            over["incident"]["not_connected"].as_i64()
+        ),
+        (Some(1), Some(4))
+    );
     assert_eq!(over["incident"]["incident_id"], incident_id.as_str());
     let record = d.item(FLEET_KEY).await;
     assert!(record["incident_id"].is_null(), "{record}");

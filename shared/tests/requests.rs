@@ -397,11 +397,12 @@ async fn requests_per_event_on_the_wire() {
             ),
             // claim with the fold (this container saw the window open) and the strike, complete
             ("connection-flow-failed (folded)", o("folded"), 4, 0, 2),
-            // write with the read alongside, claim with the resolving write, notice, complete
+            // write with the read alongside, claim with the resolving write and the fleet's
+            // "connected" mark, notice, complete
             (
                 "integration-created (after failures)",
                 o("resolved"),
-                5,
+                6,
                 1,
                 4
             ),

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use time::Duration;
 
-use super::{Alert, AlertKind, Failure, StateUpdate, sns_subject};
+use super::{Alert, AlertKind, Failure, Resolution, StateUpdate, sns_subject};
 
 /// Which failures an incident is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,6 +48,23 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => "Kombo connections failing",
             FleetKind::Invalid => "Kombo integrations INVALID",
+        }
+    }
+
+    /// The JSON keys of the customers better since and not: `recovered`/`still_invalid`,
+    /// `connected`/`not_connected`.
+    fn better(self) -> (&'static str, &'static str) {
+        match self {
+            FleetKind::ConnectionFailures => ("connected", "not_connected"),
+            FleetKind::Invalid => ("recovered", "still_invalid"),
+        }
+    }
+
+    /// The same as a notice's labels.
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            FleetKind::ConnectionFailures => ("Connected since", "Not connected"),
+            FleetKind::Invalid => ("Recovered", "Still INVALID"),
         }
     }
 
@@ -147,6 +164,17 @@ impl Strike {
         })
     }
 
+    /// Where a create that resolves a customer's failures marks it connected: its tool's
+    /// connection-failures record, and the customer as a strike names it.
+    pub fn connected(r: &Resolution) -> (String, &str) {
+        let customer = r
+            .key
+            .strip_prefix("failures#")
+            .and_then(|k| k.strip_suffix(&format!("#{}", r.tool)))
+            .unwrap_or(&r.key);
+        (fleet_key(FleetKind::ConnectionFailures, &r.tool), customer)
+    }
+
     /// Where the customer's recovery is counted: its INVALID kind's record, if the tool is
     /// known.
     pub fn recovery_key(u: &StateUpdate) -> Option<String> {
@@ -167,7 +195,8 @@ pub struct Member {
     pub failures: u32,
     /// Its last strike's place in the record's order of strikes (1, 2, ...).
     pub seq: u64,
-    /// INVALID only: ACTIVE again since it last turned INVALID.
+    /// ACTIVE again since it last turned INVALID; for connection failures, connected since
+    /// it last failed.
     pub recovered: bool,
 }
 
@@ -262,9 +291,7 @@ impl FleetRecord {
                 m.failures += 1;
                 m.reference.clone_from(&strike.reference);
                 m.organization.clone_from(&strike.organization);
-                if strike.kind == FleetKind::Invalid {
-                    m.recovered = false;
-                }
+                m.recovered = false;
             }
             None => after.members.push(Member {
                 customer: strike.customer.clone(),
@@ -419,12 +446,12 @@ fn incident_json(r: &FleetRecord, id: &str, members: &[&Member]) -> serde_json::
                 "log_url"
             };
             v[reference] = json!(m.reference);
-            if r.kind == FleetKind::Invalid {
-                v["recovered"] = json!(m.recovered);
-            }
+            v[r.kind.better().0] = json!(m.recovered);
             v
         })
         .collect();
+    let recovered = members.iter().filter(|m| m.recovered).count();
+    let (better, worse) = r.kind.better();
     let mut v = json!({
         "incident_id": id,
         "tool": r.tool,
@@ -434,11 +461,8 @@ fn incident_json(r: &FleetRecord, id: &str, members: &[&Member]) -> serde_json::
         "list": listed,
         "not_listed": members.len().saturating_sub(LISTED),
     });
-    if r.kind == FleetKind::Invalid {
-        let recovered = members.iter().filter(|m| m.recovered).count();
-        v["recovered"] = json!(recovered);
-        v["still_invalid"] = json!(members.len() - recovered);
-    }
+    v[better] = json!(recovered);
+    v[worse] = json!(members.len() - recovered);
     v
 }
 
@@ -460,13 +484,11 @@ fn notice(
         ("Customers".into(), members.len().to_string()),
         ("Failures".into(), failures.to_string()),
     ];
-    if r.kind == FleetKind::Invalid {
+    if kind != AlertKind::FleetIncident {
         let recovered = members.iter().filter(|m| m.recovered).count();
-        fields.push((
-            "Still INVALID".into(),
-            (members.len() - recovered).to_string(),
-        ));
-        fields.push(("Recovered".into(), recovered.to_string()));
+        let (better, worse) = r.kind.labels();
+        fields.push((worse.into(), (members.len() - recovered).to_string()));
+        fields.push((better.into(), recovered.to_string()));
     }
     for m in members.iter().take(LISTED) {
         let mut line = if m.customer == m.reference {
@@ -478,7 +500,7 @@ fn notice(
             line.push_str(&format!(", {} failures", m.failures));
         }
         if m.recovered {
-            line.push_str(", recovered");
+            line.push_str(&format!(", {}", r.kind.labels().0.to_lowercase()));
         }
         fields.push(("Customer".into(), line));
     }
@@ -598,8 +620,9 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
                 customers(members.len())
             ),
             format!(
-                "{}, {failures} failed attempts in all.",
-                customers(members.len())
+                "{}, {failures} failed attempts in all; {} connected since.",
+                customers(members.len()),
+                members.iter().filter(|m| m.recovered).count()
             ),
             "Offer the customers listed a new link if they have not connected since: \
              POST /customers/{origin_id}/connection-link"

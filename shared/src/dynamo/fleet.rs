@@ -116,7 +116,7 @@ impl FleetStore for DynamoStore {
              record_type = :fleet, sweep = :fleet, window_start_ms = :now, expires_at = :ttl \
              ADD #n :one",
         );
-        let mut write = self
+        let write = self
             .update_record(&strike.key())?
             .expression_attribute_names("#s", attr("s", c))
             .expression_attribute_names("#l", attr("l", c))
@@ -136,12 +136,10 @@ impl FleetStore for DynamoStore {
             .expression_attribute_values(":fleet", s(FLEET))
             .expression_attribute_values(":ttl", n((now + self.retention).unix_timestamp()))
             .expression_attribute_values(":one", n(1));
-        if strike.kind == FleetKind::Invalid {
-            // INVALID again: not recovered any more.
-            update.push_str(" REMOVE #r");
-            write = write.expression_attribute_names("#r", attr("r", c));
-        }
+        // Failing again: not recovered (connected) any more.
+        update.push_str(" REMOVE #r");
         let write = write
+            .expression_attribute_names("#r", attr("r", c))
             .update_expression(update)
             .condition_expression("attribute_not_exists(#l) OR #l <> :me");
         let empty = || FleetRecord::empty(strike.kind, &strike.tool);
