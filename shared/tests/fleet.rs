@@ -27,6 +27,7 @@
 mod support;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::*;
@@ -168,7 +169,11 @@ fn ok(answers: Vec<(i64, String)>) -> Vec<String> {
 }
 
 fn sleep_ms(ms: u64) {
-    std::thread::sleep(std::time::Duration::from_millis(ms));
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+fn sleep_until(at: Instant) {
+    std::thread::sleep(at.saturating_duration_since(Instant::now()));
 }
 
 fn subjects(alerts: &[(String, Value)]) -> Vec<&str> {
@@ -179,11 +184,14 @@ const FLEET_KEY: &str = "fleet#connection-failures#workday";
 
 #[tokio::test]
 async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_update_and_the_end() {
-    let mut d = Desk::new("storm", 4);
+    // Every wait below is measured from what it depends on, with seconds of margin either
+    // way for a slow machine.
+    const W: u64 = 8;
+    let mut d = Desk::new("storm", W);
     d.fold_s = 1;
     // Two customers page as ever (A's second failure folds into A's window); the third
-    // customer within the window opens the incident; the fourth is counted on it. Another
-    // tool and the other kind of the same tool page as ever.
+    // customer within the window opens the incident; later ones are counted on it. Another
+    // tool pages as ever.
     assert_eq!(
         d.fail(&[
             failure("a1", "A", "workday"),
@@ -192,6 +200,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
             failure("c1", "C", "workday"),
             failure("d1", "D", "workday"),
             failure("x1", "X", "personio"),
+            failure("e1", "E", "workday"),
         ]),
         [
             "alerted",
@@ -199,9 +208,12 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
             "alerted",
             "incident_opened",
             "folded_into_incident",
-            "alerted"
+            "alerted",
+            "folded_into_incident"
         ]
     );
+    let opened = Instant::now();
+    // The other kind of the same tool pages as ever.
     assert_eq!(
         d.state(&[state(
             "s1",
@@ -218,7 +230,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         [
             "Kombo connection failed: Org A (workday LMS)",
             "Kombo connection failed: Org B (workday LMS)",
-            "Kombo connections failing for workday: 3 customers in 4 s",
+            "Kombo connections failing for workday: 3 customers in 8 s",
             "Kombo connection failed: Org X (personio LMS)",
             "Kombo integration invalid: Acme, Inc. (workday LMS)",
         ],
@@ -253,8 +265,12 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
 
     // A's summary of its folded failure (its 1 s window closed) is folded into the
     // incident; the incident is not a window old yet: no update.
-    sleep_ms(2_500);
+    sleep_until(opened + Duration::from_millis(1_200));
     let report = d.sweep();
+    assert!(
+        opened.elapsed() < Duration::from_secs(W - 2),
+        "too slow to tell"
+    );
     assert_eq!(report["folded_into_incidents"], 1, "{report}");
     assert_eq!(
         (
@@ -265,28 +281,33 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         "{report}"
     );
     assert_eq!(
-        d.fail(&[failure("e1", "E", "workday")]),
+        d.fail(&[failure("g1", "G", "workday")]),
         ["folded_into_incident"]
     );
+    let last = Instant::now();
     assert!(d.alerts().await.is_empty());
 
     // A window after the page, it grew: one update; the next run sends none.
-    sleep_ms(2_000);
+    sleep_until(opened + Duration::from_millis(W * 1000 + 300));
     let report = d.sweep();
+    assert!(
+        last.elapsed() < Duration::from_secs(W - 1),
+        "too slow to tell"
+    );
     assert_eq!(report["incident_updates"], 1, "{report}");
     assert_eq!(d.sweep()["incident_updates"], 0);
     let alerts = d.alerts().await;
     assert_eq!(
         subjects(&alerts),
-        ["Kombo connections failing for workday: now 5 customers"]
+        ["Kombo connections failing for workday: now 6 customers"]
     );
     assert_eq!(alerts[0].1["kind"], "fleet-incident-update");
     assert_eq!(alerts[0].1["incident"]["incident_id"], incident_id.as_str());
 
     // A whole window without a failure: the next failure starts from zero (paged on its
     // own) even before the sweep ends the incident; the sweep's end counts the incident's
-    // five customers and six failures, not the new one.
-    sleep_ms(4_600);
+    // six customers and seven failures, not the new one.
+    sleep_until(last + Duration::from_millis(W * 1000 + 300));
     assert_eq!(d.fail(&[failure("f1", "F", "workday")]), ["alerted"]);
     let report = d.sweep();
     assert_eq!(report["incidents_ended"], 1, "{report}");
@@ -295,18 +316,18 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         subjects(&alerts),
         [
             "Kombo connection failed: Org F (workday LMS)",
-            "Over: Kombo connections failing for workday (5 customers)"
+            "Over: Kombo connections failing for workday (6 customers)"
         ]
     );
     let over = &alerts[1].1;
-    assert_eq!(over["incident"]["customers"], 5);
-    assert_eq!(over["incident"]["failures"], 6);
+    assert_eq!(over["incident"]["customers"], 6);
+    assert_eq!(over["incident"]["failures"], 7);
     assert_eq!(
         (
             over["incident"]["connected"].as_i64(),
             over["incident"]["not_connected"].as_i64()
         ),
-        (Some(1), Some(4))
+        (Some(1), Some(5))
     );
     assert_eq!(over["incident"]["incident_id"], incident_id.as_str());
     let record = d.item(FLEET_KEY).await;
@@ -319,7 +340,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
 
     // The new storm: two more customers make three in the window: a new incident.
     assert_eq!(
-        d.fail(&[failure("g1", "G", "workday"), failure("h1", "H", "workday")]),
+        d.fail(&[failure("h1", "H", "workday"), failure("i1", "I", "workday")]),
         ["alerted", "incident_opened"]
     );
     let alerts = d.alerts().await;
@@ -330,7 +351,8 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
 #[tokio::test]
 async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_containers_open_one_incident()
  {
-    let d = Desk::new("twenty", 3);
+    // A window longer than the deliveries take on a slow machine: one incident throughout.
+    let d = Desk::new("twenty", 10);
     let bodies: Vec<String> = (0..20)
         .map(|i| failure(&format!("t{i:02}"), &format!("cust{i:02}"), "workday"))
         .collect();
@@ -402,7 +424,7 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
     assert!(record["incident_id"].is_string(), "{record}");
 
     // Over after a quiet window: twenty customers, twenty failures.
-    sleep_ms(3_600);
+    sleep_ms(10_600);
     assert_eq!(d.sweep()["incidents_ended"], 1);
     let alerts = d.alerts().await;
     assert_eq!(
@@ -419,34 +441,44 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
 
 #[tokio::test]
 async fn two_sweeps_at_once_send_one_update_and_one_end() {
-    let d = Desk::new("sweeps", 5);
+    const W: u64 = 8;
+    let d = Desk::new("sweeps", W);
     d.fail(&[
         failure("a1", "A", "workday"),
         failure("b1", "B", "workday"),
         failure("c1", "C", "workday"),
     ]);
-    sleep_ms(2_000);
+    let opened = Instant::now();
+    sleep_until(opened + Duration::from_secs(3));
     d.fail(&[failure("d1", "D", "workday")]);
+    let last = Instant::now();
     d.alerts().await;
-    // A window after the page, before the incident goes quiet.
-    let both = |d: &Desk| -> Vec<Value> {
-        let start = moment_in(3_500);
-        std::thread::scope(|s| {
+    // Two sweeps held until the same moment (they must have overlapped).
+    let both = |d: &Desk, at: Instant| -> Vec<Value> {
+        let start = moment_in(at.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let (reports, runs): (Vec<Value>, Vec<Value>) = std::thread::scope(|s| {
             let runs: Vec<_> = (0..2)
-                .map(|_| s.spawn(|| d.sweep_run(Some(start)).0))
+                .map(|_| s.spawn(|| d.sweep_run(Some(start))))
                 .collect();
-            runs.into_iter().map(|r| r.join().unwrap()).collect()
-        })
+            runs.into_iter().map(|r| r.join().unwrap()).unzip()
+        });
+        assert!(
+            overlapped(&runs),
+            "the two sweeps did not overlap: {runs:?}"
+        );
+        reports
     };
-    let reports = both(&d);
+    // A window after the page, before the incident goes quiet (D failed 3 s after it).
+    let reports = both(&d, opened + Duration::from_millis(W * 1000 + 500));
+    assert!(last.elapsed() < Duration::from_secs(W), "too slow to tell");
     let updates: i64 = reports
         .iter()
         .map(|r| r["incident_updates"].as_i64().unwrap())
         .sum();
     assert_eq!(updates, 1, "{reports:?}");
     assert_eq!(d.alerts().await.len(), 1);
-    sleep_ms(2_000);
-    let reports = both(&d);
+    // A window after D: over.
+    let reports = both(&d, last + Duration::from_millis(W * 1000 + 500));
     let ended: i64 = reports
         .iter()
         .map(|r| r["incidents_ended"].as_i64().unwrap())
