@@ -625,3 +625,84 @@ async fn a_late_duplicate_after_another_failure_of_the_same_customer_counts_once
     );
     assert_eq!(d.item(FLEET_KEY).await["n#A"], 2);
 }
+
+#[tokio::test]
+async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
+    let d = Desk::new("race", 60);
+    assert_eq!(
+        d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]),
+        ["alerted", "alerted"]
+    );
+    // C's delivery counts itself (the count and the strike pass), then its opening write is
+    // held 0.9 s by a proxy; D fails meanwhile: both saw three customers and no incident.
+    let proxy = FaultServer::proxy(
+        &d.stack.ddb_endpoint,
+        &["pass:UpdateItem:2", "slow:UpdateItem:1"],
+    );
+    let slow = with_env(
+        d.env("connection-flow-failed"),
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        &proxy.endpoint,
+    );
+    let fast = d.env("connection-flow-failed");
+    let c = event_file(&d.dir, "c1", FLOW_FAILED, &failure("c1", "C", "workday"));
+    let e = event_file(&d.dir, "d1", FLOW_FAILED, &failure("d1", "D", "workday"));
+    let start = std::time::SystemTime::now() + Duration::from_millis(2_500);
+    let (rc, rd) = std::thread::scope(|s| {
+        let c = s.spawn(|| invoke_at("connection-flow-failed", &slow, &[c], 10_000, start));
+        let e = s.spawn(|| {
+            invoke_at(
+                "connection-flow-failed",
+                &fast,
+                &[e],
+                10_000,
+                start + Duration::from_millis(300),
+            )
+        });
+        (c.join().unwrap(), e.join().unwrap())
+    });
+    let got = [answers(&rc.0), answers(&rd.0)].concat();
+    assert_eq!(
+        got,
+        [
+            (200, "folded_into_incident".to_owned()),
+            (200, "incident_opened".to_owned())
+        ],
+        "{}\n{}",
+        rc.1,
+        rd.1
+    );
+    let alerts = d.alerts().await;
+    assert_eq!(
+        subjects(&alerts),
+        [
+            "Kombo connection failed: Org A (workday LMS)",
+            "Kombo connection failed: Org B (workday LMS)",
+            "Kombo connections failing for workday: 4 customers in 1 min"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_strike_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
+    let d = Desk::new("sdk-retry", 60);
+    // The failure's two writes beside its claim (its count and its strike) are applied,
+    // then answered 500: the SDK sends each again.
+    let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, &["apply-then-500:UpdateItem:2"]);
+    let env = with_env(
+        d.env("connection-flow-failed"),
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        &proxy.endpoint,
+    );
+    let got = d.deliver_with(
+        "connection-flow-failed",
+        &env,
+        FLOW_FAILED,
+        &[failure("a1", "A", "workday")],
+    );
+    assert_eq!(ok(got), ["alerted"]);
+    let record = d.item(FLEET_KEY).await;
+    assert_eq!(record["n#A"], 1, "{record}");
+    assert_eq!(record["seq"], 1, "{record}");
+    assert_eq!(d.item("failures#A#workday").await["total"], 1);
+}
