@@ -638,7 +638,9 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
     /// Records an ACTIVE state (one write) and, if this event took the integration out of
     /// INVALID (now, or on an earlier try of it), publishes the "recovered" notice once (a
     /// claim on the event id, taken only then: an ordinary ACTIVE costs no claim), naming
-    /// the event on the row at the same time.
+    /// the event on the row at the same time. Beside the claim it marks the integration
+    /// recovered on its tool's fleet record; one of an incident's has its notice folded into
+    /// the incident's end.
     async fn record_recovery(
         &self,
         event_id: &str,
@@ -703,7 +705,10 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
     /// an older one arriving late, or one already superseded pages nobody). The page's claim
     /// lives on the row and is set by the state write itself where none stands: an INVALID
     /// that pages nobody, or a duplicate, costs that one write; a page three round trips
-    /// (the write, the publish, marking the claim sent).
+    /// (the write, the publish, marking the claim sent). Beside the write the INVALID is
+    /// counted on its tool's fleet record: inside an incident its page is folded into it
+    /// (the claim marked sent all the same), and the INVALID that reaches the threshold
+    /// opens the incident and pages it instead.
     async fn record_invalid(
         &self,
         event_id: &str,
