@@ -11,8 +11,6 @@
 //! it. The sweep sends at most one update per window while it grows and one "incident over"
 //! once a whole window passed without a failure ([`update_notice`], [`over_notice`]).
 
-use std::collections::BTreeSet;
-
 use serde_json::json;
 use time::Duration;
 
@@ -223,7 +221,7 @@ pub struct FleetRecord {
     pub kind: FleetKind,
     pub tool: String,
     pub category: String,
-    /// In the order of their last strikes.
+    /// In the order of their last failures (a strike moves its customer to the end).
     pub members: Vec<Member>,
     pub incident: Option<Incident>,
     /// The last strike's time (epoch ms), as its writer saw it.
@@ -282,16 +280,19 @@ impl FleetRecord {
         let seq = after.seq;
         match after
             .members
-            .iter_mut()
-            .find(|m| m.customer == strike.customer)
+            .iter()
+            .position(|m| m.customer == strike.customer)
         {
-            Some(m) => {
+            Some(at) => {
+                // The latest failure: last in the order.
+                let mut m = after.members.remove(at);
                 m.last_ms = now_ms;
                 m.seq = seq;
                 m.failures += 1;
                 m.reference.clone_from(&strike.reference);
                 m.organization.clone_from(&strike.organization);
                 m.recovered = false;
+                after.members.push(m);
             }
             None => after.members.push(Member {
                 customer: strike.customer.clone(),
@@ -308,17 +309,15 @@ impl FleetRecord {
     }
 }
 
-/// The customers failing since `since_ms` without a pause of more than `window_ms`, by
-/// their last failure.
+/// The customers failing since `since_ms` without a pause of more than `window_ms`, of
+/// `members` in the order of their last failures.
 fn chain<'a>(
     members: impl Iterator<Item = &'a Member>,
     since_ms: i64,
     window_ms: i64,
 ) -> Vec<&'a Member> {
-    let mut sorted: Vec<&Member> = members.filter(|m| m.last_ms >= since_ms).collect();
-    sorted.sort_by(|a, b| (a.last_ms, &a.customer).cmp(&(b.last_ms, &b.customer)));
-    let mut out: Vec<&Member> = Vec::with_capacity(sorted.len());
-    for m in sorted {
+    let mut out: Vec<&Member> = Vec::new();
+    for m in members.filter(|m| m.last_ms >= since_ms) {
         if out
             .last()
             .is_some_and(|p| m.last_ms - p.last_ms > window_ms)
@@ -396,12 +395,11 @@ pub fn judge(
             Verdict::Alone
         };
     }
-    let mut customers: BTreeSet<&str> = others
-        .filter(|m| m.last_ms >= since_ms)
-        .map(|m| m.customer.as_str())
-        .collect();
-    customers.insert(&strike.customer);
-    if u32::try_from(customers.len()).unwrap_or(u32::MAX) >= fleet.customers {
+    // Distinct customers: one entry each, this one's counted once.
+    let customers = 1 + others
+        .filter(|m| m.last_ms >= since_ms && m.customer != strike.customer)
+        .count();
+    if u32::try_from(customers).unwrap_or(u32::MAX) >= fleet.customers {
         Verdict::Open {
             incident_id: format!("{}:{}:{now_ms}", strike.kind.as_str(), strike.tool),
             since_ms,

@@ -63,7 +63,7 @@ const TRIES: usize = 4;
 
 /// What a conditional write did: `Written` with the item after it, or `Refused` (its
 /// condition did not hold) with the item that stands, if any.
-enum Conditional {
+pub(super) enum Conditional {
     Written(Item),
     Refused(Option<Item>),
 }
@@ -96,8 +96,17 @@ impl DynamoStore {
     }
 
     async fn conditional(&self, write: UpdateItemFluentBuilder) -> Result<Conditional, Error> {
+        self.conditional_returning(write, ReturnValue::AllNew).await
+    }
+
+    /// [`Self::conditional`] with `values` (`ALL_NEW`, `ALL_OLD`, ...) returned when written.
+    pub(super) async fn conditional_returning(
+        &self,
+        write: UpdateItemFluentBuilder,
+        values: ReturnValue,
+    ) -> Result<Conditional, Error> {
         let result = write
-            .return_values(ReturnValue::AllNew)
+            .return_values(values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;

@@ -8,13 +8,10 @@
 //! incident is a few `incident_*` attributes, set by one conditional write. The records sit
 //! in the sweep's sparse index under `sweep = "fleet"`.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValue;
 use time::OffsetDateTime;
 
-use super::failures::{number, string};
+use super::failures::{Conditional, number, string};
 use super::{DynamoStore, Item, dependency, every_item, n, s, written};
 use crate::decide::epoch_ms;
 use crate::decide::fleet::{FleetKind, FleetRecord, Incident, Member, Strike};
@@ -45,35 +42,7 @@ fn attr(prefix: &str, customer: &str) -> String {
     format!("{prefix}#{customer}")
 }
 
-/// A write's outcome with the item it returned: the old one when written, the standing
-/// one when refused.
-enum Answer {
-    Written(Item),
-    Refused(Item),
-}
-
 impl DynamoStore {
-    async fn answer(
-        &self,
-        write: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-        values: ReturnValue,
-    ) -> Result<Answer, Error> {
-        let result = write
-            .return_values(values)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Answer::Written(out.attributes.unwrap_or_default())),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(Answer::Refused(failed.item().cloned().unwrap_or_default()))
-                }
-                _ => Err(dependency(e)),
-            },
-        }
-    }
-
     /// Removes `names` from the record `key` if its `last_ms` is still `last_ms` (and, with
     /// `incident`, that incident is open); `false`: it moved on.
     async fn forget(
@@ -143,16 +112,21 @@ impl FleetStore for DynamoStore {
             .update_expression(update)
             .condition_expression("attribute_not_exists(#l) OR #l <> :me");
         let empty = || FleetRecord::empty(strike.kind, &strike.tool);
-        Ok(match self.answer(write, ReturnValue::AllOld).await? {
-            Answer::Written(old) => Struck {
-                before: fleet_record(&old).unwrap_or_else(empty),
-                repeat: false,
+        Ok(
+            match self
+                .conditional_returning(write, ReturnValue::AllOld)
+                .await?
+            {
+                Conditional::Written(old) => Struck {
+                    before: fleet_record(&old).unwrap_or_else(empty),
+                    repeat: false,
+                },
+                Conditional::Refused(now) => Struck {
+                    before: now.as_ref().and_then(fleet_record).unwrap_or_else(empty),
+                    repeat: true,
+                },
             },
-            Answer::Refused(now) => Struck {
-                before: fleet_record(&now).unwrap_or_else(empty),
-                repeat: true,
-            },
-        })
+        )
     }
 
     async fn unstrike(&self, strike: &Strike) -> Result<(), Error> {
@@ -191,16 +165,18 @@ impl FleetStore for DynamoStore {
             .expression_attribute_values(":at", n(incident.opened_ms))
             .expression_attribute_values(":since", n(incident.since_ms))
             .expression_attribute_values(":reported", n(i64::from(incident.reported)));
-        Ok(match self.answer(write, ReturnValue::None).await? {
-            Answer::Written(_) => Opened::Ours,
-            Answer::Refused(now)
-                if string(&now, "incident_opened_by").as_deref()
-                    == Some(incident.opened_by.as_str()) =>
-            {
-                Opened::Ours
-            }
-            Answer::Refused(_) => Opened::Other,
-        })
+        Ok(
+            match self.conditional_returning(write, ReturnValue::None).await? {
+                Conditional::Written(_) => Opened::Ours,
+                Conditional::Refused(Some(now))
+                    if string(&now, "incident_opened_by").as_deref()
+                        == Some(incident.opened_by.as_str()) =>
+                {
+                    Opened::Ours
+                }
+                Conditional::Refused(_) => Opened::Other,
+            },
+        )
     }
 
     async fn recover(&self, key: &str, customer: &str) -> Result<Option<FleetRecord>, Error> {
@@ -211,10 +187,15 @@ impl FleetStore for DynamoStore {
             .expression_attribute_names("#r", attr("r", customer))
             .expression_attribute_names("#s", attr("s", customer))
             .expression_attribute_values(":one", n(1));
-        Ok(match self.answer(write, ReturnValue::AllNew).await? {
-            Answer::Written(new) => fleet_record(&new),
-            Answer::Refused(_) => None,
-        })
+        Ok(
+            match self
+                .conditional_returning(write, ReturnValue::AllNew)
+                .await?
+            {
+                Conditional::Written(new) => fleet_record(&new),
+                Conditional::Refused(_) => None,
+            },
+        )
     }
 
     async fn fleet_records(&self) -> Result<Vec<FleetRecord>, Error> {
@@ -345,39 +326,28 @@ impl FleetStore for DynamoStore {
 /// A fleet record as stored (items that do not parse are not fleet records).
 pub(super) fn fleet_record(item: &Item) -> Option<FleetRecord> {
     let kind = FleetKind::parse(&string(item, "fleet_kind")?)?;
-    let mut members: BTreeMap<&str, Member> = BTreeMap::new();
-    for (name, value) in item {
-        let Some((prefix, customer)) = name.split_once('#') else {
-            continue;
-        };
-        if !matches!(prefix, "s" | "q" | "n" | "o" | "r") {
-            continue;
-        }
-        let m = members.entry(customer).or_insert_with(|| Member {
-            customer: customer.to_owned(),
-            organization: String::new(),
-            reference: String::new(),
-            last_ms: 0,
-            failures: 0,
-            seq: 0,
-            recovered: false,
-        });
-        match (prefix, value) {
-            ("s", AttributeValue::N(v)) => m.last_ms = v.parse().unwrap_or(0),
-            ("q", AttributeValue::N(v)) => m.seq = v.parse().unwrap_or(0),
-            ("n", AttributeValue::N(v)) => m.failures = v.parse().unwrap_or(0),
-            ("o", AttributeValue::S(v)) => {
-                let (org, reference) = v.split_once(SEP).unwrap_or((v, ""));
-                m.organization = org.to_owned();
-                m.reference = reference.to_owned();
+    let n = |name: String| number(item, &name).unwrap_or(0);
+    // One customer per `s#` attribute (a customer whose strike is half forgotten is none).
+    let mut members: Vec<Member> = item
+        .keys()
+        .filter_map(|name| name.strip_prefix("s#"))
+        .map(|customer| {
+            let detail = string(item, &attr("o", customer)).unwrap_or_default();
+            let (organization, reference) = detail.split_once(SEP).unwrap_or((&detail, ""));
+            Member {
+                customer: customer.to_owned(),
+                organization: organization.to_owned(),
+                reference: reference.to_owned(),
+                last_ms: n(attr("s", customer)),
+                failures: u32::try_from(n(attr("n", customer))).unwrap_or(0),
+                seq: u64::try_from(n(attr("q", customer))).unwrap_or(0),
+                recovered: item.contains_key(&attr("r", customer)),
             }
-            ("r", AttributeValue::N(_)) => m.recovered = true,
-            _ => {}
-        }
-    }
-    // A customer whose strike is half forgotten is no customer.
-    let mut members: Vec<Member> = members.into_values().filter(|m| m.last_ms > 0).collect();
-    members.sort_by_key(|m| m.seq);
+        })
+        .filter(|m| m.last_ms > 0)
+        .collect();
+    // In the order of their last failures, as `FleetRecord::members` keeps them.
+    members.sort_unstable_by_key(|m| (m.last_ms, m.seq));
     let incident = string(item, "incident_id").map(|id| Incident {
         id,
         opened_by: string(item, "incident_opened_by").unwrap_or_default(),
