@@ -79,26 +79,18 @@ FLOW_FAILED_AGAIN = {
     "data": {**FLOW_FAILED["data"], "log_url": "https://app.kombo.dev/env/production/logs/D4yVp7YBtC3tcLD8N2hzYbSY"},
 }
 
+def flow_failed_for(event_id, origin_id, organization, log_id):
+    """FLOW_FAILED of another customer of the same tool."""
+    end_user = {"origin_id": origin_id, "creator_email": "user@example.com", "organization_name": organization}
+    return {**FLOW_FAILED, "id": event_id, "data": {
+        **FLOW_FAILED["data"], "end_user": end_user,
+        "log_url": f"https://app.kombo.dev/env/production/logs/{log_id}"}}
+
+
 # Two more customers of the same tool failing within minutes: with the first, three, so the
 # second of these opens the tool's fleet incident (docs/on-call.md).
-FLOW_FAILED_CUSTOMER_2 = {
-    "id": "6mNpQrStUvWxYz2A3B4C5D7E",
-    "type": "connection-flow-failed",
-    "data": {
-        **FLOW_FAILED["data"],
-        "end_user": {"origin_id": "48213", "creator_email": "user@example.com", "organization_name": "Beta GmbH"},
-        "log_url": "https://app.kombo.dev/env/production/logs/9hQ2vTt4bW1mXo7ZsRkqPe3L",
-    },
-}
-FLOW_FAILED_CUSTOMER_3 = {
-    "id": "7nPqRsTuVwXyZ2A3B4C5D6E8",
-    "type": "connection-flow-failed",
-    "data": {
-        **FLOW_FAILED["data"],
-        "end_user": {"origin_id": "51007", "creator_email": "user@example.com", "organization_name": "Gamma Ltd"},
-        "log_url": "https://app.kombo.dev/env/production/logs/Vn5cYw8JkL2pQa6DuEr1TgHs",
-    },
-}
+FLOW_FAILED_CUSTOMER_2 = flow_failed_for("6mNpQrStUvWxYz2A3B4C5D7E", "48213", "Beta GmbH", "9hQ2vTt4bW1mXo7ZsRkqPe3L")
+FLOW_FAILED_CUSTOMER_3 = flow_failed_for("7nPqRsTuVwXyZ2A3B4C5D6E8", "51007", "Gamma Ltd", "Vn5cYw8JkL2pQa6DuEr1TgHs")
 
 STATE_CHANGED = {
     "id": "4gHjKlMnPqRsTuVwXyZ2A3B5",

@@ -544,25 +544,7 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
         let now_ms = epoch_ms(now);
         let after = struck.before.with_strike(strike, struck.repeat, now_ms);
         let page = fleet::incident_page(&after, &id, since_ms, &self.settings.fleet);
-        let reported = after
-            .members
-            .iter()
-            .filter(|m| m.last_ms >= since_ms)
-            .count();
-        let opened_seq = after
-            .members
-            .iter()
-            .find(|m| m.customer == strike.customer)
-            .map_or(0, |m| m.seq);
-        let incident = Incident {
-            id,
-            opened_by: strike.event_id.clone(),
-            opened_seq,
-            opened_ms: now_ms,
-            since_ms,
-            reported: u32::try_from(reported).unwrap_or(u32::MAX),
-            reported_ms: now_ms,
-        };
+        let incident = Incident::opening(&after, strike, id, since_ms, now_ms);
         match soft
             .run(DDB, self.store.open_incident(&strike.key(), &incident))
             .await?
@@ -590,10 +572,11 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
         // customer connected on its tool's fleet record (if it is on it: a customer of an
         // incident has its notice folded into the incident's end).
         let (key, customer) = Strike::connected(r);
+        let (key, customer) = (key.as_str(), customer.as_str());
         let resolving = Box::pin(async move {
             tokio::try_join!(
                 Box::pin(soft.run(DDB, self.store.resolve(&r.key, &r.event_id, now))),
-                Box::pin(soft.run(DDB, self.store.recover(&key, customer))),
+                Box::pin(soft.run(DDB, self.store.recover(key, customer))),
             )
         });
         let outcome = self
@@ -728,21 +711,20 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
                 Some(strike) => soft
                     .run(DDB, self.store.strike(strike, now))
                     .await
-                    .map(Some),
+                    .map(|struck| Some((strike, struck))),
                 None => Ok(None),
             }
         };
-        let (result, struck) = tokio::try_join!(
+        let (result, fleet) = tokio::try_join!(
             Box::pin(soft.run(DDB, self.store.update_state(update, Some(&mine)))),
             Box::pin(striking),
         )?;
         if !result.announce {
             return Ok(recorded(result.applied));
         }
-        let verdict = match (&strike, &struck) {
-            (Some(strike), Some(struck)) => self.judge(strike, struck, now),
-            _ => Verdict::Alone,
-        };
+        let verdict = fleet.as_ref().map_or(Verdict::Alone, |(strike, struck)| {
+            self.judge(strike, struck, now)
+        });
         match result.page {
             PageClaim::Ours => {}
             PageClaim::Sent => return Ok(Outcome::AlreadyAlerted),
@@ -766,15 +748,14 @@ impl<S: MappingStore + ClaimStore + FailureStore + FleetStore, P: AlertPublisher
                     .await?
             }
         }
-        let paged = match (verdict, &strike, &struck) {
-            (Verdict::InIncident { .. }, _, _) => Ok(Outcome::InIncident),
+        let paged = match (verdict, &fleet) {
+            (Verdict::InIncident { .. }, _) => Ok(Outcome::InIncident),
             (
                 Verdict::Open {
                     incident_id,
                     since_ms,
                 },
-                Some(strike),
-                Some(struck),
+                Some((strike, struck)),
             ) => {
                 self.open_incident(strike, struck, incident_id, since_ms, now, soft)
                     .await

@@ -129,23 +129,7 @@ impl Desk {
 
     /// One sweep run, held until `start` if given; its report and the whole result.
     fn sweep_run(&self, start: Option<std::time::SystemTime>) -> (Value, Value) {
-        let file = self
-            .dir
-            .join(format!("sweep-{}.json", uuid::Uuid::new_v4()));
-        std::fs::write(
-            &file,
-            std::fs::read(repo_root().join("events/failure-sweep-scheduled.json")).unwrap(),
-        )
-        .unwrap();
-        let env = self.env("failure-sweep");
-        let (result, log) = match start {
-            Some(at) => invoke_at("failure-sweep", &env, &[file], 30_000, at),
-            None => invoke_files("failure-sweep", &env, &[file], 30_000),
-        };
-        let report = result["responses"][0]["response"].clone();
-        assert!(report.is_object(), "no report: {result}\n{log}");
-        assert_eq!(report["failures"], 0, "{report}\n{log}");
-        (report, result)
+        sweep_run(&self.env("failure-sweep"), &self.dir, start)
     }
 
     /// Waits until the window opened now has closed.
@@ -155,18 +139,7 @@ impl Desk {
 
     /// The alerts published since the last call: (subject, the machine-readable form).
     async fn alerts(&self) -> Vec<(String, Value)> {
-        self.stack
-            .alerts()
-            .await
-            .into_iter()
-            .map(|a| {
-                let subject = a["Subject"].as_str().unwrap().to_owned();
-                (
-                    subject,
-                    serde_json::from_str(a["Message"].as_str().unwrap()).unwrap(),
-                )
-            })
-            .collect()
+        self.stack.alert_messages().await
     }
 
     async fn record(&self, key: &str) -> Value {

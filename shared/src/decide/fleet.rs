@@ -14,6 +14,7 @@
 use serde_json::json;
 use time::Duration;
 
+use super::notices::{customer_in_key, customer_of};
 use super::{Alert, AlertKind, Failure, Resolution, StateUpdate, sns_subject};
 
 /// Which failures an incident is about.
@@ -127,11 +128,7 @@ impl Strike {
 
     /// A failed connection flow, counted for its failure record's customer.
     pub fn of_failure(f: &Failure) -> Strike {
-        let customer = f
-            .key
-            .strip_prefix("failures#")
-            .and_then(|k| k.strip_suffix(&format!("#{}", f.tool)))
-            .unwrap_or(&f.key);
+        let customer = customer_in_key(&f.key, &f.tool).unwrap_or(&f.key);
         Strike {
             kind: FleetKind::ConnectionFailures,
             tool: f.tool.clone(),
@@ -164,13 +161,11 @@ impl Strike {
 
     /// Where a create that resolves a customer's failures marks it connected: its tool's
     /// connection-failures record, and the customer as a strike names it.
-    pub fn connected(r: &Resolution) -> (String, &str) {
-        let customer = r
-            .key
-            .strip_prefix("failures#")
-            .and_then(|k| k.strip_suffix(&format!("#{}", r.tool)))
-            .unwrap_or(&r.key);
-        (fleet_key(FleetKind::ConnectionFailures, &r.tool), customer)
+    pub fn connected(r: &Resolution) -> (String, String) {
+        (
+            fleet_key(FleetKind::ConnectionFailures, &r.tool),
+            customer_of(&r.end_user),
+        )
     }
 
     /// Where the customer's recovery is counted: its INVALID kind's record, if the tool is
@@ -212,6 +207,34 @@ pub struct Incident {
     /// The customers the last page or update reported, and when it went out.
     pub reported: u32,
     pub reported_ms: i64,
+}
+
+impl Incident {
+    /// The incident `id` that `strike` opens at `now_ms` on `after` (its record with the
+    /// strike counted), its customers failing since `since_ms`: they are what its page
+    /// reports.
+    pub fn opening(
+        after: &FleetRecord,
+        strike: &Strike,
+        id: String,
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Incident {
+        let opened_seq = after
+            .members
+            .iter()
+            .find(|m| m.customer == strike.customer)
+            .map_or(0, |m| m.seq);
+        Incident {
+            id,
+            opened_by: strike.event_id.clone(),
+            opened_seq,
+            opened_ms: now_ms,
+            since_ms,
+            reported: u32::try_from(since(after, since_ms).len()).unwrap_or(u32::MAX),
+            reported_ms: now_ms,
+        }
+    }
 }
 
 /// One tool and kind's fleet record.
@@ -609,43 +632,32 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
     let incident = r.incident.as_ref()?;
     let members = r.incident_members(fleet);
     let failures: u64 = members.iter().map(|m| u64::from(m.failures)).sum();
-    let (subject, tail, steps) = match r.kind {
+    let recovered = members.iter().filter(|m| m.recovered).count();
+    let (tail, steps) = match r.kind {
         FleetKind::ConnectionFailures => (
             format!(
-                "Over: {} for {} ({})",
-                r.kind.headline(),
-                r.tool,
+                "{}, {failures} failed attempts in all; {recovered} connected since.",
                 customers(members.len())
             ),
-            format!(
-                "{}, {failures} failed attempts in all; {} connected since.",
-                customers(members.len()),
-                members.iter().filter(|m| m.recovered).count()
-            ),
             "Offer the customers listed a new link if they have not connected since: \
-             POST /customers/{origin_id}/connection-link"
-                .to_owned(),
+             POST /customers/{origin_id}/connection-link",
         ),
-        FleetKind::Invalid => {
-            let recovered = members.iter().filter(|m| m.recovered).count();
-            (
-                format!(
-                    "Over: {} for {} ({})",
-                    r.kind.headline(),
-                    r.tool,
-                    customers(members.len())
-                ),
-                format!(
-                    "{}: {} still INVALID, {recovered} recovered.",
-                    customers(members.len()),
-                    members.len() - recovered
-                ),
-                "Ask the customers still INVALID to reconnect: \
-                 POST /customers/{origin_id}/connection-link"
-                    .to_owned(),
-            )
-        }
+        FleetKind::Invalid => (
+            format!(
+                "{}: {} still INVALID, {recovered} recovered.",
+                customers(members.len()),
+                members.len() - recovered
+            ),
+            "Ask the customers still INVALID to reconnect: \
+             POST /customers/{origin_id}/connection-link",
+        ),
     };
+    let subject = format!(
+        "Over: {} for {} ({})",
+        r.kind.headline(),
+        r.tool,
+        customers(members.len())
+    );
     Some(notice(
         AlertKind::FleetIncidentOver,
         r,
@@ -657,7 +669,7 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
             capitalized(&r.kind.quiet(&r.tool)),
             fleet.minutes(),
         ),
-        vec![steps],
+        vec![steps.to_owned()],
     ))
 }
 

@@ -21,6 +21,14 @@ pub fn failure_key(end_user: &EndUser, tool: &str) -> String {
     format!("failures#{}#{tool}", customer_of(end_user))
 }
 
+/// The customer ([`customer_of`]) a failure record's `key` ([`failure_key`]) of `tool` names
+/// (`None`: not such a key).
+pub fn customer_in_key<'a>(key: &'a str, tool: &str) -> Option<&'a str> {
+    key.strip_prefix("failures#")?
+        .strip_suffix(tool)?
+        .strip_suffix('#')
+}
+
 /// A `connection-flow-failed` event, to be counted on its customer's failure record: it
 /// pages (with `page`) when it opens a window, else it is folded into the open one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +250,16 @@ mod tests {
             failure_key(&acme(Some("1")), "workday"),
             failure_key(&acme(Some("1")), "personio")
         );
+        // And back: the customer a key names, whatever its characters.
+        for user in [acme(Some("36#123")), acme(None)] {
+            let key = failure_key(&user, "workday");
+            assert_eq!(
+                customer_in_key(&key, "workday"),
+                Some(customer_of(&user).as_str())
+            );
+        }
+        assert_eq!(customer_in_key("failures#36123#workday", "personio"), None);
+        assert_eq!(customer_in_key("fleet#x#workday", "workday"), None);
     }
 
     #[test]

@@ -43,28 +43,31 @@ fn attr(prefix: &str, customer: &str) -> String {
 }
 
 impl DynamoStore {
-    /// Removes `names` from the record `key` if its `last_ms` is still `last_ms` (and, with
-    /// `incident`, that incident is open); `false`: it moved on.
+    /// Removes `names` from the record `key` if its `last_ms` is still `last_ms` (when
+    /// given) and `incident` is open (when given); `false`: it moved on.
     async fn forget(
         &self,
         key: &str,
-        names: &[String],
-        last_ms: i64,
+        names: &[&str],
+        last_ms: Option<i64>,
         incident: Option<&str>,
     ) -> Result<bool, Error> {
-        let mut write = self
-            .update_record(key)?
-            .expression_attribute_values(":last", n(last_ms));
+        let mut write = self.update_record(key)?;
         let mut removed = Vec::new();
         for (i, name) in names.iter().enumerate() {
             removed.push(format!("#a{i}"));
-            write = write.expression_attribute_names(format!("#a{i}"), name);
+            write = write.expression_attribute_names(format!("#a{i}"), *name);
         }
-        let mut condition = "last_ms = :last".to_owned();
+        let mut condition = Vec::new();
+        if let Some(last_ms) = last_ms {
+            condition.push("last_ms = :last");
+            write = write.expression_attribute_values(":last", n(last_ms));
+        }
         if let Some(id) = incident {
-            condition.push_str(" AND incident_id = :id");
+            condition.push("incident_id = :id");
             write = write.expression_attribute_values(":id", s(id));
         }
+        let condition = condition.join(" AND ");
         written(
             write
                 .update_expression(format!("REMOVE {}", removed.join(", ")))
@@ -73,25 +76,50 @@ impl DynamoStore {
                 .await,
         )
     }
+
+    /// Sets what incident `id` of the record `key` last reported, (customers, when), if the
+    /// last report is still the one of `from_ms`: `false`, another's came first.
+    async fn set_reported(
+        &self,
+        key: &str,
+        id: &str,
+        from_ms: i64,
+        (customers, at_ms): (u32, i64),
+    ) -> Result<bool, Error> {
+        let write = self
+            .update_record(key)?
+            .update_expression("SET incident_reported = :n, incident_reported_ms = :to")
+            .condition_expression("incident_id = :id AND incident_reported_ms = :from")
+            .expression_attribute_values(":n", n(i64::from(customers)))
+            .expression_attribute_values(":to", n(at_ms))
+            .expression_attribute_values(":id", s(id))
+            .expression_attribute_values(":from", n(from_ms))
+            .send()
+            .await;
+        written(write)
+    }
 }
 
 impl FleetStore for DynamoStore {
     async fn strike(&self, strike: &Strike, now: OffsetDateTime) -> Result<Struck, Error> {
         let c = &strike.customer;
-        let mut update = String::from(
-            "SET #s = :now, #l = :me, #o = :detail, last_ms = :now, tool = :tool, \
-             #q = if_not_exists(seq, :zero) + :one, seq = if_not_exists(seq, :zero) + :one, \
-             fleet_kind = :kind, category = if_not_exists(category, :category), \
-             record_type = :fleet, sweep = :fleet, window_start_ms = :now, expires_at = :ttl \
-             ADD #n :one",
-        );
         let write = self
             .update_record(&strike.key())?
+            // Failing again: not recovered (connected) any more.
+            .update_expression(
+                "SET #s = :now, #l = :me, #o = :detail, last_ms = :now, tool = :tool, \
+                 #q = if_not_exists(seq, :zero) + :one, seq = if_not_exists(seq, :zero) + :one, \
+                 fleet_kind = :kind, category = if_not_exists(category, :category), \
+                 record_type = :fleet, sweep = :fleet, window_start_ms = :now, expires_at = :ttl \
+                 ADD #n :one REMOVE #r",
+            )
+            .condition_expression("attribute_not_exists(#l) OR #l <> :me")
             .expression_attribute_names("#s", attr("s", c))
             .expression_attribute_names("#l", attr("l", c))
             .expression_attribute_names("#o", attr("o", c))
             .expression_attribute_names("#n", attr("n", c))
             .expression_attribute_names("#q", attr("q", c))
+            .expression_attribute_names("#r", attr("r", c))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(epoch_ms(now)))
             .expression_attribute_values(":me", s(&strike.event_id))
@@ -105,12 +133,6 @@ impl FleetStore for DynamoStore {
             .expression_attribute_values(":fleet", s(FLEET))
             .expression_attribute_values(":ttl", n((now + self.retention).unix_timestamp()))
             .expression_attribute_values(":one", n(1));
-        // Failing again: not recovered (connected) any more.
-        update.push_str(" REMOVE #r");
-        let write = write
-            .expression_attribute_names("#r", attr("r", c))
-            .update_expression(update)
-            .condition_expression("attribute_not_exists(#l) OR #l <> :me");
         let empty = || FleetRecord::empty(strike.kind, &strike.tool);
         Ok(
             match self
@@ -239,35 +261,22 @@ impl FleetStore for DynamoStore {
         let Some(incident) = &r.incident else {
             return Ok(false);
         };
-        let customers = i64::try_from(customers).unwrap_or(i64::MAX);
-        let write = self
-            .update_record(&r.key)?
-            .update_expression("SET incident_reported = :n, incident_reported_ms = :now")
-            .condition_expression("incident_id = :id AND incident_reported_ms = :read")
-            .expression_attribute_values(":n", n(customers))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":id", s(&incident.id))
-            .expression_attribute_values(":read", n(incident.reported_ms))
-            .send()
-            .await;
-        written(write)
+        let customers = u32::try_from(customers).unwrap_or(u32::MAX);
+        self.set_reported(
+            &r.key,
+            &incident.id,
+            incident.reported_ms,
+            (customers, now_ms),
+        )
+        .await
     }
 
     async fn give_back_update(&self, r: &FleetRecord, now_ms: i64) -> Result<(), Error> {
         let Some(incident) = &r.incident else {
             return Ok(());
         };
-        let write = self
-            .update_record(&r.key)?
-            .update_expression("SET incident_reported = :n, incident_reported_ms = :read")
-            .condition_expression("incident_id = :id AND incident_reported_ms = :now")
-            .expression_attribute_values(":n", n(i64::from(incident.reported)))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":id", s(&incident.id))
-            .expression_attribute_values(":read", n(incident.reported_ms))
-            .send()
-            .await;
-        written(write)?;
+        let was = (incident.reported, incident.reported_ms);
+        self.set_reported(&r.key, &incident.id, now_ms, was).await?;
         Ok(())
     }
 
@@ -275,22 +284,15 @@ impl FleetStore for DynamoStore {
         let Some(incident) = &r.incident else {
             return Ok(());
         };
-        let names: Vec<String> = INCIDENT.iter().map(|a| (*a).to_owned()).collect();
         // Nothing counted since the read: the customers go with it.
         if self
-            .forget(&r.key, &names, r.last_ms, Some(&incident.id))
+            .forget(&r.key, &INCIDENT, Some(r.last_ms), Some(&incident.id))
             .await?
         {
             return self.prune(r, stale_before_ms).await;
         }
-        let write = self
-            .update_record(&r.key)?
-            .update_expression(format!("REMOVE {}", INCIDENT.join(", ")))
-            .condition_expression("incident_id = :id")
-            .expression_attribute_values(":id", s(&incident.id))
-            .send()
-            .await;
-        written(write)?;
+        self.forget(&r.key, &INCIDENT, None, Some(&incident.id))
+            .await?;
         Ok(())
     }
 
@@ -315,7 +317,8 @@ impl FleetStore for DynamoStore {
                 .iter()
                 .flat_map(|m| ["s", "q", "n", "l", "o", "r"].map(|p| attr(p, &m.customer)))
                 .collect();
-            if !self.forget(&r.key, &names, r.last_ms, None).await? {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            if !self.forget(&r.key, &names, Some(r.last_ms), None).await? {
                 break;
             }
         }

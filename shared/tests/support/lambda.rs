@@ -226,6 +226,29 @@ pub fn backend_event(
     })
 }
 
+/// One failure-sweep run with `env` (its event written into `dir`), held until `start` if
+/// given: its report (which must show no failure) and the whole result.
+pub fn sweep_run(
+    env: &[(String, String)],
+    dir: &Path,
+    start: Option<std::time::SystemTime>,
+) -> (Value, Value) {
+    let file = dir.join(format!("sweep-{}.json", uuid::Uuid::new_v4()));
+    std::fs::copy(
+        repo_root().join("events/failure-sweep-scheduled.json"),
+        &file,
+    )
+    .unwrap();
+    let (result, log) = match start {
+        Some(at) => invoke_at("failure-sweep", env, &[file], 30_000, at),
+        None => invoke_files("failure-sweep", env, &[file], 30_000),
+    };
+    let report = result["responses"][0]["response"].clone();
+    assert!(report.is_object(), "no report: {result}\n{log}");
+    assert_eq!(report["failures"], 0, "{report}\n{log}");
+    (report, result)
+}
+
 /// `env` with a 1 s fold window (`ALERT_FOLD_WINDOW_SECONDS`).
 pub fn one_second_window(env: Vec<(String, String)>) -> Vec<(String, String)> {
     with_env(env, "ALERT_FOLD_WINDOW_SECONDS", "1")

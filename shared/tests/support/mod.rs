@@ -578,6 +578,20 @@ impl Stack {
             .unwrap_or(Value::Null)
     }
 
+    /// [`Stack::alerts`] as (subject, the machine-readable form).
+    pub async fn alert_messages(&self) -> Vec<(String, Value)> {
+        self.alerts()
+            .await
+            .into_iter()
+            .map(|a| {
+                (
+                    a["Subject"].as_str().unwrap().to_owned(),
+                    serde_json::from_str(a["Message"].as_str().unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
     /// Drains the alert queue: the SNS notifications received (JSON envelopes).
     pub async fn alerts(&self) -> Vec<Value> {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk().await);
