@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::fleet::{self, FleetKind, FleetRecord};
 use crate::decide::notices::{customer_in_key, summary_notice};
-use crate::decide::{Alert, FailureRecord, epoch_ms};
+use crate::decide::{FailureRecord, epoch_ms};
 use crate::error::Error;
 use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, MappingStore};
 use crate::webhook::{App, Outcome};
@@ -148,36 +148,22 @@ where
     /// A summary of a customer on its tool's incident: taken and marked sent without
     /// sending (the incident counts its failures). `true`: taken.
     async fn fold(&self, r: &FailureRecord, deadline: Deadline) -> Result<bool, Error> {
-        let Some((id, _)) = self.taken(r, deadline).await? else {
-            return Ok(false);
-        };
-        deadline
-            .run(DDB, self.app.store.summary_sent(&r.key, &id))
-            .await?;
-        Ok(true)
-    }
-
-    /// The summary of `r` to send: one taken before, or its folded failures taken now
-    /// (`None`: someone else's page or run took them, or nothing is folded: the record
-    /// leaves the index). Its id and count.
-    async fn taken(
-        &self,
-        r: &FailureRecord,
-        deadline: Deadline,
-    ) -> Result<Option<(String, u32)>, Error> {
         let store = &self.app.store;
-        let soft = deadline.earlier(UNDO_RESERVE);
-        Ok(match &r.summary {
-            Some((id, folded)) => Some((id.clone(), *folded)),
-            None if r.folded > 0 => soft
-                .run(DDB, store.take_summary(r))
-                .await?
-                .then(|| (r.summary_id(), r.folded)),
-            None => {
-                soft.run(DDB, store.tidy(&r.key)).await?;
-                None
+        let id = match &r.summary {
+            Some((id, _)) => id.clone(),
+            None if r.folded > 0 => {
+                if !deadline.run(DDB, store.take_summary(r)).await? {
+                    return Ok(false);
+                }
+                r.summary_id()
             }
-        })
+            None => {
+                deadline.run(DDB, store.tidy(&r.key)).await?;
+                return Ok(false);
+            }
+        };
+        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
+        Ok(true)
     }
 
     /// One fleet record: end its incident if a whole window passed without a failure, or
@@ -199,22 +185,30 @@ where
             }
             return Ok(Kept::Nothing);
         };
-        let members = r.incident_members(settings).len();
         if r.incident_over(settings, now_ms) {
             let Some(notice) = fleet::over_notice(r, settings) else {
                 return Ok(Kept::Nothing);
             };
             let claim = format!("fleet-over:{}", incident.id);
-            let Some(sent) = self.publish_once(&claim, &notice, now, deadline).await? else {
-                return Ok(Kept::Nothing);
+            let sent = self
+                .app
+                .once(&claim, now, deadline, Outcome::AlreadyAlerted, async {
+                    soft.run("SNS", self.app.alerts.publish(&notice))
+                        .await
+                        .map(|()| Outcome::Alerted)
+                })
+                .await;
+            let outcome = match sent {
+                Err(Error::InProgress(_)) => return Ok(Kept::Nothing),
+                other => other?,
             };
             deadline
                 .run(DDB, store.end_incident(r, stale_before))
                 .await?;
-            if !sent {
+            if outcome != Outcome::Alerted {
                 return Ok(Kept::Nothing);
             }
-            let customers = u32::try_from(members).unwrap_or(u32::MAX);
+            let customers = u32::try_from(r.incident_members(settings).len()).unwrap_or(u32::MAX);
             println!(
                 "{}",
                 crate::telemetry::run_line(
@@ -232,14 +226,18 @@ where
             );
             return Ok(Kept::Ended);
         }
-        let grew = members > incident.reported as usize;
+        let grew = r.incident_members(settings).len() > incident.reported as usize;
         if !grew || now_ms - incident.reported_ms < settings.window_ms() {
             return Ok(Kept::Nothing);
         }
         let Some(update) = fleet::update_notice(r, settings) else {
             return Ok(Kept::Nothing);
         };
-        if !soft.run(DDB, store.take_update(r, members, now_ms)).await? {
+        let customers = r.incident_members(settings).len();
+        if !soft
+            .run(DDB, store.take_update(r, customers, now_ms))
+            .await?
+        {
             return Ok(Kept::Nothing);
         }
         if let Err(e) = soft.run("SNS", self.app.alerts.publish(&update)).await {
@@ -258,39 +256,37 @@ where
         deadline: Deadline,
     ) -> Result<bool, Error> {
         let store = &self.app.store;
-        let Some((id, folded)) = self.taken(r, deadline).await? else {
-            return Ok(false);
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let (id, folded) = match &r.summary {
+            Some((id, folded)) => (id.clone(), *folded),
+            None if r.folded > 0 => {
+                if !soft.run(DDB, store.take_summary(r)).await? {
+                    // Someone else's page (a new window) or run took them.
+                    return Ok(false);
+                }
+                (r.summary_id(), r.folded)
+            }
+            None => {
+                soft.run(DDB, store.tidy(&r.key)).await?;
+                return Ok(false);
+            }
         };
         let notice = summary_notice(r, folded, &id);
-        let Some(sent) = self.publish_once(&id, &notice, now, deadline).await? else {
-            return Ok(false);
-        };
-        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
-        Ok(sent)
-    }
-
-    /// Publishes `notice` once under the claim `id`: `Some(true)` sent now, `Some(false)`
-    /// sent before, `None` another run is sending it right now (and finishes the job).
-    async fn publish_once(
-        &self,
-        id: &str,
-        notice: &Alert,
-        now: OffsetDateTime,
-        deadline: Deadline,
-    ) -> Result<Option<bool>, Error> {
-        let soft = deadline.earlier(UNDO_RESERVE);
         let sent = self
             .app
-            .once(id, now, deadline, Outcome::AlreadyAlerted, async {
-                soft.run("SNS", self.app.alerts.publish(notice))
+            .once(&id, now, deadline, Outcome::AlreadyAlerted, async {
+                soft.run("SNS", self.app.alerts.publish(&notice))
                     .await
                     .map(|()| Outcome::Alerted)
             })
             .await;
-        match sent {
-            Err(Error::InProgress(_)) => Ok(None),
-            other => Ok(Some(other? == Outcome::Alerted)),
-        }
+        let outcome = match sent {
+            // Another run is sending it right now (and marks it sent).
+            Err(Error::InProgress(_)) => return Ok(false),
+            other => other?,
+        };
+        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
+        Ok(outcome == Outcome::Alerted)
     }
 }
 
