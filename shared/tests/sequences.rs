@@ -821,22 +821,23 @@ async fn existing_mappings_import_in_bulk_report_per_line_and_re_run_safely() {
 #[tokio::test]
 async fn another_delivery_in_progress_is_a_429_with_retry_after_and_its_retry_converges() {
     let run = Run::new("seq-429");
-    // Another invocation holds the claim on this event (a concurrent duplicate).
+    // Another invocation holds the claim on this event (a concurrent duplicate), its lease
+    // running until `until_ms`.
     let ddb = run.stack.ddb().await;
-    let until =
-        (time::OffsetDateTime::now_utc() + time::Duration::seconds(3)).unix_timestamp() * 1000;
-    ddb.put_item()
-        .table_name(&run.stack.idempotency_table)
-        .set_item(Some(
-            serde_dynamo::to_item(
-                json!({"event_id": "f-429", "status": "IN_PROGRESS", "token": "other",
-                "in_progress_until": until, "expires_at": 1_900_000_000}),
-            )
-            .unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap();
+    let hold = |until_ms: i64| {
+        ddb.put_item()
+            .table_name(&run.stack.idempotency_table)
+            .set_item(Some(
+                serde_dynamo::to_item(
+                    json!({"event_id": "f-429", "status": "IN_PROGRESS", "token": "other",
+                    "in_progress_until": until_ms, "expires_at": 1_900_000_000}),
+                )
+                .unwrap(),
+            ))
+            .send()
+    };
+    let now_ms = || time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    hold(now_ms() + 60_000).await.unwrap();
     let file = run.file("f-429", FLOW_FAILED, &flow_failed_body("f-429", Some("42")));
     let env = template_env(&run.stack, "connection-flow-failed");
     let (result, log) = invoke_files(
@@ -851,8 +852,10 @@ async fn another_delivery_in_progress_is_a_429_with_retry_after_and_its_retry_co
         "30"
     );
     assert!(run.subjects().await.is_empty());
-    // The holder never finished (killed): once its claim expires, the retry publishes once.
-    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    // The holder never finished (killed): once its lease ran out (written as a minute having
+    // passed, not waited for: a wait of seconds made the first delivery's 429 a race with a
+    // loaded machine's process start), the retry publishes once.
+    hold(now_ms() - 1_000).await.unwrap();
     let (result, log) = invoke_files(
         "connection-flow-failed",
         &env,
