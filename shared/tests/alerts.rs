@@ -158,17 +158,11 @@ async fn every_subscriber_gets_its_rendering_and_readme_shows_them_exactly() {
 /// the one thing that differs per run: the docs show `connection-failures:workday:<ms>`.
 #[tokio::test]
 async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
-    let stack = Stack::new("fleet-docs");
-    let dir = std::env::temp_dir().join(format!("kombo-fleet-docs-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let desk = Desk::new("fleet-docs", &[]);
+    let (stack, dir) = (&desk.stack, &desk.dir);
     let proxy = FaultServer::proxy(&stack.endpoint, &[]);
-    let env = |function: &str| {
-        with_env(
-            template_env(&stack, function),
-            "AWS_ENDPOINT_URL_SNS",
-            &proxy.endpoint,
-        )
-    };
+    let env =
+        |function: &str| with_env(desk.env(function), "AWS_ENDPOINT_URL_SNS", &proxy.endpoint);
     let customers = [
         ("36123", "Acme, Inc.", "C3xUo6XAsB2sbKC7M1gyXaRX"),
         ("48213", "Beta GmbH", "9hQ2vTt4bW1mXo7ZsRkqPe3L"),
@@ -185,7 +179,7 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
             body["data"]["end_user"]["organization_name"] = (*org).into();
             body["data"]["log_url"] =
                 format!("https://app.kombo.dev/env/production/logs/{log}").into();
-            event_file(&dir, &format!("f{i}"), FLOW_FAILED, &body.to_string())
+            event_file(dir, &format!("f{i}"), FLOW_FAILED, &body.to_string())
         })
         .collect();
     let (result, log) = invoke_files(
@@ -281,19 +275,8 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
     };
     const ELEVEN_MIN: i64 = 11 * 60 * 1000;
     back("incident_reported_ms", ELEVEN_MIN).await;
-    let sweep = |what: &str| {
-        let file = dir.join(format!("sweep-{what}.json"));
-        std::fs::copy(
-            repo_root().join("events/failure-sweep-scheduled.json"),
-            &file,
-        )
-        .unwrap();
-        let (result, log) = invoke_files("failure-sweep", &env("failure-sweep"), &[file], 30_000);
-        let report = result["responses"][0]["response"].clone();
-        assert_eq!(report["failures"], 0, "{report}\n{log}");
-        report
-    };
-    assert_eq!(sweep("update")["incident_updates"], 1);
+    let sweep = || sweep_run(&env("failure-sweep"), dir, None).0;
+    assert_eq!(sweep()["incident_updates"], 1);
     for attr in ["incident_opened_ms", "incident_since_ms"]
         .into_iter()
         .map(String::from)
@@ -301,7 +284,7 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
     {
         back(&attr, ELEVEN_MIN).await;
     }
-    assert_eq!(sweep("end")["incidents_ended"], 1);
+    assert_eq!(sweep()["incidents_ended"], 1);
     let published = proxy.published().await;
     assert_eq!(published.len(), 5, "{published:?}");
     for (i, name) in [(3, "fleet-update-email"), (4, "fleet-over-email")] {
@@ -333,5 +316,4 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
         published[4]["Subject"],
         "Over: Kombo connections failing for workday (4 customers)"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -34,32 +34,18 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::*;
 
-struct Desk {
-    stack: Stack,
-    dir: PathBuf,
-    window_s: u64,
-    /// `ALERT_FOLD_WINDOW_SECONDS`.
-    fold_s: u64,
-}
+const FOLD: &str = "ALERT_FOLD_WINDOW_SECONDS";
 
-impl Drop for Desk {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A desk whose fleet window is `window_s` seconds (the fold window the default 15 min).
+fn desk(name: &str, window_s: u64) -> Desk {
+    Desk::new(name, &[("FLEET_WINDOW_SECONDS", window_s), (FOLD, 900)])
 }
 
 fn failure(event_id: &str, customer: &str, tool: &str) -> String {
-    let mut body: Value =
-        serde_json::from_str(&flow_failed_body(event_id, Some(customer))).unwrap();
-    body["data"]["integration_tool"] = json!(tool);
-    body["data"]["end_user"]["organization_name"] = json!(format!("Org {customer}"));
-    body["data"]["log_url"] = json!(format!(
-        "https://app.kombo.dev/env/production/logs/{event_id}"
-    ));
-    body.to_string()
+    failure_body(event_id, Some(customer), &format!("Org {customer}"), tool)
 }
 
 fn state(event_id: &str, integration: &str, customer: &str, to: &str, at: &str) -> String {
@@ -67,73 +53,12 @@ fn state(event_id: &str, integration: &str, customer: &str, to: &str, at: &str) 
 }
 
 impl Desk {
-    fn new(name: &str, window_s: u64) -> Desk {
-        let dir = std::env::temp_dir().join(format!("kombo-fleet-{name}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Desk {
-            stack: Stack::new(name),
-            dir,
-            window_s,
-            fold_s: 900,
-        }
-    }
-
-    fn env(&self, function: &str) -> Vec<(String, String)> {
-        let env = with_env(
-            template_env(&self.stack, function),
-            "FLEET_WINDOW_SECONDS",
-            &self.window_s.to_string(),
-        );
-        with_env(env, "ALERT_FOLD_WINDOW_SECONDS", &self.fold_s.to_string())
-    }
-
-    fn deliver_with(
-        &self,
-        function: &str,
-        env: &[(String, String)],
-        route: &str,
-        bodies: &[String],
-    ) -> Vec<(i64, String)> {
-        let files: Vec<PathBuf> = bodies
-            .iter()
-            .map(|b| event_file(&self.dir, &uuid::Uuid::new_v4().to_string(), route, b))
-            .collect();
-        let (result, log) = invoke_files(function, env, &files, 10_000);
-        let got = answers(&result);
-        assert_eq!(got.len(), bodies.len(), "{result}\n{log}");
-        assert!(
-            !log.contains("jane.doe@example.com"),
-            "e-mail logged:\n{log}"
-        );
-        got
-    }
-
     fn fail(&self, bodies: &[String]) -> Vec<String> {
-        let env = self.env("connection-flow-failed");
-        ok(self.deliver_with("connection-flow-failed", &env, FLOW_FAILED, bodies))
+        ok(self.deliver("connection-flow-failed", FLOW_FAILED, bodies))
     }
 
     fn state(&self, bodies: &[String]) -> Vec<String> {
-        let env = self.env("integration-state-changed");
-        ok(self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies))
-    }
-
-    /// One sweep run, held until `start` if given; its report and the whole result.
-    fn sweep_run(&self, start: Option<std::time::SystemTime>) -> (Value, Value) {
-        sweep_run(&self.env("failure-sweep"), &self.dir, start)
-    }
-
-    fn sweep(&self) -> Value {
-        self.sweep_run(None).0
-    }
-
-    /// The alerts published since the last call: (subject, the machine-readable form).
-    async fn alerts(&self) -> Vec<(String, Value)> {
-        self.stack.alert_messages().await
-    }
-
-    async fn item(&self, key: &str) -> Value {
-        self.stack.failure_record(key).await
+        ok(self.deliver("integration-state-changed", STATE_CHANGED, bodies))
     }
 }
 
@@ -166,8 +91,8 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
     // Every wait below is measured from what it depends on, with seconds of margin either
     // way for a slow machine.
     const W: u64 = 15;
-    let mut d = Desk::new("storm", W);
-    d.fold_s = 1;
+    let mut d = desk("storm", W);
+    d.set(FOLD, 1);
     // Two customers page as ever (A's second failure folds into A's window); the third
     // customer within the window opens the incident; later ones are counted on it. Another
     // tool pages as ever.
@@ -307,7 +232,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         (Some(1), Some(5))
     );
     assert_eq!(over["incident"]["incident_id"], incident_id.as_str());
-    let record = d.item(FLEET_KEY).await;
+    let record = d.record(FLEET_KEY).await;
     assert!(record["incident_id"].is_null(), "{record}");
     assert!(
         record["s#A"].is_null(),
@@ -329,13 +254,13 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
 async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_containers_open_one_incident()
  {
     // A window longer than the deliveries take on a slow machine: one incident throughout.
-    let d = Desk::new("twenty", 10);
+    let d = desk("twenty", 10);
     let bodies: Vec<String> = (0..20)
         .map(|i| failure(&format!("t{i:02}"), &format!("cust{i:02}"), "workday"))
         .collect();
-    let env = d.env("connection-flow-failed");
-    // Each container delivers all twenty in its own order.
-    let orders: Vec<Vec<PathBuf>> = (0..3)
+    // Each container delivers all twenty in its own order; then Kombo's retries of what
+    // met a claim in progress (429).
+    let orders: Vec<Vec<String>> = (0..3)
         .map(|k| {
             let mut order: Vec<String> = bodies.clone();
             order.rotate_left(k * 7);
@@ -343,36 +268,9 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
                 order.reverse();
             }
             order
-                .iter()
-                .map(|b| event_file(&d.dir, &uuid::Uuid::new_v4().to_string(), FLOW_FAILED, b))
-                .collect()
         })
         .collect();
-    let start = moment_in(2_500);
-    let runs: Vec<Value> = std::thread::scope(|s| {
-        let runs: Vec<_> = orders
-            .iter()
-            .map(|files| {
-                let env = &env;
-                s.spawn(move || invoke_at("connection-flow-failed", env, files, 10_000, start).0)
-            })
-            .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
-    });
-    assert!(
-        overlapped(&runs),
-        "the three containers did not overlap: {runs:?}"
-    );
-    let mut answered: Vec<(i64, String)> = runs.iter().flat_map(answers).collect();
-    assert_eq!(answered.len(), 60);
-    // Kombo's retries of what met a claim in progress (429).
-    while answered.iter().any(|(c, _)| *c != 200) {
-        assert!(
-            answered.iter().all(|(c, _)| *c == 200 || *c == 429),
-            "{answered:?}"
-        );
-        answered = d.deliver_with("connection-flow-failed", &env, FLOW_FAILED, &bodies);
-    }
+    d.at_once("connection-flow-failed", FLOW_FAILED, &orders);
     let alerts = d.alerts().await;
     let kinds: Vec<&str> = alerts
         .iter()
@@ -392,10 +290,10 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
         "the first two customers paged on their own: {alerts:?}"
     );
     assert_eq!(alerts.len(), 3, "{alerts:?}");
-    let record = d.item(FLEET_KEY).await;
+    let record = d.record(FLEET_KEY).await;
     for i in 0..20 {
         assert_eq!(record[format!("n#cust{i:02}")], 1, "{record}");
-        let own = d.item(&format!("failures#cust{i:02}#workday")).await;
+        let own = d.record(&format!("failures#cust{i:02}#workday")).await;
         assert_eq!(own["total"], 1, "{own}");
     }
     assert!(record["incident_id"].is_string(), "{record}");
@@ -411,7 +309,7 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
     assert_eq!(alerts[0].1["incident"]["failures"], 20);
     assert_eq!(alerts[0].1["incident"]["not_listed"], 10);
     assert!(
-        d.item(FLEET_KEY).await.is_null(),
+        d.record(FLEET_KEY).await.is_null(),
         "nobody left: the record goes"
     );
 }
@@ -419,7 +317,7 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
 #[tokio::test]
 async fn two_sweeps_at_once_send_one_update_and_one_end() {
     const W: u64 = 12;
-    let d = Desk::new("sweeps", W);
+    let d = desk("sweeps", W);
     d.fail(&[
         failure("a1", "A", "workday"),
         failure("b1", "B", "workday"),
@@ -471,7 +369,7 @@ async fn two_sweeps_at_once_send_one_update_and_one_end() {
 #[tokio::test]
 async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incident_and_fold_recoveries()
  {
-    let d = Desk::new("invalid", 60);
+    let d = desk("invalid", 60);
     let kombo = FakeKombo::start();
     let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
     assert_eq!(
@@ -527,24 +425,22 @@ async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incid
 
     // One of the incident's integrations recovers: its notice is folded into the incident.
     // A webhook INVALID of a sixth is counted on it too.
+    let recovery_and_sixth = [
+        state("a2", "workday:two-invalid", "2", "ACTIVE", &t(9)),
+        state("i4", "workday:four", "4", "INVALID", &t(4)),
+    ];
     assert_eq!(
-        d.state(&[
-            state("a2", "workday:two-invalid", "2", "ACTIVE", &t(9)),
-            state("i4", "workday:four", "4", "INVALID", &t(4)),
-        ]),
+        d.state(&recovery_and_sixth),
         ["folded_into_incident", "folded_into_incident"]
     );
     assert!(d.alerts().await.is_empty());
     // Duplicates of both page nobody and count nothing again.
     assert_eq!(
-        d.state(&[
-            state("a2", "workday:two-invalid", "2", "ACTIVE", &t(9)),
-            state("i4", "workday:four", "4", "INVALID", &t(4)),
-        ]),
+        d.state(&recovery_and_sixth),
         ["already_alerted", "already_alerted"]
     );
     assert!(d.alerts().await.is_empty());
-    let record = d.item("fleet#integration-invalid#workday").await;
+    let record = d.record("fleet#integration-invalid#workday").await;
     assert_eq!(record["r#workday:two-invalid"], 1, "{record}");
     assert_eq!(record["n#workday:four"], 1, "{record}");
     assert_eq!(record["n#workday:r1-invalid"], 1, "{record}");
@@ -553,7 +449,7 @@ async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incid
 
 #[tokio::test]
 async fn an_incident_page_whose_publish_failed_goes_out_on_the_retry_once() {
-    let d = Desk::new("retry", 60);
+    let d = desk("retry", 60);
     d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]);
     d.alerts().await;
     let dead = format!("http://127.0.0.1:{}", free_port());
@@ -594,18 +490,18 @@ async fn an_incident_page_whose_publish_failed_goes_out_on_the_retry_once() {
 
 #[tokio::test]
 async fn a_late_duplicate_after_another_failure_of_the_same_customer_counts_once() {
-    let d = Desk::new("late-dup", 60);
+    let d = desk("late-dup", 60);
     let first = failure("a1", "A", "workday");
     assert_eq!(
         d.fail(&[first.clone(), failure("a2", "A", "workday"), first]),
         ["alerted", "folded", "already_alerted"]
     );
-    assert_eq!(d.item(FLEET_KEY).await["n#A"], 2);
+    assert_eq!(d.record(FLEET_KEY).await["n#A"], 2);
 }
 
 #[tokio::test]
 async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
-    let d = Desk::new("race", 60);
+    let d = desk("race", 60);
     assert_eq!(
         d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]),
         ["alerted", "alerted"]
@@ -662,7 +558,7 @@ async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
 
 #[tokio::test]
 async fn a_strike_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
-    let d = Desk::new("sdk-retry", 60);
+    let d = desk("sdk-retry", 60);
     // The failure's two writes beside its claim (its count and its strike) are applied,
     // then answered 500: the SDK sends each again.
     let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, &["apply-then-500:UpdateItem:2"]);
@@ -678,8 +574,8 @@ async fn a_strike_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
         &[failure("a1", "A", "workday")],
     );
     assert_eq!(ok(got), ["alerted"]);
-    let record = d.item(FLEET_KEY).await;
+    let record = d.record(FLEET_KEY).await;
     assert_eq!(record["n#A"], 1, "{record}");
     assert_eq!(record["seq"], 1, "{record}");
-    assert_eq!(d.item("failures#A#workday").await["total"], 1);
+    assert_eq!(d.record("failures#A#workday").await["total"], 1);
 }

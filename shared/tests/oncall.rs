@@ -6,156 +6,52 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use support::*;
 
-struct Desk {
-    stack: Stack,
-    dir: PathBuf,
-    window_s: u64,
-}
+const FOLD: &str = "ALERT_FOLD_WINDOW_SECONDS";
 
-impl Drop for Desk {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A `connection-flow-failed` body for `origin` (`None`: an organization without one) and
-/// `tool`.
-fn failure(event_id: &str, origin: Option<&str>, org: &str, tool: &str) -> String {
-    let mut body: Value = serde_json::from_str(&flow_failed_body(event_id, origin)).unwrap();
-    body["data"]["integration_tool"] = json!(tool);
-    body["data"]["end_user"]["organization_name"] = json!(org);
-    body["data"]["log_url"] = json!(format!(
-        "https://app.kombo.dev/env/production/logs/{event_id}"
-    ));
-    body.to_string()
+/// A desk whose fold window is `window_s` seconds.
+fn desk(name: &str, window_s: u64) -> Desk {
+    Desk::new(name, &[(FOLD, window_s)])
 }
 
 impl Desk {
-    fn new(name: &str, window_s: u64) -> Desk {
-        let dir =
-            std::env::temp_dir().join(format!("kombo-oncall-{name}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Desk {
-            stack: Stack::new(name),
-            dir,
-            window_s,
-        }
-    }
-
-    fn env(&self, function: &str) -> Vec<(String, String)> {
-        with_env(
-            template_env(&self.stack, function),
-            "ALERT_FOLD_WINDOW_SECONDS",
-            &self.window_s.to_string(),
-        )
-    }
-
-    fn file(&self, route: &str, body: &str) -> PathBuf {
-        event_file(&self.dir, &uuid::Uuid::new_v4().to_string(), route, body)
-    }
-
-    /// Delivers `bodies` in order to one warm process of `function`; the answers.
-    fn deliver_with(
-        &self,
-        function: &str,
-        env: &[(String, String)],
-        route: &str,
-        bodies: &[String],
-    ) -> Vec<(i64, String)> {
-        let files: Vec<PathBuf> = bodies.iter().map(|b| self.file(route, b)).collect();
-        let (result, log) = invoke_files(function, env, &files, 10_000);
-        let got = answers(&result);
-        assert_eq!(got.len(), bodies.len(), "{result}\n{log}");
-        assert!(
-            !log.contains("jane.doe@example.com"),
-            "creator e-mail logged:\n{log}"
-        );
-        got
-    }
-
     fn fail(&self, bodies: &[String]) -> Vec<(i64, String)> {
-        let env = self.env("connection-flow-failed");
-        self.deliver_with("connection-flow-failed", &env, FLOW_FAILED, bodies)
+        self.deliver("connection-flow-failed", FLOW_FAILED, bodies)
     }
 
     fn create(&self, bodies: &[String]) -> Vec<(i64, String)> {
-        let env = self.env("integration-created");
-        self.deliver_with("integration-created", &env, CREATED, bodies)
+        self.deliver("integration-created", CREATED, bodies)
     }
 
     fn state(&self, bodies: &[String]) -> Vec<(i64, String)> {
-        let env = self.env("integration-state-changed");
-        self.deliver_with("integration-state-changed", &env, STATE_CHANGED, bodies)
+        self.deliver("integration-state-changed", STATE_CHANGED, bodies)
     }
 
-    /// Delivers `bodies` to `function` from three warm processes at once (held until the
-    /// same moment, and required to have overlapped on one event), then again (as Kombo
-    /// retries a 429) until every delivery is answered 200.
+    /// Delivers `bodies` to `function` from three warm processes at once, then again until
+    /// every delivery is answered 200 ([`Desk::at_once`]).
     fn three_at_once(&self, function: &str, route: &str, bodies: &[String]) {
-        let files: Vec<PathBuf> = bodies.iter().map(|b| self.file(route, b)).collect();
-        let env = self.env(function);
-        let start = moment_in(2_500);
-        let runs: Vec<Value> = std::thread::scope(|s| {
-            let runs: Vec<_> = (0..3)
-                .map(|_| s.spawn(|| invoke_at(function, &env, &files, 10_000, start).0))
-                .collect();
-            runs.into_iter().map(|r| r.join().unwrap()).collect()
-        });
-        assert!(
-            overlapped(&runs),
-            "the three deliveries of one event did not overlap: {runs:?}"
+        self.at_once(
+            function,
+            route,
+            &[bodies.to_vec(), bodies.to_vec(), bodies.to_vec()],
         );
-        let mut answered: Vec<(i64, String)> = runs.iter().flat_map(answers).collect();
-        // A delivery that met another's claim in progress is told to retry (429); Kombo's
-        // retry then finds it done.
-        while answered.iter().any(|(c, _)| *c != 200) {
-            assert!(
-                answered.iter().all(|(c, _)| *c == 200 || *c == 429),
-                "{answered:?}"
-            );
-            answered = self.deliver_with(function, &env, route, bodies);
-        }
-    }
-
-    /// One sweep run; its report.
-    fn sweep(&self) -> Value {
-        self.sweep_run(None).0
     }
 
     /// One sweep run configured with a ten-minute fold window: every window this test
     /// opened is still open for it, however slow the machine was since (a sweep sharing the
     /// test's window of seconds could find it closed on a loaded machine); its report.
     fn sweep_inside_window(&self) -> Value {
-        let env = with_env(
-            self.env("failure-sweep"),
-            "ALERT_FOLD_WINDOW_SECONDS",
-            "600",
-        );
+        let env = with_env(self.env("failure-sweep"), FOLD, "600");
         sweep_run(&env, &self.dir, None).0
-    }
-
-    /// One sweep run, held until `start` if given; its report and the whole result.
-    fn sweep_run(&self, start: Option<std::time::SystemTime>) -> (Value, Value) {
-        sweep_run(&self.env("failure-sweep"), &self.dir, start)
     }
 
     /// Waits until the window opened now has closed.
     fn after_window(&self) {
-        std::thread::sleep(std::time::Duration::from_millis(self.window_s * 1000 + 600));
-    }
-
-    /// The alerts published since the last call: (subject, the machine-readable form).
-    async fn alerts(&self) -> Vec<(String, Value)> {
-        self.stack.alert_messages().await
-    }
-
-    async fn record(&self, key: &str) -> Value {
-        self.stack.failure_record(key).await
+        std::thread::sleep(std::time::Duration::from_millis(
+            self.setting(FOLD) * 1000 + 600,
+        ));
     }
 }
 
@@ -184,9 +80,9 @@ const KEY: &str = "failures#36123#workday";
 
 #[tokio::test]
 async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_reports_the_count() {
-    let d = Desk::new("storm", 3);
+    let d = desk("storm", 3);
     let storm: Vec<String> = (1..=6)
-        .map(|i| failure(&format!("f{i}"), Some("36123"), ACME, "workday"))
+        .map(|i| failure_body(&format!("f{i}"), Some("36123"), ACME, "workday"))
         .collect();
     let got = d.fail(&storm);
     assert_eq!(
@@ -221,7 +117,7 @@ async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_report
     assert_eq!(report["summaries"], 0, "{report}");
 
     d.after_window();
-    let got = d.fail(&[failure("f7", Some("36123"), ACME, "workday")]);
+    let got = d.fail(&[failure_body("f7", Some("36123"), ACME, "workday")]);
     assert_eq!(outcomes(&got), ["alerted"]);
     let alerts = d.alerts().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -243,9 +139,9 @@ async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_report
 
 #[tokio::test]
 async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_once() {
-    let d = Desk::new("sweep", 3);
+    let d = desk("sweep", 3);
     let storm: Vec<String> = (1..=3)
-        .map(|i| failure(&format!("s{i}"), Some("36123"), ACME, "workday"))
+        .map(|i| failure_body(&format!("s{i}"), Some("36123"), ACME, "workday"))
         .collect();
     assert_eq!(outcomes(&d.fail(&storm)), ["alerted", "folded", "folded"]);
     assert_eq!(d.alerts().await.len(), 1);
@@ -278,7 +174,7 @@ async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_onc
 
     // The next failure pages without repeating what the sweep reported.
     assert_eq!(
-        outcomes(&d.fail(&[failure("s4", Some("36123"), ACME, "workday")])),
+        outcomes(&d.fail(&[failure_body("s4", Some("36123"), ACME, "workday")])),
         ["alerted"]
     );
     let alerts = d.alerts().await;
@@ -288,15 +184,15 @@ async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_onc
 
 #[tokio::test]
 async fn interleaved_customers_and_tools_never_fold_into_each_other() {
-    let d = Desk::new("interleave", 60);
+    let d = desk("interleave", 60);
     let round = |n: u32| -> Vec<String> {
         vec![
-            failure(&format!("a{n}"), Some("36123"), ACME, "workday"),
-            failure(&format!("b{n}"), Some("48213"), "Beta GmbH", "workday"),
-            failure(&format!("c{n}"), None, "Gamma Ltd", "workday"),
-            failure(&format!("d{n}"), Some("36123"), ACME, "personio"),
+            failure_body(&format!("a{n}"), Some("36123"), ACME, "workday"),
+            failure_body(&format!("b{n}"), Some("48213"), "Beta GmbH", "workday"),
+            failure_body(&format!("c{n}"), None, "Gamma Ltd", "workday"),
+            failure_body(&format!("d{n}"), Some("36123"), ACME, "personio"),
             // Another organization without origin_id: not Gamma.
-            failure(&format!("e{n}"), None, "Delta AG", "workday"),
+            failure_body(&format!("e{n}"), None, "Delta AG", "workday"),
         ]
     };
     // Four customers of workday within the fleet window: the third opens the tool's
@@ -351,9 +247,9 @@ async fn interleaved_customers_and_tools_never_fold_into_each_other() {
 
 #[tokio::test]
 async fn a_create_after_failures_sends_one_resolved_notice_and_closes_the_record() {
-    let d = Desk::new("resolve", 3);
+    let d = desk("resolve", 3);
     let storm: Vec<String> = (1..=3)
-        .map(|i| failure(&format!("r{i}"), Some("36123"), ACME, "workday"))
+        .map(|i| failure_body(&format!("r{i}"), Some("36123"), ACME, "workday"))
         .collect();
     assert_eq!(outcomes(&d.fail(&storm)), ["alerted", "folded", "folded"]);
     d.alerts().await;
@@ -395,7 +291,7 @@ async fn a_create_after_failures_sends_one_resolved_notice_and_closes_the_record
 
     // A failure after that starts afresh: it pages, counting only itself.
     assert_eq!(
-        outcomes(&d.fail(&[failure("r4", Some("36123"), ACME, "workday")])),
+        outcomes(&d.fail(&[failure_body("r4", Some("36123"), ACME, "workday")])),
         ["alerted"]
     );
     let alerts = d.alerts().await;
@@ -415,8 +311,8 @@ fn without_sns(env: Vec<(String, String)>) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_once() {
-    let d = Desk::new("retry", 60);
-    let first = failure("p1", Some("36123"), ACME, "workday");
+    let d = desk("retry", 60);
+    let first = failure_body("p1", Some("36123"), ACME, "workday");
     let broken = without_sns(d.env("connection-flow-failed"));
     let got = d.deliver_with(
         "connection-flow-failed",
@@ -427,7 +323,7 @@ async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_on
     assert_eq!(got[0].0, 503, "{got:?}");
     // A second failure meanwhile folds into the window the first one opened.
     assert_eq!(
-        outcomes(&d.fail(&[failure("p2", Some("36123"), ACME, "workday")])),
+        outcomes(&d.fail(&[failure_body("p2", Some("36123"), ACME, "workday")])),
         ["folded"]
     );
     assert!(d.alerts().await.is_empty());
@@ -466,9 +362,9 @@ async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_on
 
 #[tokio::test]
 async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once() {
-    let d = Desk::new("concurrent", 8);
+    let d = desk("concurrent", 8);
     let storm: Vec<String> = (1..=4)
-        .map(|i| failure(&format!("k{i}"), Some("36123"), ACME, "workday"))
+        .map(|i| failure_body(&format!("k{i}"), Some("36123"), ACME, "workday"))
         .collect();
     // Three deliveries of every failure at once, from three warm processes.
     d.three_at_once("connection-flow-failed", FLOW_FAILED, &storm);
@@ -522,7 +418,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
 /// INVALID → INACTIVE → ACTIVE pages once (the INVALID) and then says nothing.
 #[tokio::test]
 async fn invalid_then_inactive_then_active_says_nothing_after_the_page() {
-    let d = Desk::new("via-inactive", 60);
+    let d = desk("via-inactive", 60);
     let id = "workday:via-inactive";
     let state = |event: &str, state: &str, at: &str| {
         state_changed_body(event, id, Some("36123"), state, "PASSED", at)
@@ -553,7 +449,7 @@ async fn invalid_then_inactive_then_active_says_nothing_after_the_page() {
 
 #[tokio::test]
 async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
-    let d = Desk::new("recover", 60);
+    let d = desk("recover", 60);
     let id = "workday:acme";
     let invalid = state_changed_body(
         "i1",
@@ -691,7 +587,7 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
 
 #[tokio::test]
 async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
-    let d = Desk::new("sdk-retry", 60);
+    let d = desk("sdk-retry", 60);
     let through = |rules: &[&str], body: String| {
         let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, rules);
         let env = with_env(
@@ -706,14 +602,14 @@ async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_count
     // repeat finds the window opened by this very failure and pages (once).
     let (got, proxy) = through(
         &["pass:UpdateItem:1", "apply-then-500:UpdateItem:1"],
-        failure("w1", Some("36123"), ACME, "workday"),
+        failure_body("w1", Some("36123"), ACME, "workday"),
     );
     assert_eq!(outcomes(&got), ["alerted"]);
     assert_eq!(proxy.count().await, 1, "the repeated write was reached");
     // The same for a fold: the repeat finds this failure already in `folded_ids`.
     let (got, proxy) = through(
         &["apply-then-500:UpdateItem:1"],
-        failure("w2", Some("36123"), ACME, "workday"),
+        failure_body("w2", Some("36123"), ACME, "workday"),
     );
     assert_eq!(outcomes(&got), ["folded"]);
     assert_eq!(proxy.count().await, 1);

@@ -3,7 +3,10 @@
 //! resources `template.yaml` declares (created by `scripts/local_aws.py`).
 #![allow(dead_code)]
 
+pub mod desk;
 pub mod lambda;
+#[allow(unused_imports)]
+pub use desk::Desk;
 #[allow(unused_imports)]
 pub use lambda::*;
 
@@ -746,6 +749,18 @@ pub fn flow_failed_body(event_id: &str, origin_id: Option<&str>) -> String {
         }
     })
     .to_string()
+}
+
+/// [`flow_failed_body`] of `tool` for the organization `org` (`origin`: its `origin_id`),
+/// its log URL named after the event.
+pub fn failure_body(event_id: &str, origin: Option<&str>, org: &str, tool: &str) -> String {
+    let mut body: Value = serde_json::from_str(&flow_failed_body(event_id, origin)).unwrap();
+    body["data"]["integration_tool"] = json!(tool);
+    body["data"]["end_user"]["organization_name"] = json!(org);
+    body["data"]["log_url"] = json!(format!(
+        "https://app.kombo.dev/env/production/logs/{event_id}"
+    ));
+    body.to_string()
 }
 
 /// An `integration-state-changed` body (setup status COMPLETED) for `integration_id` of
