@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::fleet::{self, FleetKind, FleetRecord};
 use crate::decide::notices::{customer_in_key, summary_notice};
-use crate::decide::{FailureRecord, epoch_ms};
+use crate::decide::{Alert, FailureRecord, epoch_ms};
 use crate::error::Error;
 use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, MappingStore};
 use crate::webhook::{App, Outcome};
@@ -148,22 +148,59 @@ where
     /// A summary of a customer on its tool's incident: taken and marked sent without
     /// sending (the incident counts its failures). `true`: taken.
     async fn fold(&self, r: &FailureRecord, deadline: Deadline) -> Result<bool, Error> {
-        let store = &self.app.store;
-        let id = match &r.summary {
-            Some((id, _)) => id.clone(),
-            None if r.folded > 0 => {
-                if !deadline.run(DDB, store.take_summary(r)).await? {
-                    return Ok(false);
-                }
-                r.summary_id()
-            }
-            None => {
-                deadline.run(DDB, store.tidy(&r.key)).await?;
-                return Ok(false);
-            }
+        let Some((id, _)) = Box::pin(self.taken(r, deadline)).await? else {
+            return Ok(false);
         };
-        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
+        deadline
+            .run(DDB, self.app.store.summary_sent(&r.key, &id))
+            .await?;
         Ok(true)
+    }
+
+    /// The summary of `r`'s closed window: one taken before, or its folded failures taken
+    /// now within `within` (`None`: someone else's page (a new window) or run took them,
+    /// or nothing is folded and the record left the index). Its id and count.
+    async fn taken(
+        &self,
+        r: &FailureRecord,
+        within: Deadline,
+    ) -> Result<Option<(String, u32)>, Error> {
+        let store = &self.app.store;
+        Ok(match &r.summary {
+            Some((id, folded)) => Some((id.clone(), *folded)),
+            None if r.folded > 0 => within
+                .run(DDB, store.take_summary(r))
+                .await?
+                .then(|| (r.summary_id(), r.folded)),
+            None => {
+                within.run(DDB, store.tidy(&r.key)).await?;
+                None
+            }
+        })
+    }
+
+    /// Publishes `notice` once under the claim `claim`: `Some(true)` if this call sent it,
+    /// `Some(false)` if it went out before, `None` if another run is sending it right now.
+    async fn publish_once(
+        &self,
+        claim: &str,
+        notice: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Option<bool>, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let sent = self
+            .app
+            .once(claim, now, deadline, Outcome::AlreadyAlerted, async {
+                soft.run("SNS", self.app.alerts.publish(notice))
+                    .await
+                    .map(|()| Outcome::Alerted)
+            })
+            .await;
+        match sent {
+            Err(Error::InProgress(_)) => Ok(None),
+            other => Ok(Some(other? == Outcome::Alerted)),
+        }
     }
 
     /// One fleet record: end its incident if a whole window passed without a failure, or
@@ -185,30 +222,24 @@ where
             }
             return Ok(Kept::Nothing);
         };
+        // The incident's customers, as the notices count them.
+        let customers = r.incident_members(settings).len();
         if r.incident_over(settings, now_ms) {
             let Some(notice) = fleet::over_notice(r, settings) else {
                 return Ok(Kept::Nothing);
             };
             let claim = format!("fleet-over:{}", incident.id);
-            let sent = self
-                .app
-                .once(&claim, now, deadline, Outcome::AlreadyAlerted, async {
-                    soft.run("SNS", self.app.alerts.publish(&notice))
-                        .await
-                        .map(|()| Outcome::Alerted)
-                })
-                .await;
-            let outcome = match sent {
-                Err(Error::InProgress(_)) => return Ok(Kept::Nothing),
-                other => other?,
+            let sent = Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
+            let Some(sent) = sent else {
+                return Ok(Kept::Nothing);
             };
             deadline
                 .run(DDB, store.end_incident(r, stale_before))
                 .await?;
-            if outcome != Outcome::Alerted {
+            if !sent {
                 return Ok(Kept::Nothing);
             }
-            let customers = u32::try_from(r.incident_members(settings).len()).unwrap_or(u32::MAX);
+            let customers = u32::try_from(customers).unwrap_or(u32::MAX);
             println!(
                 "{}",
                 crate::telemetry::run_line(
@@ -226,14 +257,13 @@ where
             );
             return Ok(Kept::Ended);
         }
-        let grew = r.incident_members(settings).len() > incident.reported as usize;
+        let grew = customers > incident.reported as usize;
         if !grew || now_ms - incident.reported_ms < settings.window_ms() {
             return Ok(Kept::Nothing);
         }
         let Some(update) = fleet::update_notice(r, settings) else {
             return Ok(Kept::Nothing);
         };
-        let customers = r.incident_members(settings).len();
         if !soft
             .run(DDB, store.take_update(r, customers, now_ms))
             .await?
@@ -255,38 +285,19 @@ where
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<bool, Error> {
-        let store = &self.app.store;
         let soft = deadline.earlier(UNDO_RESERVE);
-        let (id, folded) = match &r.summary {
-            Some((id, folded)) => (id.clone(), *folded),
-            None if r.folded > 0 => {
-                if !soft.run(DDB, store.take_summary(r)).await? {
-                    // Someone else's page (a new window) or run took them.
-                    return Ok(false);
-                }
-                (r.summary_id(), r.folded)
-            }
-            None => {
-                soft.run(DDB, store.tidy(&r.key)).await?;
-                return Ok(false);
-            }
+        let Some((id, folded)) = Box::pin(self.taken(r, soft)).await? else {
+            return Ok(false);
         };
         let notice = summary_notice(r, folded, &id);
-        let sent = self
-            .app
-            .once(&id, now, deadline, Outcome::AlreadyAlerted, async {
-                soft.run("SNS", self.app.alerts.publish(&notice))
-                    .await
-                    .map(|()| Outcome::Alerted)
-            })
-            .await;
-        let outcome = match sent {
-            // Another run is sending it right now (and marks it sent).
-            Err(Error::InProgress(_)) => return Ok(false),
-            other => other?,
+        // `None`: another run is sending it right now (and marks it sent).
+        let Some(sent) = Box::pin(self.publish_once(&id, &notice, now, deadline)).await? else {
+            return Ok(false);
         };
-        deadline.run(DDB, store.summary_sent(&r.key, &id)).await?;
-        Ok(outcome == Outcome::Alerted)
+        deadline
+            .run(DDB, self.app.store.summary_sent(&r.key, &id))
+            .await?;
+        Ok(sent)
     }
 }
 

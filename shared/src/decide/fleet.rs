@@ -450,9 +450,38 @@ fn customers(n: usize) -> String {
     }
 }
 
+/// An incident's customers and their figures, counted once for a notice's text, fields
+/// and JSON.
+struct Tally<'a> {
+    members: Vec<&'a Member>,
+    failures: u64,
+    /// Better since: recovered (INVALID) or connected (connection failures).
+    recovered: usize,
+}
+
+impl<'a> Tally<'a> {
+    fn of(members: Vec<&'a Member>) -> Tally<'a> {
+        Tally {
+            failures: members.iter().map(|m| u64::from(m.failures)).sum(),
+            recovered: members.iter().filter(|m| m.recovered).count(),
+            members,
+        }
+    }
+
+    fn customers(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Still INVALID, or not connected.
+    fn worse(&self) -> usize {
+        self.customers() - self.recovered
+    }
+}
+
 /// The incident's figures and its customers, as the JSON rendering's `incident` object.
-fn incident_json(r: &FleetRecord, id: &str, members: &[&Member]) -> serde_json::Value {
-    let listed: Vec<_> = members
+fn incident_json(r: &FleetRecord, id: &str, t: &Tally) -> serde_json::Value {
+    let listed: Vec<_> = t
+        .members
         .iter()
         .take(LISTED)
         .map(|m| {
@@ -471,47 +500,44 @@ fn incident_json(r: &FleetRecord, id: &str, members: &[&Member]) -> serde_json::
             v
         })
         .collect();
-    let recovered = members.iter().filter(|m| m.recovered).count();
     let (better, worse) = r.kind.better();
     let mut v = json!({
         "incident_id": id,
         "tool": r.tool,
         "kind": r.kind.as_str(),
-        "customers": members.len(),
-        "failures": members.iter().map(|m| u64::from(m.failures)).sum::<u64>(),
+        "customers": t.customers(),
+        "failures": t.failures,
         "list": listed,
-        "not_listed": members.len().saturating_sub(LISTED),
+        "not_listed": t.customers().saturating_sub(LISTED),
     });
-    v[better] = json!(recovered);
-    v[worse] = json!(members.len() - recovered);
+    v[better] = json!(t.recovered);
+    v[worse] = json!(t.worse());
     v
 }
 
-/// A notice about the incident `id` of `r` with its `members`: the figures and the list.
+/// A notice about the incident `id` of `r` with its customers `t`: the figures and the list.
 fn notice(
     kind: AlertKind,
     r: &FleetRecord,
     id: &str,
-    members: &[&Member],
+    t: &Tally,
     subject: String,
     summary: String,
     next_steps: Vec<String>,
 ) -> Alert {
-    let failures: u64 = members.iter().map(|m| u64::from(m.failures)).sum();
     let mut fields: Vec<(String, String)> = vec![
         ("Tool".into(), r.tool.clone()),
         ("Category".into(), r.category.clone()),
         ("Kind".into(), r.kind.as_str().into()),
-        ("Customers".into(), members.len().to_string()),
-        ("Failures".into(), failures.to_string()),
+        ("Customers".into(), t.customers().to_string()),
+        ("Failures".into(), t.failures.to_string()),
     ];
     if kind != AlertKind::FleetIncident {
-        let recovered = members.iter().filter(|m| m.recovered).count();
         let (better, worse) = r.kind.labels();
-        fields.push((worse.into(), (members.len() - recovered).to_string()));
-        fields.push((better.into(), recovered.to_string()));
+        fields.push((worse.into(), t.worse().to_string()));
+        fields.push((better.into(), t.recovered.to_string()));
     }
-    for m in members.iter().take(LISTED) {
+    for m in t.members.iter().take(LISTED) {
         let mut line = if m.customer == m.reference {
             format!("{}: {}", m.organization, m.reference)
         } else {
@@ -525,10 +551,10 @@ fn notice(
         }
         fields.push(("Customer".into(), line));
     }
-    if members.len() > LISTED {
+    if t.customers() > LISTED {
         fields.push((
             "Not listed".into(),
-            format!("{} more", members.len() - LISTED),
+            format!("{} more", t.customers() - LISTED),
         ));
     }
     fields.push(("Incident id".into(), id.to_owned()));
@@ -548,7 +574,7 @@ fn notice(
             ("category", r.category.clone()),
             ("fleet_kind", r.kind.as_str().to_owned()),
         ],
-        incident: Some(incident_json(r, id, members)),
+        incident: Some(incident_json(r, id, t)),
     };
     alert.rebuild_message();
     alert
@@ -563,19 +589,19 @@ fn since(r: &FleetRecord, since_ms: i64) -> Vec<&Member> {
 /// The incident page: "Kombo connections failing for workday: 3 customers in 10 min".
 /// `r`: the record with the opening strike counted.
 pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) -> Alert {
-    let members = since(r, since_ms);
+    let t = Tally::of(since(r, since_ms));
     let head = format!(
         "{} for {}: {} in {}",
         r.kind.headline(),
         r.tool,
-        customers(members.len()),
+        customers(t.customers()),
         fleet.minutes()
     );
     notice(
         AlertKind::FleetIncident,
         r,
         id,
-        &members,
+        &t,
         head.clone(),
         format!(
             "{head} — likely the tool or Kombo, not the customers. Further customers page \
@@ -601,22 +627,22 @@ pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) ->
 /// The sweep's update of an incident that grew: "now 17 customers".
 pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
     let incident = r.incident.as_ref()?;
-    let members = r.incident_members(fleet);
+    let t = Tally::of(r.incident_members(fleet));
     let head = format!(
         "{} for {}: now {}",
         r.kind.headline(),
         r.tool,
-        customers(members.len())
+        customers(t.customers())
     );
     Some(notice(
         AlertKind::FleetIncidentUpdate,
         r,
         &incident.id,
-        &members,
+        &t,
         head.clone(),
         format!(
             "{head} ({} more since the last message) — still open: it ends once {} for {}.",
-            members.len().saturating_sub(incident.reported as usize),
+            t.customers().saturating_sub(incident.reported as usize),
             r.kind.quiet(&r.tool),
             fleet.minutes()
         ),
@@ -630,23 +656,24 @@ pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
 /// The sweep's end of an incident quiet for a whole window.
 pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
     let incident = r.incident.as_ref()?;
-    let members = r.incident_members(fleet);
-    let failures: u64 = members.iter().map(|m| u64::from(m.failures)).sum();
-    let recovered = members.iter().filter(|m| m.recovered).count();
+    let t = Tally::of(r.incident_members(fleet));
     let (tail, steps) = match r.kind {
         FleetKind::ConnectionFailures => (
             format!(
-                "{}, {failures} failed attempts in all; {recovered} connected since.",
-                customers(members.len())
+                "{}, {} failed attempts in all; {} connected since.",
+                customers(t.customers()),
+                t.failures,
+                t.recovered
             ),
             "Offer the customers listed a new link if they have not connected since: \
              POST /customers/{origin_id}/connection-link",
         ),
         FleetKind::Invalid => (
             format!(
-                "{}: {} still INVALID, {recovered} recovered.",
-                customers(members.len()),
-                members.len() - recovered
+                "{}: {} still INVALID, {} recovered.",
+                customers(t.customers()),
+                t.worse(),
+                t.recovered
             ),
             "Ask the customers still INVALID to reconnect: \
              POST /customers/{origin_id}/connection-link",
@@ -656,13 +683,13 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
         "Over: {} for {} ({})",
         r.kind.headline(),
         r.tool,
-        customers(members.len())
+        customers(t.customers())
     );
     Some(notice(
         AlertKind::FleetIncidentOver,
         r,
         &incident.id,
-        &members,
+        &t,
         subject,
         format!(
             "{} for {}: the incident is over. {tail} A failure from now on starts from zero.",
@@ -700,6 +727,19 @@ mod tests {
         for (c, at) in members {
             r = r.with_strike(&strike(c, &format!("e-{c}")), false, *at);
         }
+        r
+    }
+
+    fn with_incident(mut r: FleetRecord, opened_by: &str, at: i64) -> FleetRecord {
+        r.incident = Some(Incident {
+            id: "i1".into(),
+            opened_by: opened_by.into(),
+            opened_seq: 3,
+            opened_ms: at,
+            since_ms: at - 10 * MIN,
+            reported: 3,
+            reported_ms: at,
+        });
         r
     }
 
@@ -753,16 +793,11 @@ mod tests {
         // claim, two more customers struck (one in the same millisecond) and one of them
         // opened an incident.
         let t = 100 * MIN;
-        let mut r = record(&[("a", t - MIN), ("b", t), ("c", t), ("d", t + 2)]);
-        r.incident = Some(Incident {
-            id: "i1".into(),
-            opened_by: "e-c".into(),
-            opened_seq: 3,
-            opened_ms: t + 1,
-            since_ms: t + 1 - 10 * MIN,
-            reported: 3,
-            reported_ms: t + 1,
-        });
+        let r = with_incident(
+            record(&[("a", t - MIN), ("b", t), ("c", t), ("d", t + 2)]),
+            "e-c",
+            t + 1,
+        );
         assert_eq!(
             judge(&r, &strike("b", "e-b"), true, &FLEET, t + 5_000),
             Verdict::Alone
@@ -774,19 +809,6 @@ mod tests {
                 incident_id: "i1".into()
             }
         );
-    }
-
-    fn with_incident(mut r: FleetRecord, opened_by: &str, at: i64) -> FleetRecord {
-        r.incident = Some(Incident {
-            id: "i1".into(),
-            opened_by: opened_by.into(),
-            opened_seq: 3,
-            opened_ms: at,
-            since_ms: at - 10 * MIN,
-            reported: 3,
-            reported_ms: at,
-        });
-        r
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 use time::OffsetDateTime;
 
-use super::failures::{Conditional, number, string};
+use super::failures::{Conditional, count, number, string};
 use super::{DynamoStore, Item, dependency, every_item, n, s, written};
 use crate::decide::epoch_ms;
 use crate::decide::fleet::{FleetKind, FleetRecord, Incident, Member, Strike};
@@ -329,7 +329,8 @@ impl FleetStore for DynamoStore {
 /// A fleet record as stored (items that do not parse are not fleet records).
 pub(super) fn fleet_record(item: &Item) -> Option<FleetRecord> {
     let kind = FleetKind::parse(&string(item, "fleet_kind")?)?;
-    let n = |name: String| number(item, &name).unwrap_or(0);
+    let n = |name: &str| number(item, name).unwrap_or(0);
+    let seq = |name: &str| u64::try_from(n(name)).unwrap_or(0);
     // One customer per `s#` attribute (a customer whose strike is half forgotten is none).
     let mut members: Vec<Member> = item
         .keys()
@@ -341,9 +342,9 @@ pub(super) fn fleet_record(item: &Item) -> Option<FleetRecord> {
                 customer: customer.to_owned(),
                 organization: organization.to_owned(),
                 reference: reference.to_owned(),
-                last_ms: n(attr("s", customer)),
-                failures: u32::try_from(n(attr("n", customer))).unwrap_or(0),
-                seq: u64::try_from(n(attr("q", customer))).unwrap_or(0),
+                last_ms: n(&attr("s", customer)),
+                failures: count(item, &attr("n", customer)),
+                seq: seq(&attr("q", customer)),
                 recovered: item.contains_key(&attr("r", customer)),
             }
         })
@@ -354,13 +355,11 @@ pub(super) fn fleet_record(item: &Item) -> Option<FleetRecord> {
     let incident = string(item, "incident_id").map(|id| Incident {
         id,
         opened_by: string(item, "incident_opened_by").unwrap_or_default(),
-        opened_seq: number(item, "incident_opened_seq")
-            .map_or(0, |v| u64::try_from(v).unwrap_or(0)),
-        opened_ms: number(item, "incident_opened_ms").unwrap_or_default(),
-        since_ms: number(item, "incident_since_ms").unwrap_or_default(),
-        reported: number(item, "incident_reported")
-            .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX)),
-        reported_ms: number(item, "incident_reported_ms").unwrap_or_default(),
+        opened_seq: seq("incident_opened_seq"),
+        opened_ms: n("incident_opened_ms"),
+        since_ms: n("incident_since_ms"),
+        reported: count(item, "incident_reported"),
+        reported_ms: n("incident_reported_ms"),
     });
     Some(FleetRecord {
         key: string(item, "event_id")?,
@@ -369,7 +368,7 @@ pub(super) fn fleet_record(item: &Item) -> Option<FleetRecord> {
         category: string(item, "category").unwrap_or_default(),
         members,
         incident,
-        last_ms: number(item, "last_ms").unwrap_or_default(),
-        seq: number(item, "seq").map_or(0, |v| u64::try_from(v).unwrap_or(0)),
+        last_ms: n("last_ms"),
+        seq: seq("seq"),
     })
 }
