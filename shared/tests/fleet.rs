@@ -334,18 +334,9 @@ async fn two_sweeps_at_once_send_one_update_and_one_end() {
     d.alerts().await;
     // Two sweeps held until the same moment (they must have overlapped).
     let both = |d: &Desk, at: Instant| -> Vec<Value> {
-        let start = moment_in(at.saturating_duration_since(Instant::now()).as_millis() as u64);
-        let (reports, runs): (Vec<Value>, Vec<Value>) = std::thread::scope(|s| {
-            let runs: Vec<_> = (0..2)
-                .map(|_| s.spawn(|| d.sweep_run(Some(start))))
-                .collect();
-            runs.into_iter().map(|r| r.join().unwrap()).unzip()
-        });
-        assert!(
-            overlapped(&runs),
-            "the two sweeps did not overlap: {runs:?}"
-        );
-        reports
+        d.two_sweeps_at(moment_in(
+            at.saturating_duration_since(Instant::now()).as_millis() as u64,
+        ))
     };
     // A window after the page, before the incident goes quiet (D failed 3 s after it).
     let reports = both(&d, opened + Duration::from_millis(W * 1000 + 500));

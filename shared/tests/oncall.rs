@@ -384,17 +384,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
     // Two sweeps at once after the window (held until the same moment; they must have
     // overlapped): one summary.
     d.after_window();
-    let start = moment_in(2_500);
-    let (reports, runs): (Vec<Value>, Vec<Value>) = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| d.sweep_run(Some(start))))
-            .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).unzip()
-    });
-    assert!(
-        overlapped(&runs),
-        "the two sweeps did not overlap: {runs:?}"
-    );
+    let reports = d.two_sweeps_at(moment_in(2_500));
     let sent: i64 = reports
         .iter()
         .map(|r| r["summaries"].as_i64().unwrap())

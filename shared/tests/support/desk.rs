@@ -134,6 +134,21 @@ impl Desk {
         sweep_run(&self.env("failure-sweep"), &self.dir, start)
     }
 
+    /// Two sweep runs held until `start` (they must have overlapped); their reports.
+    pub fn two_sweeps_at(&self, start: std::time::SystemTime) -> Vec<Value> {
+        let (reports, runs): (Vec<Value>, Vec<Value>) = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| self.sweep_run(Some(start))))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).unzip()
+        });
+        assert!(
+            overlapped(&runs),
+            "the two sweeps did not overlap: {runs:?}"
+        );
+        reports
+    }
+
     /// One sweep run; its report.
     pub fn sweep(&self) -> Value {
         self.sweep_run(None).0
