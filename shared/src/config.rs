@@ -1,9 +1,12 @@
-//! Settings read once at start-up from the environment the template sets.
+//! Settings read once at start-up from the environment the template sets: the tables and
+//! topic a function uses, the callers the backend routes allow, and the timing rules
+//! ([`Rules`]) with the variables that override their defaults.
 
 use std::time::Duration as StdDuration;
 
 use time::Duration;
 
+use crate::decide::Rules;
 use crate::decide::fleet::Fleet;
 use crate::error::Error;
 
@@ -11,26 +14,25 @@ use crate::error::Error;
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `TABLE_NAME`: the mappings table.
-    pub table_name: String,
-    /// `IDEMPOTENCY_TABLE_NAME`: the claim records that make alerts exactly-once.
-    /// Only functions that publish need it.
-    pub idempotency_table_name: Option<String>,
+    pub mappings_table: String,
+    /// `IDEMPOTENCY_TABLE_NAME` (the name it was deployed with): the records table, which
+    /// holds the claim records that make alerts exactly-once, the failure and fleet records
+    /// that fold them, and the reconcile run's cursor. Only functions that publish need it.
+    pub records_table: Option<String>,
     /// `ALERT_TOPIC_ARN`: where alerts are published. Only functions that publish need it.
     pub alert_topic_arn: Option<String>,
-    /// `TOMBSTONE_RETENTION_DAYS` (default 30): how long a tombstone (and a completed
-    /// claim) is kept before DynamoDB's TTL removes it.
-    pub tombstone_retention: Duration,
+    /// `TOMBSTONE_RETENTION_DAYS` (default 30): how long a tombstone, a completed claim and
+    /// a failure or fleet record are kept before DynamoDB's TTL removes them (and how long
+    /// the reconcile run retries its own page or notice: half of it).
     /// `CLAIM_EXPIRY_SECONDS` (default 30, above the function timeout): after this an
     /// in-progress claim left by a killed invocation may be taken over by a retry.
-    pub claim_expiry: Duration,
     /// `ALERT_FOLD_WINDOW_SECONDS` (default 900): after a connection-flow failure pages,
     /// further failures of the same customer and tool within this long are counted on its
     /// failure record instead of paging; the next page (or the sweep) reports the count.
-    pub fold_window: Duration,
     /// `FLEET_INCIDENT_CUSTOMERS` (default 3) and `FLEET_WINDOW_SECONDS` (default 600): that
     /// many distinct customers of one tool failing (or turning INVALID) within the window
     /// open one incident for the tool instead of a page each ([`crate::decide::fleet`]).
-    pub fleet: Fleet,
+    pub rules: Rules,
     /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
     /// when set, only these callers may use the backend routes, whatever else IAM lets
     /// invoke the API ([`crate::backend::check_caller`]).
@@ -58,20 +60,38 @@ fn positive(name: &str, default: i64) -> Result<i64, Error> {
 
 impl Settings {
     /// Reads the settings. `publishes` is true for functions that send alerts: they
-    /// also need the topic and the idempotency table; the others are not given either.
+    /// also need the topic and the records table; the others are not given either.
     pub fn from_env(publishes: bool) -> Result<Self, Error> {
         let for_alerts = |name: &str| publishes.then(|| required(name)).transpose();
+        let d = Rules::default();
         Ok(Settings {
-            table_name: required("TABLE_NAME")?,
-            idempotency_table_name: for_alerts("IDEMPOTENCY_TABLE_NAME")?,
+            mappings_table: required("TABLE_NAME")?,
+            records_table: for_alerts("IDEMPOTENCY_TABLE_NAME")?,
             alert_topic_arn: for_alerts("ALERT_TOPIC_ARN")?,
-            tombstone_retention: Duration::days(positive("TOMBSTONE_RETENTION_DAYS", 30)?),
-            claim_expiry: Duration::seconds(positive("CLAIM_EXPIRY_SECONDS", 30)?),
-            fold_window: Duration::seconds(positive("ALERT_FOLD_WINDOW_SECONDS", 900)?),
-            fleet: Fleet {
-                customers: u32::try_from(positive("FLEET_INCIDENT_CUSTOMERS", 3)?)
+            rules: Rules {
+                tombstone_retention: Duration::days(positive(
+                    "TOMBSTONE_RETENTION_DAYS",
+                    d.tombstone_retention.whole_days(),
+                )?),
+                claim_expiry: Duration::seconds(positive(
+                    "CLAIM_EXPIRY_SECONDS",
+                    d.claim_expiry.whole_seconds(),
+                )?),
+                fold_window: Duration::seconds(positive(
+                    "ALERT_FOLD_WINDOW_SECONDS",
+                    d.fold_window.whole_seconds(),
+                )?),
+                fleet: Fleet {
+                    customers: u32::try_from(positive(
+                        "FLEET_INCIDENT_CUSTOMERS",
+                        i64::from(d.fleet.customers),
+                    )?)
                     .unwrap_or(u32::MAX),
-                window: Duration::seconds(positive("FLEET_WINDOW_SECONDS", 600)?),
+                    window: Duration::seconds(positive(
+                        "FLEET_WINDOW_SECONDS",
+                        d.fleet.window.whole_seconds(),
+                    )?),
+                },
             },
             allowed_backend_callers: std::env::var("ALLOWED_BACKEND_CALLERS")
                 .unwrap_or_default()
@@ -83,19 +103,13 @@ impl Settings {
         })
     }
 
-    /// Default retention and expiry with the given resource names.
-    pub fn for_tests(table: &str, idempotency: &str, topic: &str) -> Self {
+    /// The default rules with the given resource names.
+    pub fn for_tests(mappings: &str, records: &str, topic: &str) -> Self {
         Settings {
-            table_name: table.into(),
-            idempotency_table_name: Some(idempotency.into()),
+            mappings_table: mappings.into(),
+            records_table: Some(records.into()),
             alert_topic_arn: Some(topic.into()),
-            tombstone_retention: Duration::days(30),
-            claim_expiry: Duration::seconds(30),
-            fold_window: Duration::minutes(15),
-            fleet: Fleet {
-                customers: 3,
-                window: Duration::minutes(10),
-            },
+            rules: Rules::default(),
             allowed_backend_callers: Vec::new(),
         }
     }

@@ -8,8 +8,10 @@
 use std::io::Read;
 
 use crate::decide::Descriptive;
+use crate::decide::routes::Assigned;
 use crate::event::MAX_KEY_BYTES;
-use crate::ports::{Assigned, Assignment};
+use crate::keys;
+use crate::ports::Assignment;
 
 /// One CSV line (numbered from 1, as an editor shows it), parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +83,7 @@ fn parse(
             ..Descriptive::default()
         }),
         updated_at: at.to_owned(),
-        cause: format!("import:{source}:{number}"),
+        cause: keys::import(source, number),
     })
 }
 

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::event::Sensitive;
+use crate::event::api::{CreateLink, Integration, TokenIntegration};
 
 pub const EU_BASE_URL: &str = "https://api.kombo.dev/v1";
 pub const US_BASE_URL: &str = "https://api.us.kombo.dev/v1";
@@ -39,31 +40,6 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const API_KEY_ENV: &str = "KOMBO_API_KEY";
 /// `KOMBO_API_BASE_URL`: defaults to [`EU_BASE_URL`].
 pub const BASE_URL_ENV: &str = "KOMBO_API_BASE_URL";
-
-/// The body of `POST /connect/create-link`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateLink {
-    pub end_user_email: String,
-    pub end_user_organization_name: String,
-    pub end_user_origin_id: String,
-    pub integration_category: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub integration_tool: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_environment: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope_config_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enable_filtering: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enable_field_mapping: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enable_static_ips: Option<bool>,
-}
 
 /// Why a Kombo call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,42 +133,6 @@ pub fn token_error(e: KomboError) -> Error {
     }
 }
 
-/// The Kombo calls the backend functions make (a port: tests may put a fake behind it).
-/// An integration as `GET /integrations/{id}` describes it (the fields this product keeps;
-/// Kombo's SDK model `GetIntegrationsIntegrationIDPositiveResponseData` has more).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Integration {
-    pub id: String,
-    pub tool: Tool,
-    pub category: String,
-    /// `ACTIVE`, `INVALID` or `INACTIVE` (the webhooks' `state`).
-    pub status: String,
-    pub setup_status: String,
-    pub end_user: crate::event::EndUser,
-}
-
-/// `tool` of [`Integration`]: an object in this answer, a plain id in the webhooks.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Tool {
-    pub id: String,
-}
-
-/// What `GET /connect/integration-by-token/{token}` says of the integration a finished
-/// Connect flow made (Kombo's SDK model `GetConnectIntegrationByTokenTokenPositiveResponseData`).
-/// No category and no creator e-mail: the `integration-created` webhook brings those.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TokenIntegration {
-    pub id: String,
-    pub tool: String,
-    /// The customer the link was made for; `None` for a link made without one.
-    #[serde(default)]
-    pub end_user_origin_id: Option<String>,
-    pub end_user_organization_name: String,
-    /// `INCOMPLETE`, `FINAL_SYNC_PENDING` or `COMPLETED`.
-    #[serde(default)]
-    pub setup_status: Option<String>,
-}
-
 /// `/integrations/{id}`, the id percent-encoded as one path segment (`workday:abc` stays
 /// as it is, `/` does not).
 fn integration_path(integration_id: &str) -> String {
@@ -219,6 +159,8 @@ fn segment_path(prefix: &[&str], last: &str) -> String {
     format!("/{}/{last}", prefix.join("/"))
 }
 
+/// The Kombo calls the product makes: one implementation, [`KomboClient`]; a trait so the
+/// callers name what they need of Kombo, not how it is reached.
 pub trait KomboApi: Send + Sync {
     fn create_link(
         &self,

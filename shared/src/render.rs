@@ -123,7 +123,7 @@ pub fn chatbot(alert: &Alert) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::decide::Rules;
     use crate::decide::{Decide, Decision};
     use crate::event::{ConnectionFlowFailed, parse};
 
@@ -136,7 +136,7 @@ mod tests {
         });
         let e = parse::<ConnectionFlowFailed>(body.to_string().as_bytes()).unwrap();
         let now = time::OffsetDateTime::UNIX_EPOCH;
-        match ConnectionFlowFailed::decide(e, now, &Settings::for_tests("t", "i", "a")) {
+        match ConnectionFlowFailed::decide(e, now, &Rules::default()) {
             Decision::Failure(f) => f.page,
             other => panic!("{other:?}"),
         }

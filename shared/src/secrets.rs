@@ -69,7 +69,10 @@ impl Source {
     /// `env`'s ARN, if set (and not empty).
     pub fn from_env(env: &str, sdk: &aws_config::SdkConfig) -> Option<Self> {
         let arn = std::env::var(env).ok().filter(|v| !v.trim().is_empty())?;
-        Some(Source::new(crate::secretsmanager_client(sdk), arn.trim()))
+        Some(Source::new(
+            crate::clients::secretsmanager_client(sdk),
+            arn.trim(),
+        ))
     }
 
     pub fn arn(&self) -> &str {

@@ -57,12 +57,6 @@ impl Secrets {
         Ok(Secrets { keyed })
     }
 
-    /// No secret: every signature fails. For the reconcile run, which receives no webhooks
-    /// but carries its effects out through the same [`crate::App`].
-    pub fn none() -> Self {
-        Secrets { keyed: Vec::new() }
-    }
-
     /// Reads [`SECRET_ENV`]; missing or empty is an error that names the variable.
     pub fn from_env() -> Result<Self, Error> {
         match std::env::var(SECRET_ENV) {

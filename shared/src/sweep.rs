@@ -3,14 +3,15 @@
 //! pages with their count, and when none comes, this scheduled run does: one summary per
 //! window that closed with folded failures.
 //!
-//! It reads only the records that may owe one (a sparse index of the idempotency table).
+//! It reads only the records that may owe one (a sparse index of the records table).
 //! Each summary is taken with one conditional write (the window's start and count as
 //! read, so a failure that opens the next window at the same moment carries nothing the
 //! sweep took, and the other way round), published exactly once (a claim on
 //! `sweep:<record>:<window start>`), then marked sent. A summary whose publish failed is
 //! still marked taken, and the next run sends it.
 //!
-//! It also keeps the fleet incidents ([`crate::decide::fleet`]): a summary of a customer
+//! What it does with each record is decided in [`crate::decide::sweep`]. It also keeps
+//! the fleet incidents ([`crate::decide::fleet`]): a summary of a customer
 //! counted on its tool's open incident is folded into it (taken, not sent); an incident
 //! that grew gets at most one update per window; one quiet for a whole window ends with
 //! one "incident over" notice (a claim on `fleet-over:<incident id>`); customers whose last
@@ -19,15 +20,15 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::clock::epoch_ms;
 use crate::deadline::{Deadline, UNDO_RESERVE};
-use crate::decide::fleet::{self, FleetKind, FleetRecord};
-use crate::decide::notices::{customer_in_key, summary_notice};
-use crate::decide::{Alert, FailureRecord, epoch_ms};
+use crate::decide::FailureRecord;
+use crate::decide::fleet::FleetRecord;
+use crate::decide::notices::summary_notice;
+use crate::decide::sweep::{self, Keep, Summary};
+use crate::effects::{DDB, Effects, SNS};
 use crate::error::Error;
-use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, MappingStore};
-use crate::webhook::{App, Outcome};
-
-const DDB: &str = "DynamoDB";
+use crate::ports::{AlertPublisher, Store};
 
 /// Left for one record's take, publish and mark.
 const RECORD_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
@@ -54,14 +55,10 @@ pub struct SweepReport {
 }
 
 pub struct Sweeper<S, P> {
-    pub app: App<S, P>,
+    pub effects: Effects<S, P>,
 }
 
-impl<S, P> Sweeper<S, P>
-where
-    S: MappingStore + ClaimStore + FailureStore + FleetStore,
-    P: AlertPublisher,
-{
+impl<S: Store, P: AlertPublisher> Sweeper<S, P> {
     /// The Lambda handler (an EventBridge schedule's event): one run, its report as the
     /// answer and as the one log line. An index it cannot read fails the invocation (the
     /// function's Errors alarm).
@@ -72,7 +69,7 @@ where
         let deadline = Deadline::from_epoch_ms(event.context.deadline);
         match self.run(deadline).await {
             Ok(report) => {
-                println!("{}", report.log_line((self.app.clock)()));
+                println!("{}", report.log_line((self.effects.clock)()));
                 Ok(serde_json::to_value(&report).expect("a report serializes"))
             }
             Err(e) => {
@@ -84,9 +81,10 @@ where
 
     /// One run inside `deadline`: every window that closed, in order of closing.
     pub async fn run(&self, deadline: Deadline) -> Result<SweepReport, Error> {
-        let now = (self.app.clock)();
-        let closed_before = epoch_ms(now - self.app.settings.fold_window);
-        let store = &self.app.store;
+        let now = (self.effects.clock)();
+        let rules = &self.effects.rules;
+        let closed_before = epoch_ms(now - rules.fold_window);
+        let store = &self.effects.store;
         let (records, fleets) = tokio::try_join!(
             Box::pin(deadline.run(DDB, store.closed_windows(closed_before))),
             Box::pin(deadline.run(DDB, store.fleet_records())),
@@ -99,15 +97,7 @@ where
             }
             report.checked += 1;
             // A customer counted on its tool's incident: the incident reports it.
-            let customer = customer_in_key(&record.key, &record.tool);
-            let in_incident = customer.is_some_and(|c| {
-                fleets.iter().any(|f| {
-                    f.kind == FleetKind::ConnectionFailures
-                        && f.tool == record.tool
-                        && f.in_incident(c, &self.app.settings.fleet)
-                })
-            });
-            if in_incident {
+            if sweep::folds_into_incident(&record, &fleets, &rules.fleet) {
                 match self.fold(&record, deadline).await {
                     Ok(true) => report.folded_into_incidents += 1,
                     Ok(false) => report.tidied += 1,
@@ -152,7 +142,7 @@ where
             return Ok(false);
         };
         deadline
-            .run(DDB, self.app.store.summary_sent(&r.key, &id))
+            .run(DDB, self.effects.store.summary_sent(&r.key, &id))
             .await?;
         Ok(true)
     }
@@ -165,42 +155,18 @@ where
         r: &FailureRecord,
         within: Deadline,
     ) -> Result<Option<(String, u32)>, Error> {
-        let store = &self.app.store;
-        Ok(match &r.summary {
-            Some((id, folded)) => Some((id.clone(), *folded)),
-            None if r.folded > 0 => within
+        let store = &self.effects.store;
+        Ok(match sweep::summary(r) {
+            Summary::Taken { id, folded } => Some((id, folded)),
+            Summary::Take => within
                 .run(DDB, store.take_summary(r))
                 .await?
                 .then(|| (r.summary_id(), r.folded)),
-            None => {
+            Summary::Tidy => {
                 within.run(DDB, store.tidy(&r.key)).await?;
                 None
             }
         })
-    }
-
-    /// Publishes `notice` once under the claim `claim`: `Some(true)` if this call sent it,
-    /// `Some(false)` if it went out before, `None` if another run is sending it right now.
-    async fn publish_once(
-        &self,
-        claim: &str,
-        notice: &Alert,
-        now: OffsetDateTime,
-        deadline: Deadline,
-    ) -> Result<Option<bool>, Error> {
-        let soft = deadline.earlier(UNDO_RESERVE);
-        let sent = self
-            .app
-            .once(claim, now, deadline, Outcome::AlreadyAlerted, async {
-                soft.run("SNS", self.app.alerts.publish(notice))
-                    .await
-                    .map(|()| Outcome::Alerted)
-            })
-            .await;
-        match sent {
-            Err(Error::InProgress(_)) => Ok(None),
-            other => Ok(Some(other? == Outcome::Alerted)),
-        }
     }
 
     /// One fleet record: end its incident if a whole window passed without a failure, or
@@ -211,70 +177,63 @@ where
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Kept, Error> {
-        let store = &self.app.store;
-        let settings = &self.app.settings.fleet;
+        let store = &self.effects.store;
         let now_ms = epoch_ms(now);
-        let stale_before = now_ms - settings.window_ms();
         let soft = deadline.earlier(UNDO_RESERVE);
-        let Some(incident) = &r.incident else {
-            if r.members.iter().any(|m| m.last_ms < stale_before) {
-                deadline.run(DDB, store.prune(r, stale_before)).await?;
+        match sweep::keep(r, &self.effects.rules.fleet, now_ms) {
+            Keep::Nothing => Ok(Kept::Nothing),
+            Keep::Prune { before_ms } => {
+                deadline.run(DDB, store.prune(r, before_ms)).await?;
+                Ok(Kept::Nothing)
             }
-            return Ok(Kept::Nothing);
-        };
-        // The incident's customers, as the notices count them.
-        let customers = r.incident_members(settings).len();
-        if r.incident_over(settings, now_ms) {
-            let Some(notice) = fleet::over_notice(r, settings) else {
-                return Ok(Kept::Nothing);
-            };
-            let claim = format!("fleet-over:{}", incident.id);
-            let sent = Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
-            let Some(sent) = sent else {
-                return Ok(Kept::Nothing);
-            };
-            deadline
-                .run(DDB, store.end_incident(r, stale_before))
-                .await?;
-            if !sent {
-                return Ok(Kept::Nothing);
+            Keep::End {
+                notice,
+                claim,
+                customers,
+                stale_before_ms,
+            } => {
+                let sent = Box::pin(self.effects.publish_once(&claim, &notice, now, deadline));
+                let Some(sent) = sent.await? else {
+                    return Ok(Kept::Nothing);
+                };
+                deadline
+                    .run(DDB, store.end_incident(r, stale_before_ms))
+                    .await?;
+                if !sent {
+                    return Ok(Kept::Nothing);
+                }
+                let incident_id = r.incident.as_ref().map(|i| i.id.as_str());
+                println!(
+                    "{}",
+                    crate::telemetry::run_line(
+                        "failure-sweep",
+                        "fleet incident over",
+                        false,
+                        now,
+                        &[("FleetIncidentCustomers", customers)],
+                        serde_json::json!({
+                            "incident_id": incident_id,
+                            "tool": r.tool,
+                            "kind": r.kind.as_str(),
+                        }),
+                    )
+                );
+                Ok(Kept::Ended)
             }
-            let customers = u32::try_from(customers).unwrap_or(u32::MAX);
-            println!(
-                "{}",
-                crate::telemetry::run_line(
-                    "failure-sweep",
-                    "fleet incident over",
-                    false,
-                    now,
-                    &[("FleetIncidentCustomers", customers)],
-                    serde_json::json!({
-                        "incident_id": incident.id,
-                        "tool": r.tool,
-                        "kind": r.kind.as_str(),
-                    }),
-                )
-            );
-            return Ok(Kept::Ended);
+            Keep::Update { notice, customers } => {
+                if !soft
+                    .run(DDB, store.take_update(r, customers, now_ms))
+                    .await?
+                {
+                    return Ok(Kept::Nothing);
+                }
+                if let Err(e) = soft.run(SNS, self.effects.alerts.publish(&notice)).await {
+                    deadline.run(DDB, store.give_back_update(r, now_ms)).await?;
+                    return Err(e);
+                }
+                Ok(Kept::Updated)
+            }
         }
-        let grew = customers > incident.reported as usize;
-        if !grew || now_ms - incident.reported_ms < settings.window_ms() {
-            return Ok(Kept::Nothing);
-        }
-        let Some(update) = fleet::update_notice(r, settings) else {
-            return Ok(Kept::Nothing);
-        };
-        if !soft
-            .run(DDB, store.take_update(r, customers, now_ms))
-            .await?
-        {
-            return Ok(Kept::Nothing);
-        }
-        if let Err(e) = soft.run("SNS", self.app.alerts.publish(&update)).await {
-            deadline.run(DDB, store.give_back_update(r, now_ms)).await?;
-            return Err(e);
-        }
-        Ok(Kept::Updated)
     }
 
     /// One record: finish a summary taken before, take and send one, or leave the index.
@@ -291,11 +250,12 @@ where
         };
         let notice = summary_notice(r, folded, &id);
         // `None`: another run is sending it right now (and marks it sent).
-        let Some(sent) = Box::pin(self.publish_once(&id, &notice, now, deadline)).await? else {
+        let publish = Box::pin(self.effects.publish_once(&id, &notice, now, deadline));
+        let Some(sent) = publish.await? else {
             return Ok(false);
         };
         deadline
-            .run(DDB, self.app.store.summary_sent(&r.key, &id))
+            .run(DDB, self.effects.store.summary_sent(&r.key, &id))
             .await?;
         Ok(sent)
     }

@@ -1,7 +1,8 @@
 //! JSON logs, one object per line, for CloudWatch Logs Insights.
 //!
-//! What is logged is chosen field by field in [`crate::webhook`]: event id, type,
-//! integration id, outcome, status, latency. Bodies, `creator_email` and the secret
+//! What is logged is chosen field by field by each front door's one line (the webhook's,
+//! a backend route's, a scheduled run's): event id, type, integration id, outcome,
+//! status, latency. Bodies, `creator_email` and the secret
 //! are never logged ([`crate::event::Sensitive`] and [`crate::signature::Secrets`]
 //! print `[redacted]` even through `Debug`).
 
@@ -133,12 +134,12 @@ pub fn run_line(
     fields: serde_json::Value,
 ) -> serde_json::Value {
     let mut line = serde_json::json!({
-        "timestamp": crate::decide::rfc3339(at),
+        "timestamp": crate::clock::rfc3339(at),
         "level": if warn { "WARN" } else { "INFO" },
         "message": message,
         "Function": function,
         "_aws": {
-            "Timestamp": crate::decide::epoch_ms(at),
+            "Timestamp": crate::clock::epoch_ms(at),
             "CloudWatchMetrics": [{
                 "Namespace": "KomboWebhooks",
                 "Dimensions": [["Function"]],

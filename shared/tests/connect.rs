@@ -580,14 +580,22 @@ async fn a_notice_in_flight_elsewhere_does_not_fail_the_completion() {
     let app = run.stack.app().await;
     let notice = "resolved:connect:workday:h1";
     let now = time::OffsetDateTime::now_utc();
-    app.store.claim(notice, "the-webhook", now).await.unwrap();
+    app.effects
+        .store
+        .claim(notice, "the-webhook", now)
+        .await
+        .unwrap();
     let token = run.token("workday:h1", Some("42")).await;
     let completion = run.with_token("42", &token);
     let (answers, log) = run.complete(&[completion]);
     assert_eq!(codes(&answers), pairs(&[(200, "stored")]), "{log}");
     assert_eq!(run.resolved_notices().await, 0);
     // The holder failed and released it: the webhook's retry sends it.
-    app.store.release(notice, "the-webhook").await.unwrap();
+    app.effects
+        .store
+        .release(notice, "the-webhook")
+        .await
+        .unwrap();
     let hook = run.webhook(CREATED, &created_body("ev-h1", "workday:h1", Some("42")));
     assert_eq!(
         run.deliver("integration-created", &[hook]),

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::App;
+use shared::decide::claims::Claim;
 use shared::event::{
     ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,
 };
-use shared::ports::{Claim, ClaimStore};
+use shared::ports::ClaimStore;
 use support::*;
 use time::OffsetDateTime;
 
@@ -490,6 +491,7 @@ async fn a_claim_left_by_a_killed_invocation_is_taken_over_after_it_expires() {
     let app = stack.app().await;
     // An invocation claimed the event, then the Lambda was killed before publishing.
     let claim = app
+        .effects
         .store
         .claim("ev-killed", "dead-invocation", OffsetDateTime::now_utc())
         .await
@@ -504,10 +506,8 @@ async fn a_claim_left_by_a_killed_invocation_is_taken_over_after_it_expires() {
     assert_eq!(body_json(&early)["error"]["code"], "in_progress");
     assert!(stack.alerts().await.is_empty());
 
-    let later = App {
-        clock: an_hour_later,
-        ..stack.app().await
-    };
+    let mut later = stack.app().await;
+    later.effects.clock = an_hour_later;
     let retry = later
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &body))
         .await;
@@ -528,7 +528,7 @@ async fn claim_of(stack: &Stack, event_id: &str) -> Value {
 #[tokio::test]
 async fn the_dead_invocations_token_can_no_longer_complete_or_release_the_claim() {
     let stack = Stack::new("dead-token");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     let now = OffsetDateTime::now_utc();
     assert_eq!(
         store
@@ -688,7 +688,7 @@ async fn a_claim_expires_at_its_expiry_and_a_taken_over_claim_refuses_the_old_to
     let app = stack.app().await; // CLAIM_EXPIRY_SECONDS 30
     let t0 = OffsetDateTime::now_utc();
     let secs = |s: i64| t0 + time::Duration::seconds(s);
-    let store = &app.store;
+    let store = &app.effects.store;
     assert_eq!(
         store.claim("ev-to", "first", t0).await.unwrap(),
         Claim::Acquired

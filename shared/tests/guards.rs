@@ -22,7 +22,7 @@ const AFTER_WINDOW: Duration = Duration::seconds(15 * 60 + 10);
 /// Delivers a connection-flow failure of customer `origin` at `clock`; its outcome.
 async fn fail(stack: &Stack, clock: fn() -> OffsetDateTime, id: &str, origin: &str) -> String {
     let mut app = stack.app().await;
-    app.clock = clock;
+    app.effects.clock = clock;
     let resp = app
         .serve::<ConnectionFlowFailed>(&signed(FLOW_FAILED, &flow_failed_body(id, Some(origin))))
         .await;
@@ -37,7 +37,7 @@ fn key(origin: &str) -> String {
 /// The record of `origin` as the sweep reads it from the pending-summaries index (None:
 /// not in the index).
 async fn pending(stack: &Stack, origin: &str) -> Option<FailureRecord> {
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     store
         .closed_windows(i64::MAX)
         .await
@@ -78,7 +78,7 @@ async fn take_summary_refuses_a_read_that_a_later_fold_made_stale() {
     // Guard: `folded = :n`. A failure folded after the sweep read the record must not be
     // swallowed by a summary that counts only what was read.
     let stack = Stack::new("guard-take-count");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     let read = window_with_one_folded(&stack, "41").await;
     assert_eq!(
         fail(&stack, || T0 + Duration::seconds(2), "41-3", "41").await,
@@ -105,7 +105,7 @@ async fn take_summary_refuses_a_read_of_a_window_a_page_has_since_replaced() {
     // and one failure folded into it: the same folded count, another window. The stale
     // read must not take the new window's failure under the old window's summary id.
     let stack = Stack::new("guard-take-window");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     let read = window_with_one_folded(&stack, "42").await;
     assert_eq!(
         fail(&stack, || T0 + AFTER_WINDOW, "42-3", "42").await,
@@ -137,7 +137,7 @@ async fn take_summary_refuses_while_another_sweeps_summary_is_pending() {
     // yet); a late failure folded into the same window; sweep B, with a read that looks
     // untaken, must not overwrite A's pending summary.
     let stack = Stack::new("guard-take-pending");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     let read = window_with_one_folded(&stack, "43").await;
     assert!(store.take_summary(&read).await.unwrap(), "sweep A takes it");
     let a_id = read.summary_id();
@@ -164,7 +164,7 @@ async fn a_sent_summary_keeps_the_record_pending_when_a_failure_folded_since() {
     // a failure folded after it was taken: the record must stay in the index for the next
     // sweep, with only the sent summary forgotten.
     let stack = Stack::new("guard-sent");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     let read = window_with_one_folded(&stack, "44").await;
     assert!(store.take_summary(&read).await.unwrap());
     assert_eq!(
@@ -196,7 +196,7 @@ async fn tidy_leaves_a_record_that_a_failure_or_a_summary_reached_after_the_read
     // is read for tidying; before the tidy a failure folds into it: the record must stay in
     // the index, or that failure is never reported.
     let stack = Stack::new("guard-tidy");
-    let store = stack.app().await.store;
+    let store = stack.app().await.effects.store;
     window_with_one_folded(&stack, "46").await;
     assert_eq!(
         fail(&stack, || T0 + AFTER_WINDOW, "46-3", "46").await,

@@ -8,8 +8,9 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use serde_json::{Value, json};
 use shared::backend::{Backend, Route};
 use shared::deadline::Deadline;
+use shared::event::api::CreateLink;
 use shared::event::{IntegrationCreated, IntegrationStateChanged};
-use shared::kombo::{CreateLink, KomboApi, KomboClient, KomboError};
+use shared::kombo::{KomboApi, KomboClient, KomboError};
 use shared::{AwsBackend, dynamo::DynamoStore};
 use support::*;
 

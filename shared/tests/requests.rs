@@ -103,11 +103,8 @@ async fn counted(stack: &Stack) -> (AwsApp, Count, Count, Arc<Wire>) {
             .build(),
     );
     let app = App {
-        store: shared::dynamo::DynamoStore::new(ddb_client, &stack.settings()),
-        alerts: shared::sns::SnsPublisher::new(sns_client, &stack.settings()),
         secrets: shared::secrets::Cached::fixed(Secrets::parse(SECRET).unwrap()),
-        settings: stack.settings(),
-        clock: time::OffsetDateTime::now_utc,
+        effects: shared::AwsEffects::with_clients(&stack.settings(), ddb_client, sns_client),
     };
     (app, ddb, sns, wire)
 }
@@ -310,7 +307,7 @@ async fn requests_per_event_on_the_wire() {
     // The backend routes, on the same counted DynamoDB client.
     let kombo = FakeKombo::start();
     let backend = shared::backend::Backend {
-        store: app.store.clone(),
+        store: app.effects.store.clone(),
         kombo: Some(kombo.client()),
         settings: stack.settings(),
         clock: time::OffsetDateTime::now_utc,

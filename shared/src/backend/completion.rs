@@ -4,7 +4,7 @@
 //! integration id; this route asks Kombo which integration the token names
 //! (`GET /connect/integration-by-token/{token}`), refuses it unless it is this customer's,
 //! and stores it through the `integration-created` webhook's own create
-//! ([`App::create`]), so the two ways in meet in one row and one "resolved" notice.
+//! ([`Effects::create`]), so the two ways in meet in one row and one "resolved" notice.
 //!
 //! Answers: 200 `{"origin_id", "outcome": "stored" | "already_stored", "integration": <the
 //! row as GET /customers/{origin_id}/integrations shows it>}`; 403
@@ -19,21 +19,27 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{LineFacts, Route, admit, body_json, finish, origin_id_param};
-use crate::App;
+use super::Route;
+use super::request::{LineFacts, admit, body_json, finish, origin_id_param};
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
+use crate::decide::routes::{self, Completed};
 use crate::decide::{Completion, Status, connect};
+use crate::effects::{DDB, Effects};
 use crate::error::Error;
+use crate::event::api::TokenIntegration;
 use crate::kombo::{KomboApi, token_error};
-use crate::ports::{AlertPublisher, ClaimStore, FailureStore, FleetStore, Inserted, MappingStore};
+use crate::ports::{AlertPublisher, Store};
 
 /// The longest activation token accepted (Kombo's are JWTs of a few hundred bytes).
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The completion route: the webhook's app (the create, the claims, the notice) and Kombo.
+/// The completion route: the effects (the create, the claims, the notice), Kombo, and the
+/// callers allowed.
 pub struct Completer<S, P, K> {
-    pub app: App<S, P>,
+    pub effects: Effects<S, P>,
     pub kombo: K,
+    /// `AllowedBackendCallers` ([`super::check_caller`]).
+    pub allowed_callers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,7 +50,7 @@ struct CompletionRequest {
 
 impl<S, P, K> Completer<S, P, K>
 where
-    S: MappingStore + ClaimStore + FailureStore + FleetStore,
+    S: Store,
     P: AlertPublisher,
     K: KomboApi,
 {
@@ -83,7 +89,7 @@ where
         deadline: Deadline,
     ) -> Result<Value, Error> {
         let route = Route::ConnectionCompletion;
-        admit(req, route, &self.app.settings.allowed_backend_callers)?;
+        admit(req, route, &self.allowed_callers)?;
         let origin_id = origin_id_param(req, route)?;
         let body: CompletionRequest = body_json(req)?;
         let token = body.token.trim();
@@ -103,7 +109,7 @@ where
                 // Used up by an earlier try of this completion that stored its row (and
                 // whose answer was lost, or whose notice failed): that row answers.
                 let rows = deadline
-                    .run("DynamoDB", self.app.store.by_origin(&origin_id))
+                    .run(DDB, self.effects.store.by_origin(&origin_id))
                     .await?;
                 let Some(row) = rows
                     .into_iter()
@@ -112,10 +118,10 @@ where
                     return Err(refused);
                 };
                 if row.status == Status::Deleted {
-                    return Err(deleted(&row.integration_id));
+                    return Err(routes::deleted(&row.integration_id));
                 }
                 // The same create again (a notice whose publish failed goes out now).
-                crate::kombo::TokenIntegration {
+                TokenIntegration {
                     id: row.integration_id,
                     tool: row.tool,
                     end_user_origin_id: row.origin_id,
@@ -125,7 +131,7 @@ where
             }
         };
         facts.integration_id = Some(named.id.clone());
-        let now = (self.app.clock)();
+        let now = (self.effects.clock)();
         let (m, resolution) = match connect::complete(&named, &origin_id, &digest, now) {
             Completion::Store(m, resolution) => (*m, *resolution),
             Completion::AnotherCustomer { token_origin_id } => {
@@ -141,52 +147,29 @@ where
         };
         // A notice in flight is the other way in's to send (the webhook, which Kombo retries
         // if it fails): the row is stored, so the customer hears "connected" now.
-        let created = self.app.create(&m, &resolution, now, deadline).await?;
-        let (outcome, row) = match created.inserted {
-            Inserted::Stored => ("stored", Some(Box::new(m))),
-            Inserted::Completed { row } => ("stored", row),
-            Inserted::Exists {
-                status: Status::Deleted,
-                ..
-            } => return Err(deleted(&named.id)),
-            Inserted::Exists { row: Some(row), .. }
-                if row.origin_id.as_deref() != Some(origin_id.as_str()) =>
-            {
-                return Err(Error::Conflict {
-                    code: "assigned_to_another_customer",
-                    message: format!(
-                        "integration {} is assigned to another customer in the mappings table; nothing was stored",
-                        named.id
-                    ),
-                });
+        let created = self.effects.create(&m, &resolution, now, deadline).await?;
+        let completed = routes::completed(created.inserted, m, &origin_id, &digest)?;
+        let outcome = completed.outcome();
+        let row = match completed {
+            Completed::Stored(row) => row,
+            // The webhook's row (or an earlier completion's): a retry of this completion
+            // with the token used up must find it too.
+            Completed::AlreadyStored {
+                row: Some(mut row),
+                note_token: true,
+            } => {
+                let noted = self
+                    .effects
+                    .store
+                    .note_token(&row.integration_id, &origin_id, &digest);
+                if deadline.run(DDB, noted).await? {
+                    row.connect_token_sha256 = Some(digest);
+                }
+                Some(row)
             }
-            Inserted::Exists { row, .. } => {
-                // The webhook's row (or an earlier completion's): a retry of this completion
-                // with the token used up must find it too.
-                let row = match row {
-                    Some(mut row) if row.connect_token_sha256.as_deref() != Some(&digest) => {
-                        let noted =
-                            self.app
-                                .store
-                                .note_token(&row.integration_id, &origin_id, &digest);
-                        if deadline.run("DynamoDB", noted).await? {
-                            row.connect_token_sha256 = Some(digest);
-                        }
-                        Some(row)
-                    }
-                    other => other,
-                };
-                ("already_stored", row)
-            }
+            Completed::AlreadyStored { row, .. } => row,
         };
         Ok(json!({ "origin_id": origin_id, "outcome": outcome, "integration": row }))
-    }
-}
-
-fn deleted(integration_id: &str) -> Error {
-    Error::Conflict {
-        code: "integration_deleted",
-        message: format!("integration {integration_id} is deleted"),
     }
 }
 

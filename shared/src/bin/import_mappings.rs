@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
             }
         }
     };
-    let now = shared::decide::rfc3339(time::OffsetDateTime::now_utc());
+    let now = shared::clock::rfc3339(time::OffsetDateTime::now_utc());
     let source = std::path::Path::new(&file)
         .file_name()
         .map_or("stdin".into(), |n| n.to_string_lossy().into_owned());
@@ -55,7 +55,7 @@ async fn main() -> ExitCode {
 
     let sdk = shared::aws_config_loader().load().await;
     let mut settings = shared::config::Settings::for_tests(&table, "", "");
-    settings.idempotency_table_name = None;
+    settings.records_table = None;
     settings.alert_topic_arn = None;
     let store = DynamoStore::new(shared::dynamodb_client(&sdk), &settings);
 

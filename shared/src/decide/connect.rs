@@ -5,14 +5,12 @@
 
 use time::OffsetDateTime;
 
-use super::{Mapping, Resolution, Status, notices, rfc3339};
+use super::failures::{Resolution, failure_key};
+use super::row::{Mapping, Status};
+use crate::clock::rfc3339;
 use crate::event::EndUser;
-use crate::kombo::TokenIntegration;
-
-/// `created_event_id` (and `last_event_id`) of a row a Connect completion stored:
-/// `connect:<integration id>`, the same for every try, so a retry knows the row is its own
-/// and the webhook knows whose row it meets.
-pub const CONNECT_PREFIX: &str = "connect:";
+use crate::event::api::TokenIntegration;
+use crate::keys;
 
 /// What a completion must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +38,9 @@ pub fn complete(
         };
     }
     let at = rfc3339(now);
-    let id = format!("{CONNECT_PREFIX}{}", t.id);
+    // `created_event_id` (and `last_event_id`): the same for every try, so a retry knows the
+    // row is its own and the webhook knows whose row it meets.
+    let id = keys::connect(&t.id);
     let end_user = EndUser {
         organization_name: t.end_user_organization_name.clone(),
         creator_email: None,
@@ -68,7 +68,7 @@ pub fn complete(
         usable: None,
     };
     let resolution = Resolution {
-        key: notices::failure_key(&end_user, &t.tool),
+        key: failure_key(&end_user, &t.tool),
         end_user,
         tool: t.tool.clone(),
         category: String::new(),

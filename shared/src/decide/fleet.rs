@@ -14,8 +14,10 @@
 use serde_json::json;
 use time::Duration;
 
-use super::notices::{customer_in_key, customer_of};
-use super::{Alert, AlertKind, Failure, Resolution, StateUpdate, sns_subject};
+use super::alert::{Alert, AlertKind, sns_subject};
+use super::failures::{Failure, Resolution, customer_in_key, customer_of};
+use super::row::StateUpdate;
+use crate::keys;
 
 /// Which failures an incident is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,9 +103,9 @@ impl Fleet {
     }
 }
 
-/// The key of the fleet record of one tool and kind in the idempotency table.
+/// The key of the fleet record of one tool and kind in the records table.
 pub fn fleet_key(kind: FleetKind, tool: &str) -> String {
-    format!("fleet#{}#{tool}", kind.as_str())
+    keys::fleet_record(kind.as_str(), tool)
 }
 
 /// One failure as its tool's fleet record counts it.
@@ -173,6 +175,36 @@ impl Strike {
     pub fn recovery_key(u: &StateUpdate) -> Option<String> {
         let tool = u.descriptive.tool.as_deref().filter(|t| !t.is_empty())?;
         Some(fleet_key(FleetKind::Invalid, tool))
+    }
+}
+
+/// What counting a strike on its fleet record found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Struck {
+    /// The record before the strike; for a repeat, as it stands (the strike counted).
+    pub before: FleetRecord,
+    /// An earlier try of the same event counted it: nothing written.
+    pub repeat: bool,
+}
+
+/// What opening an incident found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// This event opened it (now, or on an earlier try): page it.
+    Ours,
+    /// Another strike opened one first: this one is counted on it.
+    Other,
+}
+
+impl Opened {
+    /// A refused opening (an incident is open): this event's own earlier try if the record
+    /// names it as the opener (its page may not have gone out), else another's.
+    pub fn refused(opened_by: Option<&str>, event_id: &str) -> Opened {
+        if opened_by == Some(event_id) {
+            Opened::Ours
+        } else {
+            Opened::Other
+        }
     }
 }
 
@@ -424,7 +456,7 @@ pub fn judge(
         .count();
     if u32::try_from(customers).unwrap_or(u32::MAX) >= fleet.customers {
         Verdict::Open {
-            incident_id: format!("{}:{}:{now_ms}", strike.kind.as_str(), strike.tool),
+            incident_id: keys::incident(strike.kind.as_str(), &strike.tool, now_ms),
             since_ms,
         }
     } else {
@@ -938,5 +970,12 @@ mod tests {
         );
         assert!(over.message.contains("Recovered: 1"), "{}", over.message);
         assert_eq!(over.incident.as_ref().unwrap()["still_invalid"], 2);
+    }
+
+    #[test]
+    fn a_refused_opening_is_ours_only_where_the_record_names_this_event() {
+        assert_eq!(Opened::refused(Some("f3"), "f3"), Opened::Ours);
+        assert_eq!(Opened::refused(Some("f4"), "f3"), Opened::Other);
+        assert_eq!(Opened::refused(None, "f3"), Opened::Other);
     }
 }

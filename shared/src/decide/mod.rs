@@ -1,206 +1,70 @@
-//! What must happen for an event: a plain value, computed without any I/O, so every
-//! rule is testable without AWS. The adapters in [`crate::dynamo`] and [`crate::sns`]
-//! carry a [`Decision`] out; [`crate::webhook`] sequences them.
+//! What must happen, as plain values computed without I/O, each rule unit-tested beside
+//! it: for a webhook event a [`Decision`] ([`Decide`]); for what the store returned, the
+//! readings the effects act on ([`state`], [`create`], [`failures`], [`fleet`],
+//! [`claims`]); the reconcile run's [`reconcile::plan`], the sweep's [`sweep`] steps and the
+//! backend routes' answers ([`routes`]); and every alert's words ([`notices`], [`fleet`]).
+//! This layer imports only the event types, the error, the clock and the keys: the
+//! effects ([`crate::effects`]) carry a decision out through the ports.
 
+pub mod alert;
+pub mod claims;
 pub mod connect;
+pub mod create;
+pub mod failures;
 pub mod fleet;
 pub mod notices;
+pub mod reconcile;
+pub mod routes;
+pub mod row;
+pub mod state;
+pub mod sweep;
 
-pub use connect::{CONNECT_PREFIX, Completion};
-pub use notices::{Failure, FailureRecord, Resolution};
-
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use crate::config::Settings;
-use crate::event::{
-    ConnectionFlowFailed, EndUser, Envelope, IntegrationCreated, IntegrationDeleted,
-    IntegrationState, IntegrationStateChanged,
+pub use alert::{Alert, AlertKind};
+pub use connect::Completion;
+pub use failures::{Failure, FailureRecord, Resolution};
+pub use row::{
+    Descriptive, Mapping, StateFields, StateUpdate, Status, Tombstone, TombstoneMark, usable,
 };
 
-/// `status` of a mapping row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Active,
-    Deleted,
-}
+use time::{Duration, OffsetDateTime};
 
-/// Whether a backend can use an integration now, the table's `usable` attribute: the
-/// mapping exists (not a tombstone), Kombo's state is not `INVALID` or `INACTIVE`, and its
-/// setup is not known to be `INCOMPLETE`. An unknown state or setup status (Kombo adds
-/// values) does not make it unusable; no state yet (no state change seen) is usable.
-pub fn usable(status: Status, state: Option<&str>, setup_status: Option<&str>) -> bool {
-    status == Status::Active
-        && !matches!(state, Some("INVALID" | "INACTIVE"))
-        && setup_status != Some("INCOMPLETE")
-}
+use crate::clock::{epoch_ms, rfc3339};
+use crate::event::{
+    ConnectionFlowFailed, Envelope, IntegrationCreated, IntegrationDeleted, IntegrationState,
+    IntegrationStateChanged,
+};
+use fleet::Fleet;
+use notices::InvalidSource;
 
-/// A row of the mappings table, as stored (see docs/table-contract.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mapping {
-    pub integration_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin_id: Option<String>,
-    /// Tool, category and organization: from Kombo's events; an imported row (see
-    /// `import-mappings`) may lack the organization until its create arrives.
-    #[serde(default)]
-    pub tool: String,
-    /// Empty (and not stored) on a row a Connect completion stored until the webhook fills it.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub category: String,
-    #[serde(default)]
-    pub organization_name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_email: Option<String>,
-    pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
-    pub updated_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_at: Option<String>,
-    pub last_event_id: String,
-    /// The `integration-created` event that stored (or completed) the row; written by
-    /// that create only, so a retry of it knows the row is its own whatever other events
-    /// changed since. Absent on rows recorded from a state change before their create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_event_id: Option<String>,
-    /// TTL (epoch seconds); set on tombstones only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-    /// From `integration-state-changed` (absent until one arrives): `ACTIVE`,
-    /// `INVALID`, `INACTIVE`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub setup_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qa_status: Option<String>,
-    /// Kombo's `updated_at` of that state (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state_updated_at: Option<String>,
-    /// A row a Connect completion stored: the SHA-256 of the activation token (base64url),
-    /// so a retry of that completion finds its row after Kombo has used the token up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connect_token_sha256: Option<String>,
-    /// [`usable`] of the row's status, state and setup status, as stored: every write sets
-    /// it from what the row holds after it ([`crate::dynamo`]); absent on rows written before
-    /// the attribute existed (read [`Mapping::usable_now`]), and on a mapping not stored yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usable: Option<bool>,
-}
-
-impl Mapping {
-    /// [`usable`] as the row's own fields say: what its stored `usable` must be.
-    pub fn usable_now(&self) -> bool {
-        usable(
-            self.status,
-            self.state.as_deref(),
-            self.setup_status.as_deref(),
-        )
-    }
-}
-
-/// The descriptive fields a tombstone fills in only where the row does not have them
-/// yet (a delete may arrive before its create, or without one ever coming). A delete
-/// through the backend API knows none of them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Descriptive {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organization_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub creator_email: Option<String>,
-}
-
-/// The fields a tombstone always sets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TombstoneMark {
-    pub status: Status,
-    pub deleted_at: String,
-    pub updated_at: String,
-    pub last_event_id: String,
-    pub expires_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tombstone {
-    pub integration_id: String,
-    pub mark: TombstoneMark,
-    pub descriptive: Descriptive,
-}
-
-/// What kind of alert; also the `alert_kind` message attribute.
+/// The timing rules the decisions (and the store's conditions) follow; the defaults are
+/// the template's (see [`crate::config::Settings::from_env`] for their variables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertKind {
-    ConnectionFlowFailed,
-    UnassignedIntegration,
-    IntegrationInvalid,
-    /// The reconcile run found an integration that Kombo no longer has.
-    DeletedOutsideWebhooks,
-    /// A customer whose connection failed connected after all.
-    ConnectionFlowResolved,
-    /// The sweep: failures folded into a window that closed without a later page.
-    ConnectionFlowFailedSummary,
-    /// An INVALID integration is ACTIVE again.
-    IntegrationRecovered,
-    /// Many customers of one tool failing (or turning INVALID) together: one incident.
-    FleetIncident,
-    /// The sweep: an open incident grew.
-    FleetIncidentUpdate,
-    /// The sweep: an incident quiet for a whole window is over.
-    FleetIncidentOver,
+pub struct Rules {
+    /// How long a tombstone, a completed claim and a failure record are kept before
+    /// DynamoDB's TTL removes them (30 days).
+    pub tombstone_retention: Duration,
+    /// After this an in-progress claim (or INVALID page claim) left by a killed invocation
+    /// may be taken over by a retry (30 s, above the function timeout).
+    pub claim_expiry: Duration,
+    /// After a connection-flow failure pages, further failures of the same customer and
+    /// tool within this long are folded into its failure record (15 min).
+    pub fold_window: Duration,
+    /// When one tool's failures become one fleet incident (3 customers in 10 min).
+    pub fleet: Fleet,
 }
 
-impl AlertKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::ConnectionFlowFailed => "connection-flow-failed",
-            AlertKind::UnassignedIntegration => "unassigned-integration",
-            AlertKind::IntegrationInvalid => "integration-invalid",
-            AlertKind::DeletedOutsideWebhooks => "integration-deleted-outside-webhooks",
-            AlertKind::ConnectionFlowResolved => "connection-flow-resolved",
-            AlertKind::ConnectionFlowFailedSummary => "connection-flow-failed-summary",
-            AlertKind::IntegrationRecovered => "integration-recovered",
-            AlertKind::FleetIncident => "fleet-incident",
-            AlertKind::FleetIncidentUpdate => "fleet-incident-update",
-            AlertKind::FleetIncidentOver => "fleet-incident-over",
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            tombstone_retention: Duration::days(30),
+            claim_expiry: Duration::seconds(30),
+            fold_window: Duration::minutes(15),
+            fleet: Fleet {
+                customers: 3,
+                window: Duration::minutes(10),
+            },
         }
     }
-}
-
-/// An alert, fully formed: the pieces its renderings are made of ([`crate::render`]) and
-/// the plain-text e-mail made from them. The adapter sends it as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alert {
-    pub kind: AlertKind,
-    /// ASCII, no line breaks, under 100 characters (SNS's rules for email subjects); also
-    /// the chat title.
-    pub subject: String,
-    /// A message a person on call can act on (the e-mail body).
-    pub message: String,
-    /// What happened, in one paragraph.
-    pub summary: String,
-    /// (label, value) in order: organization, customer, tool, category, creator e-mail,
-    /// then what the kind adds, then the Kombo event id.
-    pub fields: Vec<(String, String)>,
-    /// What on-call can do about it.
-    pub next_steps: Vec<String>,
-    /// The same customer and tool: one chat thread.
-    pub thread_id: String,
-    pub event_id: String,
-    /// Kombo's log of the failed flow, when Kombo sent one.
-    pub log_url: Option<String>,
-    /// String message attributes for subscription filter policies; empty values left out.
-    pub attributes: Vec<(&'static str, String)>,
-    /// A fleet incident's figures and customers (the JSON rendering's `incident`).
-    pub incident: Option<serde_json::Value>,
 }
 
 /// What must happen for one event.
@@ -217,30 +81,31 @@ pub enum Decision {
     /// it pages if it opens a window, else it is folded into the open one.
     Failure(Failure),
     /// Record an integration's new state (unless a newer one is stored; a row is made for
-    /// an integration not seen yet), and publish the alert once when this event made it
-    /// INVALID (a page), or took it from INVALID to ACTIVE (a "recovered" notice).
-    State(StateUpdate, Option<Alert>),
+    /// an integration not seen yet), and send its alert once if this event made the
+    /// transition the alert is about.
+    State(StateUpdate, StateAlert),
+}
+
+/// The alert of a state change, if the store finds this event made its transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateAlert {
+    /// Not INVALID, not ACTIVE: recorded only.
+    None,
+    /// The page, if this event made the integration INVALID.
+    Invalid(Alert),
+    /// The "recovered" notice, if this event took it from INVALID to ACTIVE.
+    Recovered(Alert),
 }
 
 /// A payload that this product acts on.
 pub trait Decide {
-    fn decide(envelope: Envelope<Self>, now: OffsetDateTime, settings: &Settings) -> Decision
+    fn decide(envelope: Envelope<Self>, now: OffsetDateTime, rules: &Rules) -> Decision
     where
         Self: Sized;
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .expect("any OffsetDateTime formats as RFC 3339")
-}
-
-/// Epoch milliseconds: how the tables and the metrics store a moment.
-pub fn epoch_ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 impl Decide for IntegrationCreated {
-    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Rules) -> Decision {
         let d = e.data;
         let at = rfc3339(now);
         let mapping = Mapping {
@@ -270,7 +135,7 @@ impl Decide for IntegrationCreated {
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {
-                key: notices::failure_key(&d.end_user, d.tool.as_str()),
+                key: failures::failure_key(&d.end_user, d.tool.as_str()),
                 end_user: d.end_user.clone(),
                 tool: d.tool.to_string(),
                 category: d.category.to_string(),
@@ -279,19 +144,11 @@ impl Decide for IntegrationCreated {
             };
             return Decision::Store(mapping, resolution);
         }
-        let alert = alert(
-            AlertKind::UnassignedIntegration,
-            format!(
-                "Kombo integration without customer: {} ({} {})",
-                d.end_user.organization_name, d.tool, d.category
-            ),
-            "An integration was created without an origin_id (for example from the Kombo \
-             dashboard), so it is not linked to any customer. Find the customer and set \
-             origin_id on its row in the mappings table.",
+        let alert = notices::unassigned_notice(
             &d.end_user,
             d.tool.as_str(),
             d.category.as_str(),
-            &[("Integration id", d.id.as_str())],
+            d.id.as_str(),
             &e.id,
         );
         Decision::StoreUnassigned(mapping, alert)
@@ -299,9 +156,9 @@ impl Decide for IntegrationCreated {
 }
 
 impl Decide for IntegrationDeleted {
-    fn decide(e: Envelope<Self>, now: OffsetDateTime, settings: &Settings) -> Decision {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, rules: &Rules) -> Decision {
         let d = e.data;
-        let expires = now + settings.tombstone_retention;
+        let expires = now + rules.tombstone_retention;
         Decision::Tombstone(Tombstone {
             integration_id: d.id.to_string(),
             mark: TombstoneMark {
@@ -322,63 +179,8 @@ impl Decide for IntegrationDeleted {
     }
 }
 
-impl Tombstone {
-    /// The tombstone for an integration deleted through the backend API (Kombo's
-    /// `DELETE /integrations/{id}`), marked with `cause` as its event id.
-    pub fn deleted_by_api(
-        integration_id: &str,
-        cause: String,
-        now: OffsetDateTime,
-        settings: &Settings,
-    ) -> Self {
-        Tombstone {
-            integration_id: integration_id.to_owned(),
-            mark: TombstoneMark {
-                status: Status::Deleted,
-                deleted_at: rfc3339(now),
-                updated_at: rfc3339(now),
-                last_event_id: cause,
-                expires_at: (now + settings.tombstone_retention).unix_timestamp(),
-            },
-            descriptive: Descriptive::default(),
-        }
-    }
-}
-
-/// The state fields an `integration-state-changed` event sets on a mapping.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StateFields {
-    pub state: String,
-    pub setup_status: String,
-    /// Absent when the source does not say (Kombo's `GET /integrations/{id}` has none):
-    /// the stored one stays.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qa_status: Option<String>,
-    /// Kombo's `updated_at` of the state, RFC 3339.
-    pub state_updated_at: String,
-    /// The same as epoch milliseconds: an older update never overwrites a newer one.
-    pub state_updated_at_ms: i64,
-    pub updated_at: String,
-    pub last_event_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateUpdate {
-    pub integration_id: String,
-    pub fields: StateFields,
-    /// What the event says about the integration: fills a row that does not exist yet
-    /// (an integration created before this stack was deployed), never overwrites.
-    pub descriptive: Descriptive,
-    /// The new state is INVALID: the store records which event made it so, and tells
-    /// whether this event is the one that did (then on-call is paged).
-    pub invalid: bool,
-    /// The new state is ACTIVE: the store records which event took the integration out
-    /// of INVALID, if this one did (then one "recovered" notice goes out).
-    pub recovers: bool,
-}
-
 impl Decide for IntegrationStateChanged {
-    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Rules) -> Decision {
         let d = e.data;
         let update = StateUpdate {
             integration_id: d.integration_id.to_string(),
@@ -405,58 +207,44 @@ impl Decide for IntegrationStateChanged {
             invalid: d.state == IntegrationState::Invalid,
             recovers: d.state == IntegrationState::Active,
         };
-        let recovered = update.recovers.then(|| {
-            notices::recovered_notice(
+        let (tool, category) = (d.integration_tool.as_str(), d.integration_category.as_str());
+        let alert = if update.invalid {
+            StateAlert::Invalid(notices::invalid_page(
                 &d.end_user,
-                d.integration_tool.as_str(),
-                d.integration_category.as_str(),
+                tool,
+                category,
+                d.integration_id.as_str(),
+                d.setup_status.as_str(),
+                &e.id,
+                InvalidSource::Webhook,
+            ))
+        } else if update.recovers {
+            StateAlert::Recovered(notices::recovered_notice(
+                &d.end_user,
+                tool,
+                category,
                 d.integration_id.as_str(),
                 &e.id,
-            )
-        });
-        let invalid = update.invalid.then(|| {
-            alert(
-                AlertKind::IntegrationInvalid,
-                format!(
-                    "Kombo integration invalid: {} ({} {})",
-                    d.end_user.organization_name, d.integration_tool, d.integration_category
-                ),
-                "Kombo marked the integration INVALID: its credentials no longer work, so no \
-                 data syncs. Ask the customer to reconnect (create a new connection link).",
-                &d.end_user,
-                d.integration_tool.as_str(),
-                d.integration_category.as_str(),
-                &[
-                    ("Integration id", d.integration_id.as_str()),
-                    ("Setup status", d.setup_status.as_str()),
-                ],
-                &e.id,
-            )
-        });
-        Decision::State(update, invalid.or(recovered))
+            ))
+        } else {
+            StateAlert::None
+        };
+        Decision::State(update, alert)
     }
 }
 
 impl Decide for ConnectionFlowFailed {
-    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Settings) -> Decision {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Rules) -> Decision {
         let d = e.data;
-        let page = alert(
-            AlertKind::ConnectionFlowFailed,
-            format!(
-                "Kombo connection failed: {} ({} {})",
-                d.end_user.organization_name, d.integration_tool, d.integration_category
-            ),
-            "A customer ran into an error while connecting their system through Kombo. \
-             Kombo notes the flow may still succeed on a later attempt; open the log to \
-             see what went wrong and offer help.",
+        let page = notices::connection_failed_page(
             &d.end_user,
             d.integration_tool.as_str(),
             d.integration_category.as_str(),
-            &[("Kombo log", d.log_url.as_str())],
+            d.log_url.as_str(),
             &e.id,
         );
         Decision::Failure(Failure {
-            key: notices::failure_key(&d.end_user, d.integration_tool.as_str()),
+            key: failures::failure_key(&d.end_user, d.integration_tool.as_str()),
             origin_id: d.end_user.origin_id,
             organization_name: d.end_user.organization_name,
             tool: d.integration_tool.to_string(),
@@ -469,169 +257,16 @@ impl Decide for ConnectionFlowFailed {
     }
 }
 
-/// Builds an alert: subject, a readable message, and filterable attributes.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn alert(
-    kind: AlertKind,
-    subject: String,
-    what: &str,
-    end_user: &EndUser,
-    tool: &str,
-    category: &str,
-    extra: &[(&str, &str)],
-    event_id: &str,
-) -> Alert {
-    let origin = end_user.origin_id.as_deref().unwrap_or("(none)");
-    let email = end_user
-        .creator_email
-        .as_ref()
-        .map_or("(unknown)", |s| s.expose());
-    let mut fields: Vec<(String, String)> = [
-        ("Organization", end_user.organization_name.as_str()),
-        ("Customer (origin_id)", origin),
-        ("Tool", tool),
-        ("Category", category),
-        ("Creator email", email),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(l, v)| ((*l).to_owned(), (*v).to_owned()))
-    .collect();
-    fields.push(("Kombo event id".into(), event_id.to_owned()));
-
-    let log_url = extra
-        .iter()
-        .find(|(l, _)| *l == "Kombo log")
-        .map(|(_, v)| (*v).to_owned());
-    let integration = extra
-        .iter()
-        .find(|(l, _)| *l == "Integration id")
-        .map_or("<integration id>", |(_, v)| *v);
-    let customer = end_user.origin_id.as_deref().unwrap_or("<origin_id>");
-    let mut next_steps = Vec::new();
-    if let Some(url) = &log_url {
-        next_steps.push(format!("Open the Kombo log: {url}"));
-    }
-    next_steps.push(match kind {
-        AlertKind::ConnectionFlowFailed => format!(
-            "Offer the customer help, or a new link: POST /customers/{customer}/connection-link"
-        ),
-        AlertKind::UnassignedIntegration => format!(
-            "Find the customer and link it: PUT /integrations/{integration}/customer"
-        ),
-        AlertKind::IntegrationInvalid => format!(
-            "Ask the customer to reconnect: POST /customers/{customer}/connection-link"
-        ),
-        AlertKind::DeletedOutsideWebhooks => format!(
-            "Check who deleted it in Kombo; if by mistake, a new link: POST /customers/{customer}/connection-link"
-        ),
-        AlertKind::ConnectionFlowFailedSummary => format!(
-            "Offer the customer help, or a new link: POST /customers/{customer}/connection-link"
-        ),
-        AlertKind::ConnectionFlowResolved | AlertKind::IntegrationRecovered => {
-            "Nothing to do: close the earlier page if it is still open".to_owned()
-        }
-        // Built by [`fleet`], not here.
-        AlertKind::FleetIncident | AlertKind::FleetIncidentUpdate | AlertKind::FleetIncidentOver => {
-            "See the incident's thread".to_owned()
-        }
-    });
-
-    let mut attributes = vec![
-        ("event_type", kind.as_str().to_owned()),
-        ("tool", tool.to_owned()),
-        ("category", category.to_owned()),
-    ];
-    if let Some(o) = &end_user.origin_id {
-        attributes.push(("origin_id", o.clone()));
-    }
-    let who = end_user
-        .origin_id
-        .as_deref()
-        .unwrap_or(&end_user.organization_name);
-    let mut alert = Alert {
-        kind,
-        subject: sns_subject(&subject),
-        message: String::new(),
-        summary: what.to_owned(),
-        fields,
-        next_steps,
-        thread_id: format!("kombo-{who}-{tool}"),
-        event_id: event_id.to_owned(),
-        log_url,
-        attributes,
-        incident: None,
-    };
-    alert.rebuild_message();
-    alert
-}
-
-impl Alert {
-    /// The e-mail text: the summary, then every field on a line of its own.
-    fn rebuild_message(&mut self) {
-        self.message = format!("{}\n\n", self.summary);
-        for (label, value) in &self.fields {
-            self.message.push_str(&format!("{label}: {value}\n"));
-        }
-    }
-}
-
-/// SNS subjects must be ASCII without control characters and under 100 characters.
-fn sns_subject(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if out.len() > 99 {
-        out.truncate(96);
-        out.push_str("...");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Category, NonEmpty, Sensitive, parse};
+    use crate::event::{Category, EndUser, NonEmpty, Sensitive, parse};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00:00 UTC);
 
-    #[test]
-    fn usable_is_exists_not_invalid_or_inactive_and_setup_not_incomplete() {
-        use Status::{Active, Deleted};
-        assert!(usable(Active, None, None), "no state seen yet");
-        assert!(usable(Active, Some("ACTIVE"), Some("COMPLETED")));
-        assert!(usable(Active, Some("ACTIVE"), Some("FINAL_SYNC_PENDING")));
-        assert!(
-            usable(Active, Some("PAUSED"), None),
-            "a state Kombo adds later"
-        );
-        assert!(!usable(Active, Some("INVALID"), Some("COMPLETED")));
-        assert!(!usable(Active, Some("INACTIVE"), Some("COMPLETED")));
-        assert!(!usable(Active, Some("ACTIVE"), Some("INCOMPLETE")));
-        assert!(
-            !usable(Active, None, Some("INCOMPLETE")),
-            "a Connect token's setup"
-        );
-        assert!(
-            !usable(Deleted, Some("ACTIVE"), Some("COMPLETED")),
-            "a tombstone"
-        );
-    }
-
-    fn settings() -> Settings {
-        Settings::for_tests(
-            "mappings",
-            "claims",
-            "arn:aws:sns:us-east-1:123456789012:alerts",
-        )
+    fn settings() -> Rules {
+        Rules::default()
     }
 
     fn created(origin: Option<&str>) -> Envelope<IntegrationCreated> {
@@ -738,11 +373,5 @@ mod tests {
                 ("origin_id", "36123".to_owned()),
             ]
         );
-    }
-
-    #[test]
-    fn long_subjects_are_cut_below_100_characters() {
-        let s = sns_subject(&"x".repeat(300));
-        assert!(s.len() < 100 && s.ends_with("..."));
     }
 }

@@ -1,115 +1,17 @@
-//! The on-call side of a customer's connection attempts, as plain values: which failure
-//! record a failure or a create belongs to, and the notices built from what that record
-//! holds (a page that reports the failures folded since the last one, the "resolved" and
-//! "recovered" notices, the sweep's summary).
+//! Every alert's words: the page of a failed connection flow (and of one that reports the
+//! failures folded since), the INVALID page, the notices "resolved", "recovered", "without
+//! customer", "deleted outside the webhooks", and the sweep's summary. Fleet incidents'
+//! are in [`super::fleet`].
 
+use super::alert::{Alert, AlertKind, alert};
+use super::failures::{FailureRecord, Resolution};
 use crate::event::EndUser;
-
-use super::{Alert, AlertKind, alert};
-
-/// Who a failure record is about: the customer's `origin_id`, or `org:<organization name>`
-/// when the flow had none.
-pub fn customer_of(end_user: &EndUser) -> String {
-    match &end_user.origin_id {
-        Some(origin) => origin.clone(),
-        None => format!("org:{}", end_user.organization_name),
-    }
-}
-
-/// The key of the failure record of one customer and tool in the idempotency table.
-pub fn failure_key(end_user: &EndUser, tool: &str) -> String {
-    format!("failures#{}#{tool}", customer_of(end_user))
-}
-
-/// The customer ([`customer_of`]) a failure record's `key` ([`failure_key`]) of `tool` names
-/// (`None`: not such a key).
-pub fn customer_in_key<'a>(key: &'a str, tool: &str) -> Option<&'a str> {
-    key.strip_prefix("failures#")?
-        .strip_suffix(tool)?
-        .strip_suffix('#')
-}
-
-/// A `connection-flow-failed` event, to be counted on its customer's failure record: it
-/// pages (with `page`) when it opens a window, else it is folded into the open one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// [`failure_key`].
-    pub key: String,
-    pub origin_id: Option<String>,
-    pub organization_name: String,
-    pub tool: String,
-    pub category: String,
-    pub log_url: String,
-    pub event_id: String,
-    /// When it arrived (RFC 3339).
-    pub at: String,
-    pub page: Alert,
-}
-
-/// An `integration-created` with a customer: if that customer and tool have failures on
-/// record, they are resolved, and one notice says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolution {
-    /// [`failure_key`].
-    pub key: String,
-    pub end_user: EndUser,
-    pub tool: String,
-    pub category: String,
-    pub integration_id: String,
-    pub event_id: String,
-}
-
-impl Resolution {
-    /// The claim that makes its notice exactly-once.
-    pub fn notice_id(&self) -> String {
-        format!("resolved:{}", self.event_id)
-    }
-}
-
-/// A failure record as the sweep reads it (the item layout is in docs/table-contract.md).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FailureRecord {
-    pub key: String,
-    pub origin_id: Option<String>,
-    pub organization_name: String,
-    pub tool: String,
-    pub category: String,
-    /// Failed attempts since the record opened (or was last resolved).
-    pub total: u32,
-    /// Failures folded into the current window, not reported yet.
-    pub folded: u32,
-    /// When the current window opened (epoch ms; 0 after a resolution).
-    pub window_start_ms: i64,
-    pub last_log_url: Option<String>,
-    pub last_event_id: Option<String>,
-    /// A summary the sweep took and has not marked sent: (its id, its count).
-    pub summary: Option<(String, u32)>,
-}
-
-impl FailureRecord {
-    /// The claim that makes the summary of its current window exactly-once.
-    pub fn summary_id(&self) -> String {
-        format!("sweep:{}:{}", self.key, self.window_start_ms)
-    }
-}
 
 fn attempts(n: u32) -> String {
     if n == 1 {
         "1 failed attempt".into()
     } else {
         format!("{n} failed attempts")
-    }
-}
-
-impl Alert {
-    /// Adds a fact before the Kombo event id and a sentence to the summary; the e-mail
-    /// text is rebuilt from both.
-    fn with_fact(mut self, label: &str, value: String, sentence: &str) -> Alert {
-        let at = self.fields.len().saturating_sub(1);
-        self.fields.insert(at, (label.to_owned(), value));
-        self.summary = format!("{} {sentence}", self.summary);
-        self.rebuild_message();
-        self
     }
 }
 
@@ -223,6 +125,131 @@ pub fn summary_notice(r: &FailureRecord, folded: u32, id: &str) -> Alert {
     a
 }
 
+/// The page of a failed connection flow (`connection-flow-failed`).
+pub fn connection_failed_page(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    log_url: &str,
+    event_id: &str,
+) -> Alert {
+    alert(
+        AlertKind::ConnectionFlowFailed,
+        format!(
+            "Kombo connection failed: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        "A customer ran into an error while connecting their system through Kombo. \
+         Kombo notes the flow may still succeed on a later attempt; open the log to \
+         see what went wrong and offer help.",
+        end_user,
+        tool,
+        category,
+        &[("Kombo log", log_url)],
+        event_id,
+    )
+}
+
+/// The notice of an integration created without a customer (`origin_id`).
+pub fn unassigned_notice(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    integration_id: &str,
+    event_id: &str,
+) -> Alert {
+    alert(
+        AlertKind::UnassignedIntegration,
+        format!(
+            "Kombo integration without customer: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        "An integration was created without an origin_id (for example from the Kombo \
+         dashboard), so it is not linked to any customer. Find the customer and set \
+         origin_id on its row in the mappings table.",
+        end_user,
+        tool,
+        category,
+        &[("Integration id", integration_id)],
+        event_id,
+    )
+}
+
+/// Who told the product an integration is INVALID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidSource {
+    /// Kombo's `integration-state-changed` webhook.
+    Webhook,
+    /// The reconcile run asked Kombo (no webhook for it reached the stack).
+    Reconcile,
+}
+
+/// The page of an integration that turned INVALID, whoever found it.
+pub fn invalid_page(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    integration_id: &str,
+    setup_status: &str,
+    event_id: &str,
+    source: InvalidSource,
+) -> Alert {
+    let what = match source {
+        InvalidSource::Webhook => {
+            "Kombo marked the integration INVALID: its credentials no longer work, so no \
+             data syncs. Ask the customer to reconnect (create a new connection link)."
+        }
+        InvalidSource::Reconcile => {
+            "Kombo reports the integration INVALID: its credentials no longer work, so no \
+             data syncs. Found by the reconcile run: no integration-state-changed webhook for \
+             it reached this stack. Ask the customer to reconnect (create a new connection \
+             link)."
+        }
+    };
+    alert(
+        AlertKind::IntegrationInvalid,
+        format!(
+            "Kombo integration invalid: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        what,
+        end_user,
+        tool,
+        category,
+        &[
+            ("Integration id", integration_id),
+            ("Setup status", setup_status),
+        ],
+        event_id,
+    )
+}
+
+/// The reconcile run's notice of an integration Kombo no longer has.
+pub fn deleted_outside_notice(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    integration_id: &str,
+    event_id: &str,
+) -> Alert {
+    alert(
+        AlertKind::DeletedOutsideWebhooks,
+        format!(
+            "Kombo integration deleted outside the webhooks: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        "Kombo no longer has this integration, but no integration-deleted webhook for it \
+         reached this stack (deleted while deliveries failed, for example). The reconcile run \
+         marked it deleted in the mappings table: the customer has no working integration for \
+         this tool now.",
+        end_user,
+        tool,
+        category,
+        &[("Integration id", integration_id)],
+        event_id,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,32 +261,6 @@ mod tests {
             creator_email: Some(Sensitive::new("jane@example.com")),
             origin_id: origin.map(str::to_owned),
         }
-    }
-
-    #[test]
-    fn a_record_is_per_customer_and_tool_with_the_organization_standing_in() {
-        assert_eq!(
-            failure_key(&acme(Some("36123")), "workday"),
-            "failures#36123#workday"
-        );
-        assert_eq!(
-            failure_key(&acme(None), "workday"),
-            "failures#org:Acme, Inc.#workday"
-        );
-        assert_ne!(
-            failure_key(&acme(Some("1")), "workday"),
-            failure_key(&acme(Some("1")), "personio")
-        );
-        // And back: the customer a key names, whatever its characters.
-        for user in [acme(Some("36#123")), acme(None)] {
-            let key = failure_key(&user, "workday");
-            assert_eq!(
-                customer_in_key(&key, "workday"),
-                Some(customer_of(&user).as_str())
-            );
-        }
-        assert_eq!(customer_in_key("failures#36123#workday", "personio"), None);
-        assert_eq!(customer_in_key("fleet#x#workday", "workday"), None);
     }
 
     #[test]

@@ -464,7 +464,7 @@ impl Stack {
     /// after the longest hold (claim + publish + complete at 25 s each: 90 s).
     pub async fn app_for_concurrency(&self) -> AwsApp {
         let mut settings = self.settings();
-        settings.claim_expiry = time::Duration::seconds(90);
+        settings.rules.claim_expiry = time::Duration::seconds(90);
         let patient = |endpoint: String| async move {
             shared::aws_config_loader()
                 .timeout_config(
@@ -484,10 +484,9 @@ impl Stack {
             patient(self.ddb_endpoint.clone()).await,
             patient(self.endpoint.clone()).await,
         );
-        shared::App {
-            settings,
-            ..self.app_with(&ddb, &sns)
-        }
+        let mut app = self.app_with(&ddb, &sns);
+        app.effects.rules = settings.rules;
+        app
     }
 
     /// The production app wired to this stack.
@@ -499,14 +498,12 @@ impl Stack {
     /// (a stopped port, a fault server, ...): for fault injection.
     pub fn app_with(&self, ddb: &SdkConfig, sns: &SdkConfig) -> AwsApp {
         shared::App {
-            store: shared::dynamo::DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(ddb),
-                &self.settings(),
-            ),
-            alerts: shared::sns::SnsPublisher::new(aws_sdk_sns::Client::new(sns), &self.settings()),
             secrets: shared::secrets::Cached::fixed(Secrets::parse(SECRET).unwrap()),
-            settings: self.settings(),
-            clock: time::OffsetDateTime::now_utc,
+            effects: shared::AwsEffects::with_clients(
+                &self.settings(),
+                aws_sdk_dynamodb::Client::new(ddb),
+                aws_sdk_sns::Client::new(sns),
+            ),
         }
     }
 

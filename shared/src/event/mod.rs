@@ -1,10 +1,13 @@
-//! Typed Kombo webhook payloads (see `kombo-webhooks.md` in the reference material).
+//! What Kombo sends, typed: the webhook payloads (see `kombo-webhooks.md` in the reference
+//! material) here, the API's payloads in [`api`].
 //!
 //! - Required fields are required; types are checked (dates are RFC 3339, URLs parse).
 //! - Unknown fields are ignored: Kombo adds fields over time.
 //! - Enumerations are *open*: a value Kombo adds later (a new category, a new state) is
 //!   kept verbatim as `Other(String)` and stored/forwarded as-is, never rejected, so a
 //!   new Kombo category does not turn into failed deliveries.
+
+pub mod api;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;

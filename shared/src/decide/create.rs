@@ -1,0 +1,148 @@
+//! A create, whichever way it came in (the `integration-created` webhook, or a Connect
+//! completion's activation token), as plain values: which existing row its one write may
+//! fill in, what the write found, and under whose id it resolves the customer's failures.
+
+use super::row::{Mapping, Status};
+use crate::keys;
+
+/// What a conditional insert of a new mapping found. `row`: the row as it stands after
+/// the write (`None` only for a row that does not read as a mapping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// The row did not exist and is now stored.
+    Stored,
+    /// A row recorded from a state change (its create had not been seen) is now complete.
+    Completed { row: Option<Box<Mapping>> },
+    /// A row was there already: unchanged, or (a webhook create meeting the row a Connect
+    /// completion stored) only its missing fields filled in.
+    Exists {
+        status: Status,
+        /// The row was stored by this same create (a retry of it), whatever other events
+        /// changed on it since.
+        own: bool,
+        row: Option<Box<Mapping>>,
+    },
+}
+
+/// Whether `m`'s write may fill in the row a Connect completion stored first (once: the
+/// category and creator e-mail the activation token does not tell): a webhook's create
+/// may; another completion's may not.
+pub fn fills_connect_row(m: &Mapping) -> bool {
+    !m.created_event_id.as_deref().is_some_and(keys::is_connect)
+}
+
+/// The id under which a create resolves its customer's failures, if it does: its own when
+/// it stored the row (now, or on an earlier try of it); the row's creator's when the row is
+/// this customer's and the two ways in met on it (a webhook meeting a Connect completion's
+/// row, or the other way round), so whichever comes second repeats, never doubles, the
+/// first one's notice. `None` for a tombstone, another customer's row, or another create's
+/// row of the same way in.
+pub fn resolution_id(inserted: &Inserted, m: &Mapping) -> Option<String> {
+    let connect = |id: &Option<String>| id.as_deref().is_some_and(keys::is_connect);
+    match inserted {
+        Inserted::Stored | Inserted::Completed { .. } => m.created_event_id.clone(),
+        Inserted::Exists {
+            status: Status::Active,
+            own: true,
+            ..
+        } => m.created_event_id.clone(),
+        Inserted::Exists {
+            status: Status::Active,
+            own: false,
+            row: Some(row),
+        } if row.origin_id == m.origin_id
+            && (connect(&row.created_event_id) != connect(&m.created_event_id)) =>
+        {
+            row.created_event_id.clone()
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(created: &str, origin: &str) -> Mapping {
+        Mapping {
+            integration_id: "workday:1".into(),
+            origin_id: Some(origin.into()),
+            tool: "workday".into(),
+            category: "LMS".into(),
+            organization_name: "Acme".into(),
+            creator_email: None,
+            status: Status::Active,
+            created_at: Some("t".into()),
+            updated_at: "t".into(),
+            deleted_at: None,
+            last_event_id: created.into(),
+            created_event_id: Some(created.into()),
+            expires_at: None,
+            state: None,
+            setup_status: None,
+            qa_status: None,
+            state_updated_at: None,
+            connect_token_sha256: None,
+            usable: None,
+        }
+    }
+
+    fn exists(own: bool, row: Option<Mapping>) -> Inserted {
+        Inserted::Exists {
+            status: Status::Active,
+            own,
+            row: row.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn a_webhook_may_fill_a_connect_row_and_a_completion_may_not() {
+        assert!(fills_connect_row(&mapping("c-1", "42")));
+        assert!(!fills_connect_row(&mapping("connect:workday:1", "42")));
+    }
+
+    #[test]
+    fn a_create_resolves_under_its_own_id_where_it_stored_the_row() {
+        let m = mapping("c-1", "42");
+        for inserted in [
+            Inserted::Stored,
+            Inserted::Completed { row: None },
+            exists(true, None),
+        ] {
+            assert_eq!(resolution_id(&inserted, &m), Some("c-1".into()));
+        }
+    }
+
+    #[test]
+    fn the_two_ways_in_meeting_on_one_row_resolve_under_the_first_ones_id() {
+        let webhook = mapping("c-1", "42");
+        let completion = mapping("connect:workday:1", "42");
+        assert_eq!(
+            resolution_id(&exists(false, Some(completion.clone())), &webhook),
+            Some("connect:workday:1".into())
+        );
+        assert_eq!(
+            resolution_id(&exists(false, Some(webhook.clone())), &completion),
+            Some("c-1".into())
+        );
+        // The same way in twice (another create's row): not this create's to resolve.
+        assert_eq!(
+            resolution_id(&exists(false, Some(mapping("c-0", "42"))), &webhook),
+            None
+        );
+        // Another customer's row, or a tombstone: nothing.
+        assert_eq!(
+            resolution_id(
+                &exists(false, Some(mapping("connect:workday:1", "43"))),
+                &webhook
+            ),
+            None
+        );
+        let tomb = Inserted::Exists {
+            status: Status::Deleted,
+            own: true,
+            row: None,
+        };
+        assert_eq!(resolution_id(&tomb, &webhook), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! What the store's answers mean for a backend route's caller, as plain values: the
+//! outcome a route answers, or the caller's error (4xx, never a page).
+
+use super::create::Inserted;
+use super::row::{Mapping, Status};
+use crate::error::Error;
+
+/// What a tombstone write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstoned {
+    /// The row is now a tombstone (created, or turned from ACTIVE).
+    Marked,
+    /// It was a tombstone already; nothing changed.
+    AlreadyDeleted,
+}
+
+impl Tombstoned {
+    /// The `outcome` a delete answers.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Tombstoned::Marked => "deleted",
+            Tombstoned::AlreadyDeleted => "already_deleted",
+        }
+    }
+}
+
+/// What an assignment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assigned {
+    /// The row had no customer (or `force` took it from `previous`); now it has this one.
+    Assigned { previous: Option<String> },
+    /// No row was there; an import made it.
+    Created,
+    /// It belongs to this customer already: nothing written.
+    Unchanged,
+    /// It belongs to another customer (and `force` was not given): nothing written.
+    Conflict { current: String },
+    /// No such integration (and not an import): nothing written.
+    NotFound,
+    /// The integration is deleted: nothing written.
+    Deleted,
+}
+
+/// `PUT /integrations/{integration_id}/customer`: the outcome and the customer the row
+/// was taken from, or the caller's error.
+pub fn assigned(
+    integration_id: &str,
+    result: Assigned,
+) -> Result<(&'static str, Option<String>), Error> {
+    match result {
+        Assigned::Assigned { previous } => Ok(("assigned", previous)),
+        Assigned::Created => Ok(("assigned", None)),
+        Assigned::Unchanged => Ok(("unchanged", None)),
+        Assigned::NotFound => Err(Error::NotFound(format!("integration {integration_id}"))),
+        Assigned::Deleted => Err(deleted(integration_id)),
+        Assigned::Conflict { current } => Err(Error::Conflict {
+            code: "assigned_to_another_customer",
+            message: format!(
+                "integration {integration_id} belongs to customer {current}; send \"force\": true to move it"
+            ),
+        }),
+    }
+}
+
+/// The caller's 409 for an integration that is deleted.
+pub fn deleted(integration_id: &str) -> Error {
+    Error::Conflict {
+        code: "integration_deleted",
+        message: format!("integration {integration_id} is deleted"),
+    }
+}
+
+/// What a Connect completion's create means for its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completed {
+    /// Stored now (or a row a state change recorded, completed): the row.
+    Stored(Option<Box<Mapping>>),
+    /// The webhook's row (or an earlier completion's) of this customer: the row, and
+    /// whether the token's digest must be noted on it (so a retry of this completion,
+    /// the token used up, finds it).
+    AlreadyStored {
+        row: Option<Box<Mapping>>,
+        note_token: bool,
+    },
+}
+
+impl Completed {
+    /// The `outcome` the route answers.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Completed::Stored(_) => "stored",
+            Completed::AlreadyStored { .. } => "already_stored",
+        }
+    }
+}
+
+/// The create of `m` for the customer `origin_id` found `inserted`: a row of this
+/// customer's, or the caller's error (a tombstone; a row of another customer).
+pub fn completed(
+    inserted: Inserted,
+    m: Mapping,
+    origin_id: &str,
+    token_sha256: &str,
+) -> Result<Completed, Error> {
+    match inserted {
+        Inserted::Stored => Ok(Completed::Stored(Some(Box::new(m)))),
+        Inserted::Completed { row } => Ok(Completed::Stored(row)),
+        Inserted::Exists {
+            status: Status::Deleted,
+            ..
+        } => Err(deleted(&m.integration_id)),
+        Inserted::Exists { row: Some(row), .. } if row.origin_id.as_deref() != Some(origin_id) => {
+            Err(Error::Conflict {
+                code: "assigned_to_another_customer",
+                message: format!(
+                    "integration {} is assigned to another customer in the mappings table; nothing was stored",
+                    m.integration_id
+                ),
+            })
+        }
+        Inserted::Exists { row, .. } => {
+            let note_token = row
+                .as_ref()
+                .is_some_and(|r| r.connect_token_sha256.as_deref() != Some(token_sha256));
+            Ok(Completed::AlreadyStored { row, note_token })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(origin: &str, digest: Option<&str>) -> Box<Mapping> {
+        Box::new(Mapping {
+            integration_id: "workday:1".into(),
+            origin_id: Some(origin.into()),
+            tool: "workday".into(),
+            category: String::new(),
+            organization_name: "Acme".into(),
+            creator_email: None,
+            status: Status::Active,
+            created_at: Some("t".into()),
+            updated_at: "t".into(),
+            deleted_at: None,
+            last_event_id: "c-1".into(),
+            created_event_id: Some("c-1".into()),
+            expires_at: None,
+            state: None,
+            setup_status: None,
+            qa_status: None,
+            state_updated_at: None,
+            connect_token_sha256: digest.map(Into::into),
+            usable: None,
+        })
+    }
+
+    #[test]
+    fn an_assignment_answers_its_outcome_or_the_callers_error() {
+        assert_eq!(
+            assigned(
+                "w:1",
+                Assigned::Assigned {
+                    previous: Some("41".into())
+                }
+            )
+            .unwrap(),
+            ("assigned", Some("41".into()))
+        );
+        assert_eq!(
+            assigned("w:1", Assigned::Unchanged).unwrap(),
+            ("unchanged", None)
+        );
+        let e = assigned(
+            "w:1",
+            Assigned::Conflict {
+                current: "41".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (409, "assigned_to_another_customer")
+        );
+        let e = assigned("w:1", Assigned::Deleted).unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (409, "integration_deleted")
+        );
+        assert_eq!(
+            assigned("w:1", Assigned::NotFound)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            404
+        );
+    }
+
+    #[test]
+    fn a_completion_answers_this_customers_row_and_refuses_the_rest() {
+        let m = *row("42", Some("h"));
+        assert_eq!(
+            completed(Inserted::Stored, m.clone(), "42", "h")
+                .unwrap()
+                .outcome(),
+            "stored"
+        );
+        let tomb = Inserted::Exists {
+            status: Status::Deleted,
+            own: false,
+            row: None,
+        };
+        assert_eq!(
+            completed(tomb, m.clone(), "42", "h").unwrap_err().code(),
+            "integration_deleted"
+        );
+        let other = Inserted::Exists {
+            status: Status::Active,
+            own: false,
+            row: Some(row("43", None)),
+        };
+        assert_eq!(
+            completed(other, m.clone(), "42", "h").unwrap_err().code(),
+            "assigned_to_another_customer"
+        );
+        // The webhook's row: noted with the token's digest unless it has it.
+        let webhooks = Inserted::Exists {
+            status: Status::Active,
+            own: false,
+            row: Some(row("42", None)),
+        };
+        assert!(matches!(
+            completed(webhooks, m.clone(), "42", "h").unwrap(),
+            Completed::AlreadyStored {
+                note_token: true,
+                ..
+            }
+        ));
+        let noted = Inserted::Exists {
+            status: Status::Active,
+            own: true,
+            row: Some(row("42", Some("h"))),
+        };
+        assert!(matches!(
+            completed(noted, m, "42", "h").unwrap(),
+            Completed::AlreadyStored {
+                note_token: false,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,136 @@
+//! A failed connection flow: counted on its customer's failure record and its tool's
+//! fleet record beside the claim, then paged (with what the previous window folded), folded
+//! into the open window, or taken by the tool's fleet incident (opening it, at the
+//! threshold).
+
+use time::OffsetDateTime;
+
+use super::claims::Duplicate;
+use super::{DDB, Effects, Outcome, SNS};
+use crate::clock::epoch_ms;
+use crate::deadline::{Deadline, UNDO_RESERVE};
+use crate::decide::Failure;
+use crate::decide::failures::{Count, Counted};
+use crate::decide::fleet::{self, Incident, Opened, Strike, Struck, Verdict};
+use crate::decide::notices::page_with_folded;
+use crate::error::Error;
+use crate::ports::{AlertPublisher, Store};
+
+impl<S: Store, P: AlertPublisher> Effects<S, P> {
+    /// Counts a failure on its customer's record and on its tool's fleet record, once per
+    /// event: the one that opens a window pages (reporting what the previous window
+    /// folded), unless the tool's fleet incident takes it (it is open: counted on it; this
+    /// failure reached the threshold: the incident's page instead); the rest of the window
+    /// is counted. Both counts go out with the claim (one round trip: a page costs three
+    /// with the publish and the completion, an incident's page four with its opening); a
+    /// retry of the failure that paged pages again (its page failed); a duplicate of a
+    /// failure handled before takes back the counts it made again.
+    pub(super) async fn count_failure(
+        &self,
+        event_id: &str,
+        failure: &Failure,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let strike = Strike::of_failure(failure);
+        let strike = &strike;
+        let counts = Box::pin(async move {
+            tokio::try_join!(
+                Box::pin(soft.run(DDB, self.store.count_failure(failure, now))),
+                Box::pin(soft.run(DDB, self.store.strike(strike, now))),
+            )
+        });
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyAlerted,
+                // What the counts beside the claim changed, taken back.
+                undo: |(count, struck): (Count, Struck)| async move {
+                    let uncount = async {
+                        match count.wrote {
+                            Some(wrote) => {
+                                deadline.run(DDB, self.store.uncount(failure, wrote)).await
+                            }
+                            None => Ok(()),
+                        }
+                    };
+                    let unstrike = async {
+                        if struck.repeat {
+                            Ok(())
+                        } else {
+                            deadline.run(DDB, self.store.unstrike(strike)).await
+                        }
+                    };
+                    let (a, b) = tokio::join!(Box::pin(uncount), Box::pin(unstrike));
+                    if let Err(e) = a.and(b) {
+                        tracing::error!(event_id, error = %e, "a duplicate's count was not taken back");
+                    }
+                },
+            },
+            counts,
+            |(count, struck)| async move {
+                match self.judge(strike, &struck, now) {
+                    Verdict::InIncident { .. } => Ok(Outcome::InIncident),
+                    Verdict::Open {
+                        incident_id,
+                        since_ms,
+                    } => {
+                        self.open_incident(strike, &struck, incident_id, since_ms, now, soft)
+                            .await
+                    }
+                    Verdict::Alone => match count.counted {
+                        Counted::Folded => Ok(Outcome::Folded),
+                        Counted::Page { carried } => {
+                            let page = page_with_folded(&failure.page, carried);
+                            soft.run(SNS, self.alerts.publish(&page)).await?;
+                            Ok(Outcome::Alerted)
+                        }
+                    },
+                }
+            },
+        )
+        .await
+    }
+
+    /// What a strike means, from its fleet record as it stood.
+    pub(super) fn judge(&self, strike: &Strike, struck: &Struck, now: OffsetDateTime) -> Verdict {
+        fleet::judge(
+            &struck.before,
+            strike,
+            struck.repeat,
+            &self.rules.fleet,
+            epoch_ms(now),
+        )
+    }
+
+    /// Opens the fleet incident `id` for `strike` and pages it, unless another strike
+    /// opened one first (then this one is counted on it). A retry of the strike that opened
+    /// it pages again.
+    pub(super) async fn open_incident(
+        &self,
+        strike: &Strike,
+        struck: &Struck,
+        id: String,
+        since_ms: i64,
+        now: OffsetDateTime,
+        soft: Deadline,
+    ) -> Result<Outcome, Error> {
+        let now_ms = epoch_ms(now);
+        let after = struck.before.with_strike(strike, struck.repeat, now_ms);
+        let page = fleet::incident_page(&after, &id, since_ms, &self.rules.fleet);
+        let incident = Incident::opening(&after, strike, id, since_ms, now_ms);
+        match soft
+            .run(DDB, self.store.open_incident(&strike.key(), &incident))
+            .await?
+        {
+            Opened::Other => Ok(Outcome::InIncident),
+            Opened::Ours => {
+                soft.run(SNS, self.alerts.publish(&page)).await?;
+                Ok(Outcome::IncidentOpened)
+            }
+        }
+    }
+}

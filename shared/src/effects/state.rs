@@ -1,0 +1,189 @@
+//! The state write and the one alert it may owe: an INVALID's page (its claim on the row,
+//! set by the write itself) or a recovery's "recovered" notice, each counted on the tool's
+//! fleet record beside it.
+
+use time::OffsetDateTime;
+
+use super::claims::{Duplicate, nothing, settle};
+use super::{DDB, Effects, Outcome, SNS, recorded};
+use crate::clock::epoch_ms;
+use crate::deadline::{Deadline, UNDO_RESERVE};
+use crate::decide::fleet::{Strike, Verdict};
+use crate::decide::state::{PAGE_SENT, PageClaim, PageStep};
+use crate::decide::{Alert, StateUpdate};
+use crate::error::Error;
+use crate::ports::{AlertPublisher, Store};
+
+impl<S: Store, P: AlertPublisher> Effects<S, P> {
+    /// Records an ACTIVE state (one write) and, if this event took the integration out of
+    /// INVALID (now, or on an earlier try of it), publishes the "recovered" notice once (a
+    /// claim on the event id, taken only then: an ordinary ACTIVE costs no claim), naming
+    /// the event on the row at the same time. Beside the claim it marks the integration
+    /// recovered on its tool's fleet record; one of an incident's has its notice folded into
+    /// the incident's end.
+    pub(super) async fn record_recovery(
+        &self,
+        event_id: &str,
+        update: &StateUpdate,
+        notice: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let result = soft.run(DDB, self.store.update_state(update, None)).await?;
+        if !result.announce {
+            return Ok(recorded(result.applied));
+        }
+        // Counted on the tool's INVALID incident, if the integration is one of its
+        // customers: the notice is folded into the incident's end.
+        let key = Strike::recovery_key(update);
+        let id = update.integration_id.as_str();
+        let recovering = Box::pin(async move {
+            match &key {
+                Some(key) => soft.run(DDB, self.store.recover(key, id)).await,
+                None => Ok(None),
+            }
+        });
+        self.once_alongside(
+            event_id,
+            now,
+            deadline,
+            Duplicate {
+                answer: Outcome::AlreadyAlerted,
+                undo: nothing,
+            },
+            recovering,
+            |record| async move {
+                let folded = record.is_some_and(|r| r.in_incident(id, &self.rules.fleet));
+                // Both awaited, whatever the other does: the row keeps the name even when
+                // the notice fails (its retry, perhaps after a newer state, finds it there).
+                let publish = async {
+                    if folded {
+                        Ok(())
+                    } else {
+                        soft.run(SNS, self.alerts.publish(notice)).await
+                    }
+                };
+                let (noted, published) = tokio::join!(
+                    Box::pin(soft.run(DDB, self.store.note_recovery(id, event_id))),
+                    Box::pin(publish),
+                );
+                noted.and(published).map(|()| {
+                    if folded {
+                        Outcome::InIncident
+                    } else {
+                        Outcome::StateRecordedRecovered
+                    }
+                })
+            },
+        )
+        .await
+    }
+
+    /// Records an INVALID state and publishes `alert` only if this event is the one that
+    /// made the integration INVALID and that INVALID period still stands (a second INVALID,
+    /// an older one arriving late, or one already superseded pages nobody). The page's claim
+    /// lives on the row and is set by the state write itself where none stands: an INVALID
+    /// that pages nobody, or a duplicate, costs that one write; a page three round trips
+    /// (the write, the publish, marking the claim sent). Beside the write the INVALID is
+    /// counted on its tool's fleet record: inside an incident its page is folded into it
+    /// (the claim marked sent all the same), and the INVALID that reaches the threshold
+    /// opens the incident and pages it instead.
+    pub(super) async fn record_invalid(
+        &self,
+        event_id: &str,
+        update: &StateUpdate,
+        alert: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<Outcome, Error> {
+        let soft = deadline.earlier(UNDO_RESERVE);
+        let until = now + self.rules.claim_expiry;
+        let mine = PageClaim::value(event_id, &uuid::Uuid::new_v4().to_string(), epoch_ms(until));
+        let id = update.integration_id.as_str();
+        // Counted on the tool's fleet record at the same time (one round trip for both).
+        let strike = Strike::of_invalid(update, event_id);
+        let striking = async {
+            match &strike {
+                Some(strike) => soft
+                    .run(DDB, self.store.strike(strike, now))
+                    .await
+                    .map(|struck| Some((strike, struck))),
+                None => Ok(None),
+            }
+        };
+        let (result, fleet) = tokio::try_join!(
+            Box::pin(soft.run(DDB, self.store.update_state(update, Some(&mine)))),
+            Box::pin(striking),
+        )?;
+        if !result.announce {
+            return Ok(recorded(result.applied));
+        }
+        let verdict = fleet.as_ref().map_or(Verdict::Alone, |(strike, struck)| {
+            self.judge(strike, struck, now)
+        });
+        match result.page.step(event_id, epoch_ms(now)) {
+            PageStep::Page => {}
+            PageStep::AlreadySent => return Ok(Outcome::AlreadyAlerted),
+            PageStep::InProgress => return Err(Error::InProgress(event_id.to_owned())),
+            PageStep::TakeOver { from } => {
+                self.take_page_claim(event_id, id, from.as_deref(), &mine, soft)
+                    .await?
+            }
+        }
+        let paged = match (verdict, &fleet) {
+            (Verdict::InIncident { .. }, _) => Ok(Outcome::InIncident),
+            (
+                Verdict::Open {
+                    incident_id,
+                    since_ms,
+                },
+                Some((strike, struck)),
+            ) => {
+                self.open_incident(strike, struck, incident_id, since_ms, now, soft)
+                    .await
+            }
+            _ => soft
+                .run(SNS, self.alerts.publish(alert))
+                .await
+                .map(|()| Outcome::StateRecordedAlerted),
+        };
+        settle(
+            event_id,
+            paged,
+            deadline,
+            async {
+                let sent = self.store.swap_page_claim(id, Some(&mine), Some(PAGE_SENT));
+                sent.await.map(drop)
+            },
+            async {
+                let release = self.store.swap_page_claim(id, Some(&mine), None);
+                release.await.map(drop)
+            },
+        )
+        .await
+    }
+
+    /// Takes the row's INVALID page claim over from `from` for `event_id`; someone else
+    /// took it first: in progress there.
+    async fn take_page_claim(
+        &self,
+        event_id: &str,
+        integration_id: &str,
+        from: Option<&str>,
+        mine: &str,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let taken = deadline
+            .run(
+                DDB,
+                self.store.swap_page_claim(integration_id, from, Some(mine)),
+            )
+            .await?;
+        if taken {
+            Ok(())
+        } else {
+            Err(Error::InProgress(event_id.to_owned()))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Every key and claim id the product writes, and every id it names its own writes with:
+//! each prefix is spelled here and nowhere else (a test reads the source to hold it so).
+//!
+//! The records table (`IDEMPOTENCY_TABLE_NAME`, key `event_id`) holds, side by side:
+//! claims under a Kombo event id or one of the ids below, failure records
+//! (`failures#<customer>#<tool>`), fleet records (`fleet#<kind>#<tool>`) and the reconcile
+//! run's cursor. The mappings table is keyed by Kombo's integration id; `last_event_id` and
+//! `created_event_id` there name the event, or the product's own cause, of a write.
+
+/// A failure record: `failures#<customer>#<tool>`.
+const FAILURES: &str = "failures#";
+/// The customer of a failure that names no `origin_id`: `org:<organization name>`.
+const NO_ORIGIN: &str = "org:";
+/// A fleet record: `fleet#<kind>#<tool>`.
+const FLEET: &str = "fleet#";
+/// `created_event_id` of a row a Connect completion stored: `connect:<integration id>`.
+pub const CONNECT: &str = "connect:";
+/// The reconcile run's cursor item.
+pub const RECONCILE_CURSOR: &str = "reconcile#cursor";
+/// A state the reconcile run observed: `reconcile:<integration id>:<epoch ms>`.
+const RECONCILE_STATE: &str = "reconcile:";
+/// A tombstone the reconcile run wrote: `reconcile-deleted:<integration id>`.
+const RECONCILE_DELETED: &str = "reconcile-deleted:";
+/// The claim of a create's "resolved" notice: `resolved:<create's event id>`.
+const RESOLVED: &str = "resolved:";
+/// The claim of the sweep's summary: `sweep:<failure record key>:<window start ms>`.
+const SWEEP: &str = "sweep:";
+/// The claim of a fleet incident's end: `fleet-over:<incident id>`.
+const FLEET_OVER: &str = "fleet-over:";
+/// A delete through the backend API: `api-delete:<request id>`.
+const API_DELETE: &str = "api-delete:";
+/// An assignment through the backend API: `api-assign:<request id>`.
+const API_ASSIGN: &str = "api-assign:";
+/// An assignment by `import-mappings`: `import:<file>:<line>`.
+const IMPORT: &str = "import:";
+/// The key a connection warm-up reads (no item ever has it).
+pub const WARM_UP: &str = "__warm-up__";
+
+/// Who a failure record is about: the customer's `origin_id`, or `org:<organization name>`.
+pub fn customer(origin_id: Option<&str>, organization_name: &str) -> String {
+    match origin_id {
+        Some(origin) => origin.to_owned(),
+        None => format!("{NO_ORIGIN}{organization_name}"),
+    }
+}
+
+/// The failure record of one customer ([`customer`]) and tool.
+pub fn failure_record(customer: &str, tool: &str) -> String {
+    format!("{FAILURES}{customer}#{tool}")
+}
+
+/// The customer a failure record key of `tool` names (`None`: not such a key).
+pub fn customer_in_failure_record<'a>(key: &'a str, tool: &str) -> Option<&'a str> {
+    key.strip_prefix(FAILURES)?
+        .strip_suffix(tool)?
+        .strip_suffix('#')
+}
+
+/// The fleet record of one tool and kind (`kind` as the record stores it).
+pub fn fleet_record(kind: &str, tool: &str) -> String {
+    format!("{FLEET}{kind}#{tool}")
+}
+
+/// A fleet incident's id: its kind, tool and opening (epoch ms).
+pub fn incident(kind: &str, tool: &str, opened_ms: i64) -> String {
+    format!("{kind}:{tool}:{opened_ms}")
+}
+
+/// The claim of incident `incident_id`'s "incident over".
+pub fn incident_over(incident_id: &str) -> String {
+    format!("{FLEET_OVER}{incident_id}")
+}
+
+/// The event id a Connect completion writes `integration_id`'s row under.
+pub fn connect(integration_id: &str) -> String {
+    format!("{CONNECT}{integration_id}")
+}
+
+/// Whether an event id is a Connect completion's ([`connect`]).
+pub fn is_connect(event_id: &str) -> bool {
+    event_id.starts_with(CONNECT)
+}
+
+/// The claim of the "resolved" notice of the create `event_id`.
+pub fn resolved(event_id: &str) -> String {
+    format!("{RESOLVED}{event_id}")
+}
+
+/// The claim of the summary of failure record `key`'s window opened at `window_start_ms`.
+pub fn summary(key: &str, window_start_ms: i64) -> String {
+    format!("{SWEEP}{key}:{window_start_ms}")
+}
+
+/// The event id of a state the reconcile run observed at `ms`.
+pub fn reconcile_state(integration_id: &str, ms: i64) -> String {
+    format!("{}{ms}", reconcile_state_prefix(integration_id))
+}
+
+/// What every [`reconcile_state`] of one integration starts with.
+pub fn reconcile_state_prefix(integration_id: &str) -> String {
+    format!("{RECONCILE_STATE}{integration_id}:")
+}
+
+/// The event id of a tombstone the reconcile run wrote (deletion is final: one each).
+pub fn reconcile_deleted(integration_id: &str) -> String {
+    format!("{RECONCILE_DELETED}{integration_id}")
+}
+
+/// The cause of a delete through the backend API.
+pub fn api_delete(request_id: &str) -> String {
+    format!("{API_DELETE}{request_id}")
+}
+
+/// The cause of an assignment through the backend API.
+pub fn api_assign(request_id: &str) -> String {
+    format!("{API_ASSIGN}{request_id}")
+}
+
+/// The cause of an assignment by `import-mappings` (`source` file, line `number`).
+pub fn import(source: &str, number: u64) -> String {
+    format!("{IMPORT}{source}:{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_and_id_as_stored() {
+        assert_eq!(
+            failure_record(&customer(Some("36123"), "Acme"), "workday"),
+            "failures#36123#workday"
+        );
+        assert_eq!(customer(None, "Acme, Inc."), "org:Acme, Inc.");
+        assert_eq!(
+            customer_in_failure_record("failures#org:Acme#workday", "workday"),
+            Some("org:Acme")
+        );
+        assert_eq!(
+            customer_in_failure_record("fleet#x#workday", "workday"),
+            None
+        );
+        assert_eq!(
+            fleet_record("connection-failures", "workday"),
+            "fleet#connection-failures#workday"
+        );
+        assert_eq!(incident_over("k:t:1"), "fleet-over:k:t:1");
+        assert_eq!(connect("workday:abc"), "connect:workday:abc");
+        assert!(is_connect("connect:workday:abc") && !is_connect("ev1"));
+        assert_eq!(resolved("ev1"), "resolved:ev1");
+        assert_eq!(summary("failures#1#w", 1000), "sweep:failures#1#w:1000");
+        assert_eq!(reconcile_state("workday:1", 5), "reconcile:workday:1:5");
+        assert_eq!(
+            reconcile_deleted("workday:1"),
+            "reconcile-deleted:workday:1"
+        );
+        assert_eq!(api_delete("r1"), "api-delete:r1");
+        assert_eq!(api_assign("r1"), "api-assign:r1");
+        assert_eq!(import("f.csv", 2), "import:f.csv:2");
+    }
+}
