@@ -8,7 +8,7 @@ use std::hint::black_box;
 use aws_sdk_dynamodb::types::AttributeValue;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
-use shared::config::Settings;
+use shared::decide::Rules;
 use shared::decide::{Decide, Decision};
 use shared::event::{
     self, ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, WebhookEvent,
@@ -25,7 +25,7 @@ fn sample(name: &str) -> ApiGatewayV2httpRequest {
 fn cpu_path<E: WebhookEvent + Decide>(
     req: &ApiGatewayV2httpRequest,
     secrets: &Secrets,
-    settings: &Settings,
+    settings: &Rules,
 ) -> usize {
     let body = shared::request::verified_body(req, secrets).unwrap();
     let envelope = event::parse::<E>(&body).unwrap();
@@ -49,7 +49,7 @@ fn cpu_path<E: WebhookEvent + Decide>(
 
 fn bench(c: &mut Criterion) {
     let secrets = Secrets::parse("local-fake-kombo-secret-not-real").unwrap();
-    let settings = Settings::for_tests("t", "i", "arn:aws:sns:us-east-1:123456789012:t");
+    let settings = Rules::default();
     let created = sample("integration-created.json");
     let deleted = sample("integration-deleted.json");
     let flow = sample("connection-flow-failed.json");

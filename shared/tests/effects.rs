@@ -7,7 +7,6 @@ use shared::backend::Route;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use shared::App;
 use shared::decide::claims::Claim;
 use shared::event::{
     ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,

@@ -190,7 +190,11 @@ mod tests {
         ));
         // The same customer's summary of another tool is that tool's: sent as ever.
         let personio = failure_record("c1", "personio", 1);
-        assert!(!folds_into_incident(&personio, std::slice::from_ref(&workday), &FLEET));
+        assert!(!folds_into_incident(
+            &personio,
+            std::slice::from_ref(&workday),
+            &FLEET
+        ));
         // Not a customer of the incident, or no incident: sent.
         assert!(!folds_into_incident(
             &failure_record("c9", "workday", 1),
