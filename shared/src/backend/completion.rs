@@ -19,8 +19,8 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Route;
 use super::request::{LineFacts, admit, body_json, finish, origin_id_param};
+use super::route::Route;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
 use crate::decide::routes::{self, Completed};
 use crate::decide::{Completion, Status, connect};

@@ -6,7 +6,7 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Route;
+use super::route::Route;
 use crate::error::Error;
 
 /// A path parameter: API Gateway's `pathParameters`, or else (a local run behind a
@@ -211,7 +211,7 @@ pub(crate) fn finish(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Route;
+    use super::super::route::Route;
     use super::*;
 
     fn at(raw_path: &str) -> ApiGatewayV2httpRequest {

@@ -3,7 +3,7 @@
 //! into the open window), what a create resolves, and how a refused write tells this
 //! event's own earlier try from another's.
 
-use super::Alert;
+use super::alert::Alert;
 use crate::event::EndUser;
 use crate::keys;
 

@@ -98,7 +98,12 @@ fn delete(
     rules: &Rules,
     retry: bool,
 ) -> Repair {
-    let tombstone = Tombstone::deleted_by_api(&row.integration_id, event_id.clone(), now, rules);
+    let tombstone = Tombstone::deleted_by_api(
+        &row.integration_id,
+        event_id.clone(),
+        now,
+        rules.tombstone_retention,
+    );
     let notice = notices::deleted_outside_notice(
         &end_user(row),
         &row.tool,

@@ -2,9 +2,8 @@
 //! state an `integration-state-changed` sets on it, and the rule of its `usable`.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use super::Rules;
 use crate::clock::rfc3339;
 
 /// `status` of a mapping row.
@@ -141,7 +140,7 @@ impl Tombstone {
         integration_id: &str,
         cause: String,
         now: OffsetDateTime,
-        rules: &Rules,
+        retention: Duration,
     ) -> Self {
         Tombstone {
             integration_id: integration_id.to_owned(),
@@ -150,7 +149,7 @@ impl Tombstone {
                 deleted_at: rfc3339(now),
                 updated_at: rfc3339(now),
                 last_event_id: cause,
-                expires_at: (now + rules.tombstone_retention).unix_timestamp(),
+                expires_at: (now + retention).unix_timestamp(),
             },
             descriptive: Descriptive::default(),
         }

@@ -7,9 +7,9 @@ use const_format::formatcp;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::expr::{Conditional, Expr, Table};
+use super::expr::{Conditional, Expr};
 use super::schema::records::{EVENT_ID, EXPIRES_AT, IN_PROGRESS_UNTIL, STATUS, TOKEN};
-use super::{DynamoStore, n, s, string, to_item};
+use super::store::{DynamoStore, Table, n, s, string, to_item};
 use crate::clock::epoch_ms;
 use crate::decide::claims::{COMPLETED, Claim, IN_PROGRESS};
 use crate::error::Error;

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::schema::{self, mappings, records};
-use super::{DynamoStore, Item, dependency};
+use super::schema;
+use super::store::{DynamoStore, Item, Table, dependency};
 use crate::error::Error;
 
 /// A request's expressions and what they bind.
@@ -130,39 +130,7 @@ impl Conditional {
     }
 }
 
-/// A table and its key attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Table {
-    Mappings,
-    Records,
-}
-
-impl Table {
-    fn key(self) -> &'static str {
-        match self {
-            Table::Mappings => mappings::INTEGRATION_ID,
-            Table::Records => records::EVENT_ID,
-        }
-    }
-}
-
 impl DynamoStore {
-    /// The name of `table` (the records table is only configured where a function uses it).
-    pub(super) fn table(&self, table: Table) -> Result<&str, Error> {
-        match table {
-            Table::Mappings => Ok(&self.mappings),
-            Table::Records => self
-                .records
-                .as_deref()
-                .ok_or_else(|| Error::Config("IDEMPOTENCY_TABLE_NAME is not set".into())),
-        }
-    }
-
-    /// The key of `table`'s item `key`.
-    pub(super) fn key(table: Table, key: &str) -> Item {
-        Item::from([(table.key().to_owned(), AttributeValue::S(key.to_owned()))])
-    }
-
     /// One `UpdateItem` of `table`'s item `key`: `returns` the item's attributes as asked
     /// when written, the item that stands when refused.
     pub(super) async fn update(
@@ -183,8 +151,9 @@ impl DynamoStore {
             .set_expression_attribute_values(expr.bound_values())
             .return_values(returns)
             .set_return_values_on_condition_check_failure(expr.on_refusal())
-            .send()
-            .await;
+            .send();
+        // Boxed: the SDK's future stays off the stack of every caller that holds this one.
+        let result = Box::pin(result).await;
         match result {
             Ok(out) => Ok(Conditional::Written(out.attributes.unwrap_or_default())),
             Err(e) => match e.as_service_error() {
@@ -212,8 +181,9 @@ impl DynamoStore {
             .set_expression_attribute_names(expr.bound_names()?)
             .set_expression_attribute_values(expr.bound_values())
             .set_return_values_on_condition_check_failure(expr.on_refusal())
-            .send()
-            .await;
+            .send();
+        // Boxed: the SDK's future stays off the stack of every caller that holds this one.
+        let result = Box::pin(result).await;
         match result {
             Ok(_) => Ok(Conditional::Written(Item::new())),
             Err(e) => match e.as_service_error() {
@@ -241,8 +211,9 @@ impl DynamoStore {
             .set_expression_attribute_names(expr.bound_names()?)
             .set_expression_attribute_values(expr.bound_values())
             .set_return_values_on_condition_check_failure(expr.on_refusal())
-            .send()
-            .await;
+            .send();
+        // Boxed: the SDK's future stays off the stack of every caller that holds this one.
+        let result = Box::pin(result).await;
         match result {
             Ok(_) => Ok(Conditional::Written(Item::new())),
             Err(e) => match e.as_service_error() {
@@ -274,9 +245,8 @@ impl DynamoStore {
             .consistent_read(true)
             .set_projection_expression(projection)
             .set_expression_attribute_names(names)
-            .send()
-            .await
-            .map_err(dependency)?;
+            .send();
+        let out = Box::pin(out).await.map_err(dependency)?;
         Ok(out.item)
     }
 
@@ -287,7 +257,8 @@ impl DynamoStore {
         index: &str,
         expr: Expr,
     ) -> Result<Vec<Item>, Error> {
-        self.client
+        let items = self
+            .client
             .query()
             .table_name(self.table(table)?)
             .index_name(index)
@@ -297,9 +268,8 @@ impl DynamoStore {
             .into_paginator()
             .items()
             .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(dependency)
+            .collect::<Result<_, _>>();
+        Box::pin(items).await.map_err(dependency)
     }
 }
 

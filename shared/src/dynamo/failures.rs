@@ -7,56 +7,23 @@
 //! Folding marks the item for the sweep (`sweep = "due"`, a sparse index keyed on it and
 //! the window's start), so the sweep reads only the records that may owe a summary.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use const_format::formatcp;
 use time::OffsetDateTime;
 
-use super::expr::{Conditional, Expr, Table};
+use super::expr::{Conditional, Expr};
 use super::schema::records::{
     CARRIED, CATEGORY, CONNECTION_FAILURES, EVENT_ID, EXPIRES_AT, FIRST_FAILURE_AT, FOLDED,
     FOLDED_IDS, LAST_EVENT_ID, LAST_FAILURE_AT, LAST_LOG_URL, ORGANIZATION_NAME, ORIGIN_ID,
     PENDING_SUMMARIES_INDEX, RECORD_TYPE, RESOLVED_AT, RESOLVED_BY, RESOLVED_TOTAL, SUMMARY_ID,
     SUMMARY_PENDING, SWEEP, SWEEP_DUE, TOOL, TOTAL, WINDOW_OPENED_BY, WINDOW_START_MS,
 };
-use super::{DynamoStore, Item, count, n, number, s, string};
+use super::store::{DynamoStore, Item, Table, count, n, number, s, string};
 use crate::clock::{epoch_ms, rfc3339};
 use crate::decide::failures::{Count, Counted, OnRecord, Resolving, WindowSeen, Wrote};
 use crate::decide::{Failure, FailureRecord};
 use crate::error::Error;
 use crate::ports::FailureStore;
-
-/// Per container: when each failure record's window that this container last saw opened
-/// (epoch ms), so a failure tries the write that most likely applies first. Only a guess:
-/// the conditions decide, and a wrong guess costs one refused write.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Windows(std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>);
-
-impl Windows {
-    /// Kept small: a container sees few customers' storms at once.
-    const MAX: usize = 1024;
-
-    fn open(&self, key: &str, expired_ms: i64) -> bool {
-        let seen = self.0.lock().map(|w| w.get(key).copied()).unwrap_or(None);
-        seen.is_some_and(|start| start >= expired_ms)
-    }
-
-    fn saw(&self, key: &str, window_start_ms: i64) {
-        if let Ok(mut w) = self.0.lock() {
-            if w.len() >= Self::MAX && !w.contains_key(key) {
-                w.clear();
-            }
-            w.insert(key.to_owned(), window_start_ms);
-        }
-    }
-
-    fn forget(&self, key: &str) {
-        if let Ok(mut w) = self.0.lock() {
-            w.remove(key);
-        }
-    }
-}
 
 /// Tries of fold-then-open before giving up: each failed try means another failure
 /// changed the window in between, so this is only reached under a storm of concurrent

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use const_format::formatcp;
 use time::OffsetDateTime;
 
-use super::expr::{Conditional, Expr, Table};
+use super::expr::{Conditional, Expr};
 use super::schema::records::{
     CATEGORY, EVENT_ID, EXPIRES_AT, FLEET_KIND, INCIDENT, INCIDENT_ID, INCIDENT_OPENED_BY,
     INCIDENT_OPENED_MS, INCIDENT_OPENED_SEQ, INCIDENT_REPORTED, INCIDENT_REPORTED_MS,
@@ -20,7 +20,7 @@ use super::schema::records::{
     MEMBER_LAST_MS, MEMBER_RECOVERED, MEMBER_SEQ, PENDING_SUMMARIES_INDEX, RECORD_TYPE, SEQ, SWEEP,
     SWEEP_FLEET, TOOL, WINDOW_START_MS, member, member_of,
 };
-use super::{DynamoStore, Item, count, n, number, s, string};
+use super::store::{DynamoStore, Item, Table, count, n, number, s, string};
 use crate::clock::epoch_ms;
 use crate::decide::fleet::{FleetKind, FleetRecord, Incident, Member, Opened, Strike, Struck};
 use crate::error::Error;

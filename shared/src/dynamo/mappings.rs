@@ -6,13 +6,13 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use const_format::formatcp;
 
-use super::expr::{Conditional, Expr, Table};
+use super::expr::{Conditional, Expr};
 use super::schema::mappings::{
     BY_ORIGIN_INDEX, CATEGORY, CONNECT_TOKEN_SHA256, CREATED_AT, CREATED_EVENT_ID, INTEGRATION_ID,
     INVALID_EVENT_ID, INVALID_PAGE, LAST_EVENT_ID, ORIGIN_ID, RECOVERED_EVENT_ID, SETUP_STATUS,
     STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS, STATUS, UPDATED_AT, USABLE,
 };
-use super::{DynamoStore, Item, s, to_item};
+use super::store::{DynamoStore, Item, Table, s, to_item};
 use crate::decide::create::{self, Inserted};
 use crate::decide::routes::{Assigned, Tombstoned};
 use crate::decide::row::RowSeen;
@@ -394,7 +394,7 @@ impl DynamoStore {
             ))
             .value(":none", s(NO_STATE))
             .value(":me", s(me))
-            .value(":ms", super::n(u.fields.state_updated_at_ms))
+            .value(":ms", super::store::n(u.fields.state_updated_at_ms))
             .value(":deleted", deleted());
         self.update(
             Table::Mappings,

@@ -1,10 +1,10 @@
 //! The reconcile run's reads ([`ReconcileStore`]): the mappings table page by page (`Scan`,
 //! which no other function is granted), and its cursor, one item of the records table.
 
-use super::expr::{Expr, Table};
+use super::expr::Expr;
 use super::schema::mappings::INTEGRATION_ID;
 use super::schema::records::AFTER;
-use super::{DynamoStore, Item, dependency, s, string};
+use super::store::{DynamoStore, Item, Table, dependency, s, string};
 use crate::error::Error;
 use crate::keys::RECONCILE_CURSOR;
 use crate::ports::{Page, ReconcileStore};

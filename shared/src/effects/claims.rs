@@ -8,7 +8,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use super::{DDB, Effects, Outcome, SNS};
+use super::engine::{DDB, Effects, Outcome, SNS};
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::Alert;
 use crate::decide::claims::Claim;

@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 
 use super::claims::{Duplicate, nothing};
-use super::{DDB, Effects, Outcome, SNS};
+use super::engine::{DDB, Effects, Outcome, SNS};
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::create::{self, Inserted};
 use crate::decide::failures::Resolving;

@@ -6,7 +6,7 @@
 use time::OffsetDateTime;
 
 use super::claims::Duplicate;
-use super::{DDB, Effects, Outcome, SNS};
+use super::engine::{DDB, Effects, Outcome, SNS};
 use crate::clock::epoch_ms;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::Failure;

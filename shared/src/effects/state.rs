@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::claims::{Duplicate, nothing, settle};
-use super::{DDB, Effects, Outcome, SNS, recorded};
+use super::engine::{DDB, Effects, Outcome, SNS, recorded};
 use crate::clock::epoch_ms;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::fleet::{Strike, Verdict};
