@@ -282,7 +282,7 @@ fn stands(item: Option<&Item>) -> Option<Item> {
 mod tests {
     use super::*;
     use const_format::formatcp;
-    use records::{TOTAL, WINDOW_START_MS};
+    use crate::dynamo::schema::records::{TOTAL, WINDOW_START_MS};
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
