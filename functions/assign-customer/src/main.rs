@@ -1,5 +1,6 @@
 //! Backend API, `PUT /integrations/{integration_id}/customer`: links an integration to a
-//! customer (`origin_id`). IAM-authorized route. Wiring only; the logic lives in `shared`.
+//! customer (`origin_id`). IAM-authorized route. Wiring only; the route lives in
+//! `shared::backend`.
 
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::{AwsBackend, backend::Route};

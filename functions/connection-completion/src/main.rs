@@ -1,5 +1,7 @@
-//! Backend API, `POST /customers/{origin_id}/connection-completion`: the activation token of a finished Kombo Connect flow → the customer's mapping.
-//! IAM-authorized route. Wiring only; the logic lives in the `shared` crate.
+//! Backend API, `POST /customers/{origin_id}/connection-completion`: the activation token of
+//! a finished Kombo Connect flow becomes the customer's mapping, through the create the
+//! `integration-created` webhook uses. IAM-authorized route. Wiring only; the route lives in
+//! `shared::backend`, the create in `shared::effects`.
 
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::AwsCompleter;

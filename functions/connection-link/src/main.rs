@@ -1,5 +1,6 @@
-//! Backend API, `POST /customers/{origin_id}/connection-link: a Kombo connection link carrying the customer's id.`
-//! IAM-authorized route. Wiring only; the logic lives in the `shared` crate.
+//! Backend API, `POST /customers/{origin_id}/connection-link`: a Kombo connection link that
+//! carries the customer's id. IAM-authorized route. Wiring only; the route lives in
+//! `shared::backend`.
 
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::{AwsBackend, backend::Route};

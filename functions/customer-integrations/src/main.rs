@@ -1,5 +1,6 @@
-//! Backend API, `GET /customers/{origin_id}/integrations: the customer's integrations from the by-origin-id index.`
-//! IAM-authorized route. Wiring only; the logic lives in the `shared` crate.
+//! Backend API, `GET /customers/{origin_id}/integrations`: the customer's integrations, from
+//! the mappings table's `by-origin-id` index. IAM-authorized route. Wiring only; the route
+//! lives in `shared::backend`.
 
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::{AwsBackend, backend::Route};

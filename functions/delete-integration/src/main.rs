@@ -1,5 +1,6 @@
-//! Backend API, `DELETE /integrations/{integration_id}: deletes it in Kombo, then tombstones the mapping.`
-//! IAM-authorized route. Wiring only; the logic lives in the `shared` crate.
+//! Backend API, `DELETE /integrations/{integration_id}`: deletes the integration in Kombo,
+//! then tombstones its mapping. IAM-authorized route. Wiring only; the route lives in
+//! `shared::backend`.
 
 use lambda_http::{Error, lambda_runtime::run, service_fn};
 use shared::{AwsBackend, backend::Route};
