@@ -281,8 +281,8 @@ fn stands(item: Option<&Item>) -> Option<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use const_format::formatcp;
     use crate::dynamo::schema::records::{TOTAL, WINDOW_START_MS};
+    use const_format::formatcp;
 
     fn s(v: &str) -> AttributeValue {
         AttributeValue::S(v.into())
