@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """A local stand-in for *your* backend in the embedded Kombo Connect flow (`make dev`): it
-serves the reference page (examples/connect/) and the three endpoints the page calls,
-forwarding each to this project's backend function:
+serves the reference page (examples/connect/) and the endpoints the page calls, forwarding
+each to this project's backend function:
 
     POST /api/connect/link?customer=C       → POST /customers/C/connection-link
     POST /api/connect/complete?customer=C   → POST /customers/C/connection-completion {"token"}
     GET  /api/integrations?customer=C       → GET  /customers/C/integrations
+    POST /api/connect/reconnect?customer=C {"handle"}
+                                            → POST /customers/C/integrations/ID/reconnection-link
+    POST /api/connect/setup?customer=C {"handle"}
+                                            → POST /customers/C/integrations/ID/setup-link
+
+The browser never receives an integration id or anything else from the table's rows: each
+integration is shown as {tool, state, usable, reason, handle}, where `handle` is an opaque
+HMAC of the id under a secret of this backend, which only this backend maps back (Kombo:
+the id "is not for public display and should only be accessible to your backend").
 
 In production your backend does the same with two differences: it takes the customer from
 the signed-in session (never from the browser), and it signs each request to the backend API
@@ -18,9 +27,13 @@ with SigV4 (docs/connect.md). Locally the functions run behind
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import mimetypes
 import os
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -56,6 +69,23 @@ def forward(method, url, body=None):
         return 502, {"error": {"code": "unreachable", "message": str(e)}}
 
 
+# Signs the page's handles; a new one each start (a handle only lives as long as the page).
+HANDLE_KEY = secrets.token_bytes(32)
+
+
+def handle(integration_id):
+    """The opaque handle the page gets for an integration (never the id itself)."""
+    mac = hmac.new(HANDLE_KEY, integration_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode().rstrip("=")
+
+
+def for_the_page(row):
+    """What the page may see of a row: no integration id, no token digest, no e-mail."""
+    return {"tool": row.get("tool"), "state": row.get("state") or "ACTIVE",
+            "setup_status": row.get("setup_status"), "usable": row.get("usable"),
+            "reason": row.get("unusable_reason"), "handle": handle(row["integration_id"])}
+
+
 def make_handler(functions, organization, email):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -85,11 +115,23 @@ def make_handler(functions, organization, email):
                 doc = None
             return doc if isinstance(doc, dict) else {}
 
+        def integrations(self, customer):
+            c = quote(customer, safe="")
+            return forward("GET", f"{functions}/customer-integrations/customers/{c}/integrations")
+
+        def integration_of(self, customer, wanted):
+            """The id behind the page's handle, among this customer's integrations (None: none)."""
+            status, doc = self.integrations(customer)
+            rows = doc.get("integrations", []) if status == 200 else []
+            return next((r["integration_id"] for r in rows if hmac.compare_digest(handle(r["integration_id"]), str(wanted))), None)
+
         def do_GET(self):
             path, customer = self.customer()
             if path == "/api/integrations":
-                c = quote(customer, safe="")
-                return self.answer(*forward("GET", f"{functions}/customer-integrations/customers/{c}/integrations"))
+                status, doc = self.integrations(customer)
+                if status != 200:
+                    return self.answer(status, doc)
+                return self.answer(200, {"integrations": [for_the_page(r) for r in doc["integrations"]]})
             name = FILES.get(path)
             if name is None:
                 return self.answer(404, b"not found", "text/plain")
@@ -108,9 +150,26 @@ def make_handler(functions, organization, email):
                 return self.answer(*forward("POST", f"{functions}/connection-link/customers/{c}/connection-link", {
                     "end_user_email": email, "end_user_organization_name": organization}))
             if path == "/api/connect/complete":
-                return self.answer(*forward(
+                status, doc = forward(
                     "POST", f"{functions}/connection-completion/customers/{c}/connection-completion",
-                    {"token": body.get("token")}))
+                    {"token": body.get("token")})
+                if status == 200:
+                    # The page learns what was connected, not the row.
+                    doc = {"outcome": doc.get("outcome"), "tool": (doc.get("integration") or {}).get("tool")}
+                return self.answer(status, doc)
+            routes = {"/api/connect/reconnect": ("reconnection-link", "reconnection-link"),
+                      "/api/connect/setup": ("setup-link", "setup-link")}
+            if path in routes:
+                function, route = routes[path]
+                integration_id = self.integration_of(customer, body.get("handle"))
+                if integration_id is None:
+                    return self.answer(404, {"error": {"code": "unknown_integration", "message": "no such integration"}})
+                i = quote(integration_id, safe=":")
+                status, doc = forward("POST", f"{functions}/{function}/customers/{c}/integrations/{i}/{route}",
+                                      {"link_type": "EMBEDDED"})
+                if status == 200:
+                    doc = {"link": doc.get("link")}
+                return self.answer(status, doc)
             self.answer(404, {"error": {"code": "not_found", "message": path}})
 
     return Handler

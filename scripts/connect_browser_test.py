@@ -15,7 +15,14 @@ Scenarios, each checked in the page, the table, the alert queue and the fake Kom
   - fail, then succeed: one on-call page, then one "resolved" notice;
   - close: "Cancelled", nothing stored, the completion route never called;
   - a second click while Connect is open: the SDK's already-open error shown, one flow;
-  - the token replayed for another customer (straight to the route): 403, nothing written.
+  - the token replayed for another customer (straight to the route): 403, nothing written;
+  - reconnect: a connected integration turns INVALID (one page); the page offers
+    "Reconnect", the sandbox reconnects the same integration (its integration-state-changed
+    ACTIVE), the page shows it working, one row, usable again, one "recovered" notice;
+  - finish setup: connected with the setup left unfinished, the page offers "Finish
+    setup"; the sandbox completes it, the page shows it working, the row usable.
+In every scenario the page never receives an integration id or a token digest (every
+answer of the stand-in backend is checked).
 
 No Chromium: one `SKIPPED (no chromium)` line and exit 0, unless CI is set, where that
 fails. Ends with `N passed, M failed`.
@@ -179,6 +186,31 @@ class Local:
         say(f"functions compiled and warm in {time.monotonic() - started:.0f} s")
 
 
+def watch_answers(page):
+    """Every answer the page gets from the stand-in backend, kept to check what it saw."""
+    seen = []
+
+    def keep(resp):
+        if "/api/" in resp.url:
+            try:
+                seen.append(resp.text())
+            except Exception:  # noqa: BLE001 - an aborted request has no body
+                pass
+
+    page.on("response", keep)
+    return seen
+
+
+def nothing_secret(local, page, seen):
+    """Neither the page nor any answer it got holds an integration id or a token digest."""
+    secrets_ = [r["integration_id"] for r in local.rows()] + [r["connect_token_sha256"] for r in local.rows()
+                                                                if r.get("connect_token_sha256")]
+    for text in seen + [page.content()]:
+        for s in secrets_:
+            expect(s not in text, f"the page saw {s!r}: {text[:300]}")
+        expect("integration_id" not in text and "connect_token_sha256" not in text, f"row fields on the page: {text[:300]}")
+
+
 def open_connect(page, local, customer):
     """The page of `customer`, Connect opened: the sandbox's frame."""
     page.goto(f"{local.page}/?customer={customer}")
@@ -196,6 +228,7 @@ def sent(local, kind, before):
 def success_with_delayed_webhook(page, local):
     from playwright.sync_api import expect as see
 
+    seen = watch_answers(page)
     before = len(local.webhooks())
     frame = open_connect(page, local, "42")
     frame.locator("#webhook-delay").fill("8")
@@ -207,7 +240,8 @@ def success_with_delayed_webhook(page, local):
     rows = local.rows("42")
     expect(len(rows) == 1, f"one row for customer 42: {rows}")
     expect(rows[0]["created_event_id"].startswith("connect:"), f"stored by the completion: {rows[0]}")
-    see(page.locator("#integrations")).to_contain_text(rows[0]["integration_id"], timeout=WAIT_MS)
+    see(page.locator("#integrations")).to_contain_text("workday — ACTIVE Working.", timeout=WAIT_MS)
+    nothing_secret(local, page, seen)
     os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
     page.screenshot(path=SCREENSHOT)
     hook = wait_until("the delayed webhook", lambda: [w for w in sent(local, "integration-created", before)
@@ -306,8 +340,84 @@ def token_replayed_for_another_customer(page, local):
     expect(local.rows("99") == [] and local.rows("48") == [], "no row for either customer")
 
 
+def connected(page, local, customer, unfinished=False):
+    """`customer` connected through the page, the webhook delivered: its one row."""
+    from playwright.sync_api import expect as see
+
+    before = len(local.webhooks())
+    frame = open_connect(page, local, customer)
+    if unfinished:
+        frame.locator("#setup-unfinished").check()
+    frame.locator("#succeed").click()
+    see(page.locator("#status")).to_have_text("Connected: workday", timeout=WAIT_MS)
+    wait_until("the create's webhook", lambda: [w for w in sent(local, "integration-created", before)
+                                                if w["status"] is not None])
+    rows = local.rows(customer)
+    expect(len(rows) == 1, f"one row for customer {customer}: {rows}")
+    return rows[0]
+
+
+def reconnect_an_invalid_integration(page, local):
+    from playwright.sync_api import expect as see
+
+    seen = watch_answers(page)
+    row = connected(page, local, "50")
+    integration = row["integration_id"]
+    before = len(local.webhooks())
+    # Kombo marks it INVALID (three days of failing logins, here at once): its webhook.
+    http("PUT", f"{local.kombo}/__integrations/{integration}", {"status": "INVALID", "webhook": True})
+    hook = wait_until("the INVALID webhook", lambda: [w for w in sent(local, "integration-state-changed", before)
+                                                      if w["status"] is not None])[0]
+    expect(json.loads(hook["answer"])["outcome"] == "state_recorded_alerted", f"INVALID paged: {hook}")
+    page_alert = wait_until("the INVALID page", lambda: local.seen_alerts.extend(local.alerts()) or local.seen_alerts)
+    local.seen_alerts = []
+    expect(page_alert == ["Kombo integration invalid: Acme, Inc. (workday LMS)"], f"one page: {page_alert}")
+    page.goto(f"{local.page}/?customer=50")
+    see(page.locator("#integrations")).to_contain_text("workday — INVALID Its login no longer works", timeout=WAIT_MS)
+    page.locator("button.repair").click()
+    frame = page.frame_locator("iframe")
+    see(frame.locator("#succeed")).to_have_text("Reconnect", timeout=WAIT_MS)
+    frame.locator("#succeed").click()
+    see(page.locator("#status")).to_have_text("Reconnect: workday works again", timeout=WAIT_MS)
+    see(page.locator("#integrations")).to_contain_text("workday — ACTIVE Working.", timeout=WAIT_MS)
+    rows = local.rows("50")
+    expect(len(rows) == 1 and rows[0]["integration_id"] == integration, f"the same integration, no second: {rows}")
+    expect(rows[0]["state"] == "ACTIVE" and rows[0]["usable"] is True and "unusable_reason" not in rows[0],
+           f"usable again: {rows[0]}")
+    notices = wait_until("the recovered notice", lambda: local.seen_alerts.extend(local.alerts()) or local.seen_alerts)
+    local.seen_alerts = []
+    expect(notices == ["Recovered: Acme, Inc. (workday LMS) is ACTIVE again"], f"one notice: {notices}")
+    relinks = [r for r in http("GET", f"{local.kombo}/__requests")[1] if r["path"].endswith("/relink")]
+    expect(len(relinks) == 1 and relinks[0]["body"] == {"link_type": "EMBEDDED"}, f"one relink: {relinks}")
+    time.sleep(1)
+    expect(local.alerts() == [], "nothing more")
+    nothing_secret(local, page, seen)
+
+
+def finish_an_unfinished_setup(page, local):
+    from playwright.sync_api import expect as see
+
+    seen = watch_answers(page)
+    row = connected(page, local, "51", unfinished=True)
+    expect(row.get("setup_status") == "INCOMPLETE" and row["usable"] is False
+           and row.get("unusable_reason") == "setup_incomplete", f"not usable yet: {row}")
+    page.goto(f"{local.page}/?customer=51")
+    see(page.locator("#integrations")).to_contain_text("Its setup is not finished.", timeout=WAIT_MS)
+    page.locator("button.repair").click()
+    frame = page.frame_locator("iframe")
+    see(frame.locator("#succeed")).to_have_text("Finish setup", timeout=WAIT_MS)
+    frame.locator("#succeed").click()
+    see(page.locator("#status")).to_have_text("Finish setup: workday works again", timeout=WAIT_MS)
+    rows = local.rows("51")
+    expect(len(rows) == 1 and rows[0]["setup_status"] == "COMPLETED" and rows[0]["usable"] is True,
+           f"setup completed, usable: {rows}")
+    expect(local.alerts() == [], "no notice")
+    nothing_secret(local, page, seen)
+
+
 SCENARIOS = [success_with_delayed_webhook, success_without_webhook, fail_then_succeed, close_cancels,
-             second_click_while_open, token_replayed_for_another_customer]
+             second_click_while_open, token_replayed_for_another_customer, reconnect_an_invalid_integration,
+             finish_an_unfinished_setup]
 
 
 def main():

@@ -152,6 +152,21 @@ BACKEND = {
         {"integration_id": "workday:8d1hpPsbjxUkoCoa1veLZGe5"},
         {"origin_id": "48213"},
     ),
+    # The INVALID integration of integration-state-changed.json, for its customer.
+    "reconnection-link.json": (
+        "POST",
+        "/customers/{origin_id}/integrations/{integration_id}/reconnection-link",
+        "/customers/36123/integrations/successfactors:CBNMt7dSNCzBdnRTx87dev4E/reconnection-link",
+        {"origin_id": "36123", "integration_id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E"},
+        {"link_type": "MAGIC_LINK", "language": "en"},
+    ),
+    "setup-link.json": (
+        "POST",
+        "/customers/{origin_id}/integrations/{integration_id}/setup-link",
+        "/customers/36123/integrations/successfactors:CBNMt7dSNCzBdnRTx87dev4E/setup-link",
+        {"origin_id": "36123", "integration_id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E"},
+        {"link_type": "EMBEDDED"},
+    ),
     "delete-integration.json": (
         "DELETE",
         "/integrations/{integration_id}",

@@ -12,6 +12,13 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
                                         ending in `inactive`, else ACTIVE; 404
                                         PLATFORM.INTEGRATION_NOT_FOUND for a deleted id or one
                                         ending in `gone` or `missing`
+    POST   /v1/integrations/{id}/relink {"status":"success","data":{"link":...}}: a Connect sandbox
+                                        link that reconnects the same integration; 404
+                                        PLATFORM.INTEGRATION_NOT_FOUND for a deleted or unknown id
+    POST   /v1/integrations/{id}/setup-link
+                                        the same for its setup steps (`link_type` required: 400
+                                        PLATFORM.INPUT_INVALID without it); an id ending in
+                                        `no-setup` has no setup step: 400 PLATFORM.INPUT_INVALID
     GET    /v1/connect/integration-by-token/{token}
                                         what a finished Connect flow made, as Kombo's SDK model
                                         (GetConnectIntegrationByTokenTokenPositiveResponse); a
@@ -19,8 +26,10 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
                                         unknown, used or expired one answers 400
                                         PLATFORM.INPUT_INVALID (events.SAMPLE_TOKEN is known
                                         from the start, for the connection-completion sample)
-    PUT    /__integrations/{id}         {"status": S} or {"gone": true}: what the GET answers
-                                        from now on, scripted failures aside (not a Kombo route)
+    PUT    /__integrations/{id}         {"status": S[, "setup_status": X]} or {"gone": true}: what the GET answers
+                                        from now on, scripted failures aside; with
+                                        "webhook": true the sandbox also sends the
+                                        integration-state-changed Kombo would (not a Kombo route)
     POST   /__connect/tokens            {"id", "tool", "end_user_origin_id", ...[, "token"]}: mints
                                         an activation token for tests ({"token": ...}; not a
                                         Kombo route)
@@ -31,11 +40,14 @@ The Connect sandbox (stands in for Kombo Connect; not Kombo routes): create-link
 of `@kombo-api/connect` to the page that opened it:
 
     succeed  creates the integration for the link's end user (GET /v1/integrations/{id} then
-             knows it), posts {"type":"success","data":{"activation_token":...}} with a fresh
-             single-use token, and sends a signed integration-created webhook to
+             knows it; its setup INCOMPLETE where the page says so), posts
+             {"type":"success","data":{"activation_token":...}} with a fresh single-use token,
+             and sends a signed integration-created webhook to
              <--webhook-base>/integration-created/ after the page's webhook delay (seconds, or
              "never" to rehearse a lost webhook); a 429, 5xx or no answer is delivered again
-             (5 tries, 1 s apart and more), as Kombo retries
+             (5 tries, 1 s apart and more), as Kombo retries. For a relink link it makes the
+             same integration ACTIVE again, for a setup link it completes the setup; either
+             sends the integration-state-changed Kombo sends then
     fail     sends a signed connection-flow-failed webhook with a log URL; the page stays open
     close    posts {"type":"close"}
 
@@ -72,6 +84,9 @@ RECORDED = []
 SEEN = set()
 DELETED = set()
 STATUS = {}
+# Setup status per integration (COMPLETED where not named; an id ending in `incomplete`
+# starts INCOMPLETE).
+SETUP = {}
 LOCK = threading.Lock()
 # The Connect sandbox: links (link token -> create-link body), activation tokens (token ->
 # {"data", "expires", "used"}), integrations it made (id -> end user), the webhooks it sent.
@@ -177,16 +192,54 @@ def webhook_delay(value):
     return max(0.0, float(value or 0))
 
 
+def setup_of(integration_id):
+    with LOCK:
+        return SETUP.get(integration_id) or ("INCOMPLETE" if integration_id.endswith("incomplete") else "COMPLETED")
+
+
+def state_changed(integration_id, delay=0.0):
+    """Sends the integration-state-changed Kombo sends for `integration_id` as it stands now."""
+    tool = integration_id.split(":", 1)[0]
+    with LOCK:
+        made = MADE.get(integration_id, {})
+        status = STATUS.get(integration_id) or "ACTIVE"
+    end_user = made.get("end_user") or {"organization_name": "Acme, Inc.", "creator_email": None,
+                                        "origin_id": "36123"}
+    return send_webhook("integration-state-changed", {
+        "integration_id": integration_id, "integration_tool": tool,
+        "integration_category": made.get("category", "LMS"), "end_user": end_user,
+        "qa_status": "PASSED", "setup_status": setup_of(integration_id), "state": status,
+        "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+    }, delay)
+
+
 def sandbox_action(action, body):
     """(status, doc) for POST /connect/{succeed,fail}: the sandbox page's buttons."""
     with LOCK:
         link = LINKS.get(str(body.get("link", "")))
     if link is None:
         return error("PLATFORM.INPUT_INVALID", 400, "Unknown or missing link token.")
+    delay = webhook_delay(body.get("webhook_delay"))
+    repair = link.get("relink") or link.get("setup")
+    if repair:
+        # A reconnection or a finished setup: the same integration, no new one.
+        with LOCK:
+            if link.get("relink"):
+                STATUS[repair] = "ACTIVE"
+            else:
+                SETUP[repair] = "COMPLETED"
+            made = MADE.get(repair, {})
+        token = mint_token({
+            "tool": repair.split(":", 1)[0], "id": repair,
+            "end_user_origin_id": (made.get("end_user") or {}).get("origin_id"),
+            "end_user_organization_name": (made.get("end_user") or {}).get("organization_name", ""),
+            "end_user_email": None, "setup_status": setup_of(repair)})
+        sent = state_changed(repair, delay)
+        return 200, {"status": "success", "data": {"activation_token": token, "integration_id": repair,
+                                                   "webhook": sent["event_id"]}}
     tool = str(body.get("tool") or link.get("integration_tool") or "workday")
     end_user = {"origin_id": link.get("end_user_origin_id"), "creator_email": link.get("end_user_email"),
                 "organization_name": link.get("end_user_organization_name", "")}
-    delay = webhook_delay(body.get("webhook_delay"))
     if action == "fail":
         log_url = f"https://app.kombo.dev/env/sandbox/logs/{secrets.token_hex(8)}"
         sent = send_webhook("connection-flow-failed", {
@@ -194,12 +247,15 @@ def sandbox_action(action, body):
             "end_user": end_user, "log_url": log_url}, delay)
         return 200, {"status": "success", "data": {"log_url": log_url, "webhook": sent["event_id"]}}
     integration_id = f"{tool}:{secrets.token_hex(10)}"
+    unfinished = bool(body.get("setup_unfinished"))
     with LOCK:
         MADE[integration_id] = {"end_user": end_user, "category": link.get("integration_category", "LMS")}
+        if unfinished:
+            SETUP[integration_id] = "INCOMPLETE"
     token = mint_token({
         "tool": tool, "id": integration_id, "end_user_origin_id": end_user["origin_id"],
         "end_user_organization_name": end_user["organization_name"], "end_user_email": end_user["creator_email"],
-        "setup_status": "COMPLETED"})
+        "setup_status": "INCOMPLETE" if unfinished else "COMPLETED"})
     sent = send_webhook("integration-created", {
         "id": integration_id, "tool": tool, "category": link.get("integration_category", "LMS"),
         "end_user": end_user}, delay)
@@ -223,12 +279,13 @@ SANDBOX_PAGE = """<!doctype html>
 </style></head>
 <body><main>
  <h1>Kombo Connect &mdash; local sandbox</h1>
- <p class="who">Connecting <b>{org}</b> (customer <code>{origin}</code>). No Kombo account involved.</p>
- <label for="tool">Tool</label><input id="tool" value="{tool}">
+ <p class="who">{doing} <b>{org}</b> (customer <code>{origin}</code>). No Kombo account involved.</p>
+ <div {new_only}><label for="tool">Tool</label><input id="tool" value="{tool}">
+ <label><input type="checkbox" id="setup-unfinished"> leave the setup steps unfinished</label></div>
  <label for="webhook-delay">integration-created webhook after (seconds, or &ldquo;never&rdquo;)</label>
  <input id="webhook-delay" value="0">
  <div class="buttons">
-  <button id="succeed">Connect</button><button id="fail">Fail the connection</button><button id="close">Close</button>
+  <button id="succeed">{verb}</button><button id="fail" {new_only}>Fail the connection</button><button id="close">Close</button>
  </div>
  <p id="status" role="status"></p>
  <small>Stands in for Kombo Connect: it posts what the real flow posts to the page that opened it.</small>
@@ -239,6 +296,7 @@ const status = document.getElementById("status");
 async function act(action) {{
   const resp = await fetch("/connect/" + action, {{method: "POST", headers: {{"content-type": "application/json"}},
     body: JSON.stringify({{link, tool: document.getElementById("tool").value,
+                           setup_unfinished: document.getElementById("setup-unfinished").checked,
                            webhook_delay: document.getElementById("webhook-delay").value}})}});
   const doc = await resp.json();
   if (!resp.ok) {{ status.textContent = doc.error.message; return; }}
@@ -260,7 +318,10 @@ def sandbox_page(link_token):
         link = LINKS.get(link_token)
     if link is None:
         return 404, "<!doctype html><title>Unknown link</title><p>This Kombo Connect link is unknown or expired.</p>"
+    doing, verb = ("Reconnecting", "Reconnect") if link.get("relink") else (
+        ("Finishing the setup for", "Finish setup") if link.get("setup") else ("Connecting", "Connect"))
     return 200, SANDBOX_PAGE.format(
+        doing=doing, verb=verb, new_only='hidden' if (link.get("relink") or link.get("setup")) else "",
         org=html.escape(str(link.get("end_user_organization_name", ""))),
         origin=html.escape(str(link.get("end_user_origin_id") or "none")),
         tool=html.escape(str(link.get("integration_tool") or "workday"), quote=True))
@@ -378,7 +439,7 @@ def make_handler(api_key):
                          "icon_url": f"https://storage.googleapis.com/kombo-assets/integrations/{tool}/icon.svg"},
                 "category": "LMS",
                 "status": status,
-                "setup_status": "COMPLETED",
+                "setup_status": setup_of(integration_id),
                 "end_user": end_user,
                 "scope_config": {"id": "default", "name": None},
                 "data_expired_at": None,
@@ -394,9 +455,13 @@ def make_handler(api_key):
                 return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
             n = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(n) or b"{}")
+            integration_id = unquote(self.path[len(prefix):])
             with LOCK:
-                STATUS[unquote(self.path[len(prefix):])] = "gone" if body.get("gone") else body["status"]
-            self.send(200, {"status": "success", "data": {}})
+                STATUS[integration_id] = "gone" if body.get("gone") else body["status"]
+                if body.get("setup_status"):
+                    SETUP[integration_id] = body["setup_status"]
+            sent = state_changed(integration_id) if body.get("webhook") and not body.get("gone") else None
+            self.send(200, {"status": "success", "data": {"webhook": sent and sent["event_id"]}})
 
         def do_POST(self):
             if self.path in ("/connect/succeed", "/connect/fail"):
@@ -408,6 +473,10 @@ def make_handler(api_key):
             entry = self.record()
             if not self.authorized():
                 return
+            for kind in ("relink", "setup-link"):
+                prefix, suffix = "/v1/integrations/", f"/{kind}"
+                if self.path.startswith(prefix) and self.path.endswith(suffix):
+                    return self.send(*self.repair_link(kind, unquote(self.path[len(prefix):-len(suffix)]), entry))
             if self.path != "/v1/connect/create-link":
                 return self.send(*error("PLATFORM.NOT_FOUND", 404, "No such route."))
             body = entry["body"] if isinstance(entry["body"], dict) else {}
@@ -424,6 +493,35 @@ def make_handler(api_key):
                 LINKS[token] = body
             host = self.headers.get("Host", "127.0.0.1")
             self.send(200, {"status": "success", "data": {"link": f"http://{host}/connect?token={token}"}})
+
+        def repair_link(self, kind, integration_id, entry):
+            """(status, doc) for POST /v1/integrations/{id}/relink or /setup-link."""
+            body = entry["body"] if isinstance(entry["body"], dict) else {}
+            failure = scripted(integration_id)
+            if failure:
+                return failure
+            with LOCK:
+                gone = integration_id in DELETED or STATUS.get(integration_id) == "gone"
+            if gone or integration_id.endswith(("gone", "missing")):
+                return error("PLATFORM.INTEGRATION_NOT_FOUND", 404, "The integration does not exist.")
+            allowed = {"link_type", "language"} | ({"scope_config_id"} if kind == "relink" else set())
+            unknown = set(body) - allowed
+            if unknown:
+                return error("PLATFORM.INPUT_INVALID", 400, f"Unrecognized key(s): {', '.join(sorted(unknown))}")
+            if kind == "setup-link" and not body.get("link_type"):
+                return error("PLATFORM.INPUT_INVALID", 400, "link_type: Required")
+            if kind == "setup-link" and integration_id.endswith("no-setup"):
+                return error("PLATFORM.INPUT_INVALID", 400, "The integration has no setup step enabled.")
+            with LOCK:
+                made = MADE.get(integration_id, {})
+            end_user = made.get("end_user") or {}
+            token = f"{kind}-{next(COUNTER)}"
+            with LOCK:
+                LINKS[token] = {("relink" if kind == "relink" else "setup"): integration_id,
+                                "end_user_organization_name": end_user.get("organization_name", "Acme, Inc."),
+                                "end_user_origin_id": end_user.get("origin_id"), **body}
+            host = self.headers.get("Host", "127.0.0.1")
+            return 200, {"status": "success", "data": {"link": f"http://{host}/connect?token={token}"}}
 
         def do_DELETE(self):
             integration_id = self.integration_request()

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(HERE, "..", "docs", "connect.md")
 os.environ.update(AWS_ACCESS_KEY_ID="AKIDEXAMPLEFAKE", AWS_SECRET_ACCESS_KEY="fake-secret-not-real",
-                  AWS_DEFAULT_REGION="eu-central-1")
+                  AWS_DEFAULT_REGION="eu-central-1", INTEGRATION_HANDLE_KEY="fake-handle-key-not-real")
 os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
 
@@ -31,9 +31,26 @@ from botocore.credentials import Credentials  # noqa: E402
 SEEN = []
 
 
+# What the stand-in answers per route: what the backend API answers, the integration id in it.
+SECRET_ID = "workday:8d1hpPsbjxUkoCoa1veLZGe5"
+ANSWERS = {
+    "connection-link": {"origin_id": "acme/42 eu", "link": "https://connect.kombo.dev/x"},
+    "connection-completion": {"origin_id": "acme/42 eu", "outcome": "stored", "integration": {
+        "integration_id": SECRET_ID, "tool": "workday", "connect_token_sha256": "digest-not-for-the-page"}},
+    "integrations": {"origin_id": "acme/42 eu", "integrations": [{
+        "integration_id": SECRET_ID, "tool": "workday", "state": "INVALID", "usable": False,
+        "unusable_reason": "invalid", "connect_token_sha256": "digest-not-for-the-page"}]},
+    "reconnection-link": {"origin_id": "acme/42 eu", "integration_id": SECRET_ID,
+                          "link": "https://connect.kombo.dev/relink", "link_type": "EMBEDDED"},
+}
+
+
 class Gateway(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        self.do_POST()
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -42,13 +59,14 @@ class Gateway(BaseHTTPRequestHandler):
         signed = re.search(r"SignedHeaders=([^,]+)", auth)
         headers = {h: self.headers.get(h) for h in (signed.group(1).split(";") if signed else [])}
         # Sign the request as received again, with the same key and time: API Gateway's check.
-        again = AWSRequest(method="POST", url=f"{API}{self.path}", data=body, headers=headers)
+        again = AWSRequest(method=self.command, url=f"{API}{self.path}", data=body, headers=headers)
         again.context["timestamp"] = date
         SigV4Auth(Credentials("AKIDEXAMPLEFAKE", "fake-secret-not-real"), "execute-api",
                   "eu-central-1").add_auth(again)
-        SEEN.append({"path": self.path, "body": json.loads(body), "scope_ok": "/eu-central-1/execute-api/aws4_request"
-                     in auth, "signature_ok": bool(auth) and again.headers["Authorization"] == auth})
-        out = json.dumps({"outcome": "stored"}).encode()
+        SEEN.append({"method": self.command, "path": self.path, "body": json.loads(body) if body else None,
+                     "scope_ok": "/eu-central-1/execute-api/aws4_request" in auth,
+                     "signature_ok": bool(auth) and again.headers["Authorization"] == auth})
+        out = json.dumps(ANSWERS[self.path.rstrip("/").rsplit("/", 1)[-1]]).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
@@ -76,5 +94,10 @@ if code == snippet():
 scope = {}
 exec(compile(code, "docs/connect.md (Python backend snippet)", "exec"), scope)  # noqa: S102 - the docs' own code
 answers = [scope["connect_link"](Customer()), scope["connect_complete"](Customer(), "tok-123")]
+listed = scope["integrations"](Customer())
+answers += [listed, scope["repair_link"](Customer(), listed[0]["handle"], "reconnection-link"),
+            scope["repair_link"](Customer(), "not-a-handle", "reconnection-link")]
 server.shutdown()
-print(json.dumps({"answers": answers, "seen": SEEN}))
+# What the snippet hands the page never holds the integration id or the token's digest.
+page = json.dumps(answers)
+print(json.dumps({"answers": answers, "seen": SEEN, "page_clean": SECRET_ID not in page and "digest" not in page}))

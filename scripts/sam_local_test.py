@@ -63,6 +63,9 @@ INVOKES = [
     ("IntegrationStateChangedFunction", "integration-state-changed.json", 200, "state_recorded_alerted"),
     ("CustomerIntegrationsFunction", "customer-integrations.json", 200, None),
     ("ConnectionLinkFunction", "connection-link.json", 200, None),
+    # The INVALID integration above, repaired: a reconnection link, a setup link.
+    ("ReconnectionLinkFunction", "reconnection-link.json", 200, None),
+    ("SetupLinkFunction", "setup-link.json", 200, None),
     ("ConnectionFlowFailedFunction", "connection-flow-failed.json", 200, "alerted"),
     ("ConnectionFlowFailedFunction", "connection-flow-failed-again.json", 200, "folded"),
     ("ConnectionFlowFailedFunction", "connection-flow-failed-customer-2.json", 200, "alerted"),
@@ -373,6 +376,12 @@ def check_effects(fx, event, body, before):
     elif event == "connection-link.json":
         expect("/connect?token=link-36123-" in body.get("link", ""), f"link: {body}")
         expect(("POST", "/v1/connect/create-link") in fx.kombo_requests(), "Kombo got no create-link")
+    elif event in ("reconnection-link.json", "setup-link.json"):
+        route = "relink" if event == "reconnection-link.json" else "setup-link"
+        expect(body.get("integration_id") == CREATED_ID and f"/connect?token={route}-" in body.get("link", ""),
+               f"link: {body}")
+        expect(("POST", f"/v1/integrations/{CREATED_ID}/{route}") in fx.kombo_requests(), f"Kombo got no {route}")
+        expect(alerts == [] and fx.snapshot() == before, f"{event} changed something: {alerts}")
     elif event == "connection-flow-failed.json":
         expect(len(alerts) == 1, f"one connection-flow-failed page expected: {alerts}")
     elif event == "connection-flow-failed-again.json":

@@ -2,8 +2,12 @@
 //   1. POST /api/connect/link      your backend → this project's POST /customers/{id}/connection-link
 //   2. showKomboConnect(link)      Kombo's SDK opens Connect; resolves with an activation token
 //   3. POST /api/connect/complete  your backend → POST /customers/{id}/connection-completion
-// The browser never sees an integration id, only the short-lived token: your backend (and
-// this project) ask Kombo whose integration it is, so nobody can attach another customer's.
+// and the repairs of an integration that broke, the same way:
+//   Reconnect     POST /api/connect/reconnect {handle} → …/integrations/{id}/reconnection-link
+//   Finish setup  POST /api/connect/setup {handle}     → …/integrations/{id}/setup-link
+// The browser never sees an integration id: only the short-lived token, and for each
+// integration an opaque handle your backend maps back. Your backend (and this project) ask
+// Kombo whose integration a token names, so nobody can attach another customer's.
 import {
   showKomboConnect,
   KomboConnectCancelledError,
@@ -44,6 +48,15 @@ function completionError({ status, doc }) {
   return "A temporary problem kept us from saving the connection. It will appear here shortly, or try again in a moment.";
 }
 
+// What an integration's state means to the person at the keyboard, and the repair offered.
+const REASONS = {
+  invalid: ["Its login no longer works: reconnect it.", "Reconnect", "/api/connect/reconnect"],
+  setup_incomplete: ["Its setup is not finished.", "Finish setup", "/api/connect/setup"],
+  final_sync_pending: ["Setting up: data arrives after the first full sync."],
+  inactive: ["Paused."],
+  qa_failed: ["Kombo is checking this connection; we will be in touch."],
+};
+
 async function showIntegrations() {
   const { status, doc } = await call("GET", "/api/integrations");
   const list = $("integrations");
@@ -51,14 +64,59 @@ async function showIntegrations() {
   const rows = status === 200 ? doc.integrations : [];
   for (const row of rows) {
     const li = document.createElement("li");
-    const state = row.state ?? "ACTIVE";
-    li.append(`${row.tool} — ${state} `);
-    const id = document.createElement("code");
-    id.textContent = row.integration_id;
-    li.append(id);
+    li.append(`${row.tool} — ${row.state}`);
+    const [text, label, path] = REASONS[row.reason] ?? [row.usable ? "Working." : ""];
+    const note = document.createElement("span");
+    note.className = "note";
+    note.textContent = text ? ` ${text}` : "";
+    li.append(note);
+    if (label) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "repair";
+      button.textContent = label;
+      button.addEventListener("click", () =>
+        repair(label, path, row.handle).catch((e) => say(`Something went wrong: ${e.message}`, "error")));
+      li.append(" ", button);
+    }
     list.append(li);
   }
   if (!rows.length) list.innerHTML = "<li>None yet.</li>";
+  return rows;
+}
+
+// Reconnect (or finish the setup of) an integration: the same integration comes back, and
+// the list shows it working once Kombo tells this project (its integration-state-changed).
+async function repair(label, path, handle) {
+  $("notice").textContent = "";
+  const link = await call("POST", path, { handle });
+  if (link.status !== 200) {
+    say(`${label} could not be started: ${link.doc.error?.message ?? link.status}`, "error");
+    return;
+  }
+  try {
+    say("Kombo Connect is open…");
+    await showKomboConnect(link.doc.link);
+  } catch (e) {
+    if (e instanceof KomboConnectAlreadyOpenError) {
+      $("notice").textContent = "Kombo Connect is already open: finish or close it first.";
+      return;
+    }
+    if (e instanceof KomboConnectCancelledError) say("Cancelled: nothing changed.");
+    else say(`Kombo Connect failed: ${e.message}`, "error");
+    return;
+  }
+  say("Done: waiting for Kombo to confirm…");
+  for (let i = 0; i < 20; i++) {
+    const rows = await showIntegrations();
+    const row = rows.find((r) => r.handle === handle);
+    if (row?.usable) {
+      say(`${label}: ${row.tool} works again`, "ok");
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say("Kombo has not confirmed yet: the list updates when it does.");
 }
 
 async function connect() {
@@ -85,7 +143,7 @@ async function connect() {
   say("Saving the connection…");
   const done = await call("POST", "/api/connect/complete", { token });
   if (done.status === 200) {
-    say(`Connected: ${done.doc.integration.tool}`, "ok");
+    say(`Connected: ${done.doc.tool}`, "ok");
   } else {
     say(completionError(done), "error");
   }

@@ -40,7 +40,7 @@ fn cpu_path<E: WebhookEvent + Decide>(
             a.len() + b.len()
         }
         Decision::Failure(f) => f.page.message.len() + f.page.attributes.len(),
-        Decision::State(u, _) => {
+        Decision::State(u, _, _) => {
             let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&u.fields).unwrap();
             item.len()
         }

@@ -32,6 +32,8 @@ pub struct Settings {
     /// `FLEET_INCIDENT_CUSTOMERS` (default 3) and `FLEET_WINDOW_SECONDS` (default 600): that
     /// many distinct customers of one tool failing (or turning INVALID) within the window
     /// open one incident for the tool instead of a page each ([`crate::decide::fleet`]).
+    /// `SETUP_NOTICE_HOURS` (default 24): how long a setup may stay `INCOMPLETE` before the
+    /// reconcile run sends its one "setup not finished" notice.
     pub rules: Rules,
     /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
     /// when set, only these callers may use the backend routes, whatever else IAM lets
@@ -92,6 +94,10 @@ impl Settings {
                         d.fleet.window.whole_seconds(),
                     )?),
                 },
+                setup_notice_after: Duration::hours(positive(
+                    "SETUP_NOTICE_HOURS",
+                    d.setup_notice_after.whole_hours(),
+                )?),
             },
             allowed_backend_callers: std::env::var("ALLOWED_BACKEND_CALLERS")
                 .unwrap_or_default()

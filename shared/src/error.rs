@@ -104,9 +104,10 @@ pub enum Error {
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
 
-    /// The route names something that does not exist (`what`: "integration x").
-    #[error("{0} is not known")]
-    NotFound(String),
+    /// The route names something that does not exist, or not for this caller (`code` says
+    /// what; the message reveals nothing more).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
 
     /// The request conflicts with what is stored (`code` says how); nothing was changed.
     #[error("{message}")]
@@ -177,7 +178,7 @@ impl Error {
             // 429, not 409: our own normal condition, and senders that treat every other
             // 4xx as final still come back.
             Error::InProgress(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::InvalidToken { .. } => StatusCode::BAD_REQUEST,
@@ -203,8 +204,9 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::WrongEventType { .. } => "wrong_event_type",
             Error::InProgress(_) => "in_progress",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict { code, .. } | Error::Forbidden { code, .. } => code,
+            Error::NotFound { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::Forbidden { code, .. } => code,
             Error::InvalidToken { .. } => "invalid_token",
             Error::UpstreamBusy { .. } => "kombo_rate_limited",
             Error::UpstreamUnreachable(_) => "kombo_unreachable",

@@ -27,6 +27,10 @@ const RESOLVED: &str = "resolved:";
 const SWEEP: &str = "sweep:";
 /// The claim of a fleet incident's end: `fleet-over:<incident id>`.
 const FLEET_OVER: &str = "fleet-over:";
+/// The claim of an integration's "setup not finished" notice: `setup-incomplete:<id>`.
+const SETUP_INCOMPLETE: &str = "setup-incomplete:";
+/// The claim of an integration's "QA failed" notice: `qa-failed:<id>`.
+const QA_FAILED: &str = "qa-failed:";
 /// A delete through the backend API: `api-delete:<request id>`.
 const API_DELETE: &str = "api-delete:";
 /// An assignment through the backend API: `api-assign:<request id>`.
@@ -106,6 +110,16 @@ pub fn reconcile_deleted(integration_id: &str) -> String {
     format!("{RECONCILE_DELETED}{integration_id}")
 }
 
+/// The claim of `integration_id`'s "setup not finished" notice (once per integration).
+pub fn setup_incomplete(integration_id: &str) -> String {
+    format!("{SETUP_INCOMPLETE}{integration_id}")
+}
+
+/// The claim of `integration_id`'s "QA failed" notice (once per integration).
+pub fn qa_failed(integration_id: &str) -> String {
+    format!("{QA_FAILED}{integration_id}")
+}
+
 /// The cause of a delete through the backend API.
 pub fn api_delete(request_id: &str) -> String {
     format!("{API_DELETE}{request_id}")
@@ -155,6 +169,8 @@ mod tests {
             "reconcile-deleted:workday:1"
         );
         assert_eq!(api_delete("r1"), "api-delete:r1");
+        assert_eq!(setup_incomplete("w:1"), "setup-incomplete:w:1");
+        assert_eq!(qa_failed("w:1"), "qa-failed:w:1");
         assert_eq!(api_assign("r1"), "api-assign:r1");
         assert_eq!(import("f.csv", 2), "import:f.csv:2");
     }

@@ -1,6 +1,7 @@
 //! A small client for the Kombo API calls around the integration lifecycle:
 //! `POST /connect/create-link`, `GET /connect/integration-by-token/{token}`,
-//! `DELETE /integrations/{id}` and `GET /integrations/{id}`.
+//! `DELETE /integrations/{id}`, `GET /integrations/{id}`, and the links that repair one:
+//! `POST /integrations/{id}/relink` and `POST /integrations/{id}/setup-link`.
 //!
 //! hyper with rustls (the same hyper, rustls and crypto provider as the AWS SDK), a base URL
 //! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::event::Sensitive;
-use crate::event::api::{CreateLink, Integration, TokenIntegration};
+use crate::event::api::{CreateLink, Integration, Relink, SetupLink, TokenIntegration};
 
 pub const EU_BASE_URL: &str = "https://api.kombo.dev/v1";
 pub const US_BASE_URL: &str = "https://api.us.kombo.dev/v1";
@@ -183,6 +184,20 @@ pub trait KomboApi: Send + Sync {
         token: &str,
         deadline: Deadline,
     ) -> impl Future<Output = Result<TokenIntegration, KomboError>> + Send;
+    /// A link that reconnects the integration (the same id comes back).
+    fn relink(
+        &self,
+        integration_id: &str,
+        body: &Relink,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<String, KomboError>> + Send;
+    /// A link back into the integration's setup steps.
+    fn setup_link(
+        &self,
+        integration_id: &str,
+        body: &SetupLink,
+        deadline: Deadline,
+    ) -> impl Future<Output = Result<String, KomboError>> + Send;
 }
 
 /// Which failures a call may retry.
@@ -480,6 +495,46 @@ impl KomboApi for KomboClient {
             deadline,
         )
         .await
+    }
+
+    async fn relink(
+        &self,
+        integration_id: &str,
+        body: &Relink,
+        deadline: Deadline,
+    ) -> Result<String, KomboError> {
+        let path = format!("{}/relink", integration_path(integration_id));
+        let link: Link = self
+            .call(
+                Method::POST,
+                &path,
+                Some(integration_id),
+                Some(body),
+                Retry::Unsent,
+                deadline,
+            )
+            .await?;
+        Ok(link.link)
+    }
+
+    async fn setup_link(
+        &self,
+        integration_id: &str,
+        body: &SetupLink,
+        deadline: Deadline,
+    ) -> Result<String, KomboError> {
+        let path = format!("{}/setup-link", integration_path(integration_id));
+        let link: Link = self
+            .call(
+                Method::POST,
+                &path,
+                Some(integration_id),
+                Some(body),
+                Retry::Unsent,
+                deadline,
+            )
+            .await?;
+        Ok(link.link)
     }
 }
 

@@ -81,6 +81,11 @@ pub trait MappingStore: Send + Sync {
     /// setup status are still what `row` holds (a row written before the attribute existed,
     /// or one it disagrees with): one conditional write. `true`: written.
     fn settle_usable(&self, row: &Mapping) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// The row of `integration_id` as it stands (a strongly consistent read; `None`: none).
+    fn row(
+        &self,
+        integration_id: &str,
+    ) -> impl Future<Output = Result<Option<Mapping>, Error>> + Send;
     /// Every row of one customer (the `by-origin-id` index), tombstones included.
     fn by_origin(
         &self,

@@ -31,9 +31,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::deadline::{Deadline, UNDO_RESERVE};
-use crate::decide::reconcile::{Repair, Seen, asks_kombo, pending_notice, plan};
+use crate::decide::reconcile::{Repair, Seen, asks_kombo, pending_notice, plan, setup_notice};
 use crate::decide::routes::Tombstoned;
-use crate::decide::{Decision, Mapping, Status};
+use crate::decide::{Alert, Decision, Mapping, Status};
 use crate::effects::{DDB, Effects, Outcome, SNS};
 use crate::error::Error;
 use crate::kombo::{KomboApi, KomboError};
@@ -82,9 +82,11 @@ pub struct Report {
     /// Newly INVALID (or recovered) rows counted on their tool's open fleet incident
     /// instead of paging.
     pub in_incident: u32,
-    /// Rows in step whose `usable` attribute was absent (written by an earlier version)
-    /// or wrong, now set.
+    /// Rows in step whose `usable` attribute (or its reason) was absent (written by an
+    /// earlier version) or wrong, now set.
     pub usable_set: u32,
+    /// "Setup not finished" notices sent (once per integration).
+    pub setup_noticed: u32,
     /// Rows that failed (Kombo refused that one id, a write or publish failed); tried
     /// again by the next run.
     pub failures: u32,
@@ -215,6 +217,13 @@ where
                 }
             };
             report.checked += 1;
+            if let Seen::Present(k) = seen
+                && let Some((claim, notice)) = setup_notice(row, k, now, &self.effects.rules)
+                && !dry_run
+            {
+                self.notify_setup(row, &claim, &notice, now, deadline, report)
+                    .await;
+            }
             plan(row, seen, observed, now, &self.effects.rules)
         } else {
             pending_notice(row, now, &self.effects.rules)
@@ -296,6 +305,29 @@ where
         Ok(())
     }
 
+    /// Sends a row's "setup not finished" notice once (its claim per integration): a
+    /// failure is the next run's to try again.
+    async fn notify_setup(
+        &self,
+        row: &Mapping,
+        claim: &str,
+        notice: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+        report: &mut Report,
+    ) {
+        let soft = deadline.at_most(EFFECT_BUDGET);
+        match self.effects.publish_once(claim, notice, now, soft).await {
+            Ok(Some(true)) => report.setup_noticed += 1,
+            // Sent before, or being sent by another run.
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(integration_id = %row.integration_id, error = %e, "setup notice not sent; the next run tries again");
+                report.failures += 1;
+            }
+        }
+    }
+
     /// A row in step whose `usable` is absent (written before the attribute existed) or
     /// disagrees with its own fields: set it, so the documented query finds the row.
     async fn settle_usable(
@@ -305,7 +337,7 @@ where
         deadline: Deadline,
         report: &mut Report,
     ) -> Result<(), Stop> {
-        if dry_run || row.usable == Some(row.usable_now()) {
+        if dry_run || row.usable_settled() {
             return Ok(());
         }
         let soft = deadline.at_most(EFFECT_BUDGET);
@@ -336,7 +368,12 @@ where
                 ..
             } => {
                 self.effects
-                    .apply(&event_id, Decision::State(update, alert), now, deadline)
+                    .apply(
+                        &event_id,
+                        Decision::State(update, alert, None),
+                        now,
+                        deadline,
+                    )
                     .await
             }
             Repair::Delete {
@@ -407,6 +444,7 @@ impl Report {
                 "dry_run": self.dry_run,
                 "in_step": self.in_step,
                 "usable_set": self.usable_set,
+                "setup_noticed": self.setup_noticed,
                 "in_incident": self.in_incident,
                 "stopped": self.stopped,
                 "started_after": self.started_after,

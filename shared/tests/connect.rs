@@ -550,7 +550,7 @@ async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
 fn the_readme_backend_snippet_signs_both_requests_with_sigv4() {
     let out: Value = serde_json::from_slice(&script("readme_sigv4_check.py", &[])).unwrap();
     let seen = out["seen"].as_array().unwrap();
-    assert_eq!(seen.len(), 2, "{out}");
+    assert_eq!(seen.len(), 6, "{out}");
     assert_eq!(seen[0]["path"], "/customers/acme%2F42%20eu/connection-link");
     assert_eq!(seen[0]["body"]["end_user_organization_name"], "Acme, Inc.");
     assert_eq!(
@@ -558,11 +558,43 @@ fn the_readme_backend_snippet_signs_both_requests_with_sigv4() {
         "/customers/acme%2F42%20eu/connection-completion"
     );
     assert_eq!(seen[1]["body"], json!({ "token": "tok-123" }));
+    assert_eq!(seen[2]["method"], "GET");
+    assert_eq!(seen[2]["path"], "/customers/acme%2F42%20eu/integrations");
+    // The handle the page sent back names the integration again; a made-up one, nothing.
+    assert_eq!(seen[3]["method"], "GET");
+    assert_eq!(
+        seen[4]["path"],
+        "/customers/acme%2F42%20eu/integrations/workday:8d1hpPsbjxUkoCoa1veLZGe5/reconnection-link"
+    );
+    assert_eq!(seen[4]["body"], json!({ "link_type": "EMBEDDED" }));
+    assert_eq!(
+        seen[5]["method"], "GET",
+        "an unknown handle: the list read, no link asked"
+    );
     for request in seen {
         assert_eq!(request["scope_ok"], true, "{request}");
         assert_eq!(request["signature_ok"], true, "{request}");
     }
-    assert_eq!(out["answers"][1], json!([200, { "outcome": "stored" }]));
+    let answers = &out["answers"];
+    assert_eq!(
+        answers[1],
+        json!([200, { "outcome": "stored", "tool": "workday" }])
+    );
+    let listed = &answers[2][0];
+    assert_eq!(listed["reason"], "invalid");
+    assert!(
+        listed["handle"].as_str().is_some_and(|h| h.len() > 16),
+        "{listed}"
+    );
+    assert_eq!(
+        answers[3],
+        json!([200, { "link": "https://connect.kombo.dev/relink" }])
+    );
+    assert_eq!(answers[4][0], 404, "an unknown handle reaches no route");
+    assert_eq!(
+        out["page_clean"], true,
+        "the page saw an id or a digest: {out}"
+    );
 }
 
 /// The notice's claim held by another invocation (the webhook sending it right now): the

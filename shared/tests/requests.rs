@@ -216,13 +216,19 @@ async fn requests_per_event_on_the_wire() {
         "state-changed INVALID again",
         IntegrationStateChanged,
         STATE_CHANGED,
-        state_body("s3", "INVALID", "FAILED", "2026-11-20T12:00:00Z")
+        state_body("s3", "INVALID", "PENDING", "2026-11-20T12:00:00Z")
     );
     send!(
         "state-changed ACTIVE after INVALID",
         IntegrationStateChanged,
         STATE_CHANGED,
         state_body("s4", "ACTIVE", "PASSED", "2026-11-20T13:00:00Z")
+    );
+    send!(
+        "state-changed QA turns FAILED",
+        IntegrationStateChanged,
+        STATE_CHANGED,
+        state_body("s4q", "ACTIVE", "FAILED", "2026-11-20T13:30:00Z")
     );
     // The fleet: two more customers of workday make three (42 failed above): the third
     // opens the tool's incident, a fourth is counted on it.
@@ -359,6 +365,28 @@ async fn requests_per_event_on_the_wire() {
                 ),
             ),
         ),
+        (
+            "POST reconnection link",
+            Route::ReconnectionLink,
+            backend_request(
+                "POST",
+                "POST /customers/{origin_id}/integrations/{integration_id}/reconnection-link",
+                "/customers/42/integrations/workday:req2/reconnection-link",
+                serde_json::json!({"origin_id": "42", "integration_id": "workday:req2"}),
+                Some(serde_json::json!({})),
+            ),
+        ),
+        (
+            "POST setup link",
+            Route::SetupLink,
+            backend_request(
+                "POST",
+                "POST /customers/{origin_id}/integrations/{integration_id}/setup-link",
+                "/customers/42/integrations/workday:req2/setup-link",
+                serde_json::json!({"origin_id": "42", "integration_id": "workday:req2"}),
+                Some(serde_json::json!({"link_type": "EMBEDDED"})),
+            ),
+        ),
     ] {
         let r = backend.serve(route, &req).await;
         table.push((what, outcome(&r), ddb.take(), sns.take(), wire.take()));
@@ -442,6 +470,15 @@ async fn requests_per_event_on_the_wire() {
                 1,
                 4
             ),
+            // the write (its old row's QA was not FAILED), then the notice once: claim,
+            // publish, complete (rare: once per integration)
+            (
+                "state-changed QA turns FAILED",
+                o("state_recorded"),
+                3,
+                1,
+                4
+            ),
             // the fleet, outside and inside an incident: as a page and a fold
             (
                 "connection-flow-failed (2nd customer)",
@@ -511,6 +548,9 @@ async fn requests_per_event_on_the_wire() {
             ("PUT integration customer", o("assigned"), 1, 0, 1),
             ("DELETE integration", o("deleted"), 1, 0, 1), // after Kombo's DELETE
             ("POST connection link", o("link"), 0, 0, 0),  // Kombo only
+            // the row's read (is it this customer's, and live), then Kombo's relink
+            ("POST reconnection link", o("link"), 1, 0, 1),
+            ("POST setup link", o("link"), 1, 0, 1),
         ]
     );
 }

@@ -11,12 +11,17 @@ pub enum Route {
     DeleteIntegration,
     AssignCustomer,
     ConnectionCompletion,
+    ReconnectionLink,
+    SetupLink,
 }
 
 impl Route {
     pub fn method(self) -> Method {
         match self {
-            Route::ConnectionLink | Route::ConnectionCompletion => Method::POST,
+            Route::ConnectionLink
+            | Route::ConnectionCompletion
+            | Route::ReconnectionLink
+            | Route::SetupLink => Method::POST,
             Route::CustomerIntegrations => Method::GET,
             Route::DeleteIntegration => Method::DELETE,
             Route::AssignCustomer => Method::PUT,
@@ -31,14 +36,15 @@ impl Route {
             Route::DeleteIntegration => "/integrations/{integration_id}",
             Route::AssignCustomer => "/integrations/{integration_id}/customer",
             Route::ConnectionCompletion => "/customers/{origin_id}/connection-completion",
+            Route::ReconnectionLink => {
+                "/customers/{origin_id}/integrations/{integration_id}/reconnection-link"
+            }
+            Route::SetupLink => "/customers/{origin_id}/integrations/{integration_id}/setup-link",
         }
     }
 
     /// Whether the route calls Kombo (and so needs the API key).
     pub fn calls_kombo(self) -> bool {
-        matches!(
-            self,
-            Route::ConnectionLink | Route::DeleteIntegration | Route::ConnectionCompletion
-        )
+        !matches!(self, Route::CustomerIntegrations | Route::AssignCustomer)
     }
 }

@@ -1,5 +1,6 @@
-//! The four backend routes that only read or change the mappings table (and Kombo): the
-//! connection link, the customer's integrations, the delete, and the assignment.
+//! The backend routes that read or change the mappings table and call Kombo, but send no
+//! alert: the connection link, the customer's integrations, the delete, the assignment, and
+//! the links that repair an integration (reconnection and setup).
 
 use lambda_http::LambdaEvent;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -13,12 +14,12 @@ use super::route::Route;
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 use crate::deadline::{Deadline, FUNCTION_TIMEOUT};
-use crate::decide::{Status, Tombstone, routes};
+use crate::decide::{Mapping, Status, Tombstone, routes};
 use crate::effects::DDB;
 use crate::error::Error;
-use crate::event::api::CreateLink;
+use crate::event::api::{CreateLink, Relink, SetupLink};
 use crate::keys;
-use crate::kombo::KomboApi;
+use crate::kombo::{KomboApi, KomboError};
 use crate::ports::{Assignment, MappingStore};
 
 pub struct Backend<S, K> {
@@ -95,6 +96,18 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
         finish(req, started, &LineFacts::default(), result)
     }
 
+    /// Refuses (404, or 409 for its tombstone) an integration the table does not hold for
+    /// this customer: one read.
+    async fn owned(
+        &self,
+        origin_id: &str,
+        integration_id: &str,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let row = deadline.run(DDB, self.store.row(integration_id)).await?;
+        routes::owned(row.as_ref(), origin_id, integration_id)
+    }
+
     fn kombo(&self) -> Result<&K, Error> {
         self.kombo
             .as_ref()
@@ -123,8 +136,8 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                         "body: end_user_organization_name must not be empty".into(),
                     ));
                 }
-                one_of("language", &body.language, &["en", "de", "fr", "it", "es"])?;
-                one_of("link_type", &body.link_type, &["EMBEDDED", "MAGIC_LINK"])?;
+                one_of("language", &body.language, &LANGUAGES)?;
+                one_of("link_type", &body.link_type, &LINK_TYPES)?;
                 let link = self
                     .kombo()?
                     .create_link(
@@ -156,12 +169,9 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                     .run(DDB, self.store.by_origin(origin_id))
                     .await?
                     .into_iter()
-                    .map(|mut m| {
-                        // What the row's fields say, also on a row written before the
-                        // attribute existed (the reconcile run sets it there).
-                        m.usable = Some(m.usable_now());
-                        m
-                    })
+                    // What the row's fields say, also on a row written before the
+                    // attributes existed (the reconcile run sets them there).
+                    .map(Mapping::with_usable_now)
                     .filter(|m| include_deleted || m.status == Status::Active)
                     .filter(|m| !only_usable || m.usable == Some(true))
                     .collect();
@@ -219,9 +229,84 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 }
                 Ok(answer)
             }
+            Route::ReconnectionLink => {
+                let (origin_id, integration_id) = owner_params(req, route)?;
+                let body: Relink = body_json(req)?;
+                one_of("language", &body.language, &LANGUAGES)?;
+                one_of("link_type", &body.link_type, &LINK_TYPES)?;
+                let kombo = self.kombo()?;
+                self.owned(&origin_id, &integration_id, deadline).await?;
+                let link = kombo
+                    .relink(&integration_id, &body, deadline)
+                    .await
+                    .map_err(|e| repair_error(e, &integration_id, None))?;
+                let link_type = body.link_type.as_deref().unwrap_or(EMBEDDED);
+                Ok(json!({
+                    "origin_id": origin_id,
+                    "integration_id": integration_id,
+                    "link": link,
+                    "link_type": link_type,
+                }))
+            }
+            Route::SetupLink => {
+                let (origin_id, integration_id) = owner_params(req, route)?;
+                let body: SetupLink = body_json(req)?;
+                one_of("language", &body.language, &LANGUAGES)?;
+                one_of("link_type", &Some(body.link_type.clone()), &LINK_TYPES)?;
+                let kombo = self.kombo()?;
+                self.owned(&origin_id, &integration_id, deadline).await?;
+                let link = kombo
+                    .setup_link(&integration_id, &body, deadline)
+                    .await
+                    .map_err(|e| repair_error(e, &integration_id, Some("no_setup_step")))?;
+                Ok(json!({
+                    "origin_id": origin_id,
+                    "integration_id": integration_id,
+                    "link": link,
+                    "link_type": body.link_type,
+                }))
+            }
             Route::ConnectionCompletion => Err(Error::Config(
                 "connection-completion is served by backend::Completer".into(),
             )),
         }
+    }
+}
+
+/// Kombo's link languages and types (`POST /connect/create-link`, `/relink`, `/setup-link`).
+const LANGUAGES: [&str; 5] = ["en", "de", "fr", "it", "es"];
+const LINK_TYPES: [&str; 2] = [EMBEDDED, "MAGIC_LINK"];
+/// Kombo's default link type (valid 1 hour, for `showKomboConnect`).
+const EMBEDDED: &str = "EMBEDDED";
+
+/// The customer and integration a repair route's path names, each refused (400 naming it)
+/// where it could not be a key.
+fn owner_params(req: &ApiGatewayV2httpRequest, route: Route) -> Result<(String, String), Error> {
+    let origin_id = origin_id_param(req, route)?;
+    let integration_id = path_param(req, route, "integration_id")?;
+    crate::event::fits_key(&integration_id)
+        .map_err(|m| Error::BadRequest(format!("path parameter integration_id {m}")))?;
+    Ok((origin_id, integration_id))
+}
+
+/// Kombo's refusal of a repair link, as the caller's answer: an integration Kombo no longer
+/// has is deleted (409; the reconcile run marks it so); `PLATFORM.INPUT_INVALID` is the
+/// caller's `input_invalid` code where the route names one (a setup link for an integration
+/// without setup steps: `no_setup_step`), else as every Kombo-calling route maps it.
+fn repair_error(e: KomboError, integration_id: &str, input_invalid: Option<&'static str>) -> Error {
+    match (&e, input_invalid) {
+        _ if e.is_not_found() => Error::Conflict {
+            code: "integration_deleted",
+            message: format!("Kombo no longer has integration {integration_id}"),
+        },
+        (KomboError::Api { code, message, .. }, Some(conflict))
+            if code == "PLATFORM.INPUT_INVALID" =>
+        {
+            Error::Conflict {
+                code: conflict,
+                message: format!("Kombo refused: {message}"),
+            }
+        }
+        _ => e.into(),
     }
 }

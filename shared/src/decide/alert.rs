@@ -24,6 +24,10 @@ pub enum AlertKind {
     FleetIncidentUpdate,
     /// The sweep: an incident quiet for a whole window is over.
     FleetIncidentOver,
+    /// The reconcile run: an integration's setup stayed unfinished (low urgency).
+    IntegrationSetupIncomplete,
+    /// Kombo's QA check of an integration failed (low urgency).
+    IntegrationQaFailed,
 }
 
 impl AlertKind {
@@ -39,8 +43,20 @@ impl AlertKind {
             AlertKind::FleetIncident => "fleet-incident",
             AlertKind::FleetIncidentUpdate => "fleet-incident-update",
             AlertKind::FleetIncidentOver => "fleet-incident-over",
+            AlertKind::IntegrationSetupIncomplete => "integration-setup-incomplete",
+            AlertKind::IntegrationQaFailed => "integration-qa-failed",
         }
     }
+}
+
+/// The backend route that makes a reconnection link for `customer`'s `integration`.
+pub fn reconnection_route(customer: &str, integration: &str) -> String {
+    format!("POST /customers/{customer}/integrations/{integration}/reconnection-link")
+}
+
+/// The backend route that makes a setup link for `customer`'s `integration`.
+pub fn setup_route(customer: &str, integration: &str) -> String {
+    format!("POST /customers/{customer}/integrations/{integration}/setup-link")
 }
 
 /// An alert, fully formed: the pieces its renderings are made of ([`crate::render`]) and
@@ -122,8 +138,16 @@ pub(crate) fn alert(
             "Find the customer and link it: PUT /integrations/{integration}/customer"
         ),
         AlertKind::IntegrationInvalid => format!(
-            "Ask the customer to reconnect: POST /customers/{customer}/connection-link"
+            "Send the customer a reconnection link (the same integration comes back; a new connection link would make a second one): {}",
+            reconnection_route(customer, integration)
         ),
+        AlertKind::IntegrationSetupIncomplete => format!(
+            "Send the customer a setup link to finish the setup steps: {}",
+            setup_route(customer, integration)
+        ),
+        AlertKind::IntegrationQaFailed => {
+            "Look at the integration in Kombo's dashboard, or ask Kombo's support (its data calls answer 409 INTEGRATION.QA_FAILED)".to_owned()
+        }
         AlertKind::DeletedOutsideWebhooks => format!(
             "Check who deleted it in Kombo; if by mistake, a new link: POST /customers/{customer}/connection-link"
         ),

@@ -66,6 +66,7 @@ pub fn complete(
         state_updated_at: None,
         connect_token_sha256: Some(token_sha256.to_owned()),
         usable: None,
+        unusable_reason: None,
     };
     let resolution = Resolution {
         key: failure_key(&end_user, &t.tool),

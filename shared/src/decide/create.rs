@@ -84,6 +84,7 @@ mod tests {
             state_updated_at: None,
             connect_token_sha256: None,
             usable: None,
+            unusable_reason: None,
         }
     }
 

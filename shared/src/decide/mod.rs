@@ -51,6 +51,9 @@ pub struct Rules {
     pub fold_window: Duration,
     /// When one tool's failures become one fleet incident (3 customers in 10 min).
     pub fleet: Fleet,
+    /// How long an integration's setup may stay `INCOMPLETE` before the reconcile run sends
+    /// its one "setup not finished" notice (24 h).
+    pub setup_notice_after: Duration,
 }
 
 impl Default for Rules {
@@ -63,6 +66,7 @@ impl Default for Rules {
                 customers: 3,
                 window: Duration::minutes(10),
             },
+            setup_notice_after: Duration::hours(24),
         }
     }
 }
@@ -82,8 +86,9 @@ pub enum Decision {
     Failure(Failure),
     /// Record an integration's new state (unless a newer one is stored; a row is made for
     /// an integration not seen yet), and send its alert once if this event made the
-    /// transition the alert is about.
-    State(StateUpdate, StateAlert),
+    /// transition the alert is about; and the QA notice (where `qa_status` is FAILED) once
+    /// per integration if this event turned it FAILED.
+    State(StateUpdate, StateAlert, Option<Alert>),
 }
 
 /// The alert of a state change, if the store finds this event made its transition.
@@ -132,6 +137,7 @@ impl Decide for IntegrationCreated {
             state_updated_at: None,
             connect_token_sha256: None,
             usable: None,
+            unusable_reason: None,
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {
@@ -206,6 +212,7 @@ impl Decide for IntegrationStateChanged {
             },
             invalid: d.state == IntegrationState::Invalid,
             recovers: d.state == IntegrationState::Active,
+            stored_qa_status: None,
         };
         let (tool, category) = (d.integration_tool.as_str(), d.integration_category.as_str());
         let alert = if update.invalid {
@@ -229,7 +236,16 @@ impl Decide for IntegrationStateChanged {
         } else {
             StateAlert::None
         };
-        Decision::State(update, alert)
+        let qa_failed = (d.qa_status.as_str() == state::QA_FAILED).then(|| {
+            notices::qa_failed_notice(
+                &d.end_user,
+                tool,
+                category,
+                d.integration_id.as_str(),
+                &e.id,
+            )
+        });
+        Decision::State(update, alert, qa_failed)
     }
 }
 

@@ -3,7 +3,7 @@
 //! customer", "deleted outside the webhooks", and the sweep's summary. Fleet incidents'
 //! are in [`super::fleet`].
 
-use super::alert::{Alert, AlertKind, alert};
+use super::alert::{Alert, AlertKind, alert, reconnection_route, setup_route};
 use super::failures::{FailureRecord, Resolution};
 use crate::event::EndUser;
 
@@ -197,15 +197,19 @@ pub fn invalid_page(
     let what = match source {
         InvalidSource::Webhook => {
             "Kombo marked the integration INVALID: its credentials no longer work, so no \
-             data syncs. Ask the customer to reconnect (create a new connection link)."
+             data syncs. Send the customer a reconnection link: the same integration comes \
+             back ACTIVE (a new connection link would make a second integration)."
         }
         InvalidSource::Reconcile => {
             "Kombo reports the integration INVALID: its credentials no longer work, so no \
              data syncs. Found by the reconcile run: no integration-state-changed webhook for \
-             it reached this stack. Ask the customer to reconnect (create a new connection \
-             link)."
+             it reached this stack. Send the customer a reconnection link: the same \
+             integration comes back ACTIVE (a new connection link would make a second \
+             integration)."
         }
     };
+    let customer = end_user.origin_id.as_deref().unwrap_or("<origin_id>");
+    let reconnect = reconnection_route(customer, integration_id);
     alert(
         AlertKind::IntegrationInvalid,
         format!(
@@ -219,7 +223,68 @@ pub fn invalid_page(
         &[
             ("Integration id", integration_id),
             ("Setup status", setup_status),
+            ("Reconnection link", &reconnect),
         ],
+        event_id,
+    )
+}
+
+/// The reconcile run's low-urgency notice of an integration whose setup stayed
+/// `INCOMPLETE` for longer than `after_hours`.
+pub fn setup_incomplete_notice(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    integration_id: &str,
+    after_hours: i64,
+    id: &str,
+) -> Alert {
+    let customer = end_user.origin_id.as_deref().unwrap_or("<origin_id>");
+    let setup = setup_route(customer, integration_id);
+    alert(
+        AlertKind::IntegrationSetupIncomplete,
+        format!(
+            "Kombo setup not finished: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        &format!(
+            "The customer connected {tool} but has not finished its setup steps in Kombo \
+             Connect (filtering or field mapping) for over {after_hours} h: Kombo syncs no data \
+             until it is done. Low urgency: send the customer a setup link."
+        ),
+        end_user,
+        tool,
+        category,
+        &[
+            ("Integration id", integration_id),
+            ("Setup status", "INCOMPLETE"),
+            ("Setup link", &setup),
+        ],
+        id,
+    )
+}
+
+/// The low-urgency notice of an integration whose `qa_status` turned FAILED.
+pub fn qa_failed_notice(
+    end_user: &EndUser,
+    tool: &str,
+    category: &str,
+    integration_id: &str,
+    event_id: &str,
+) -> Alert {
+    alert(
+        AlertKind::IntegrationQaFailed,
+        format!(
+            "Kombo QA failed: {} ({tool} {category})",
+            end_user.organization_name
+        ),
+        "Kombo's quality check of the integration's data failed: Kombo answers its data \
+         calls with 409 INTEGRATION.QA_FAILED until that is resolved. Low urgency: no \
+         customer action helps yet.",
+        end_user,
+        tool,
+        category,
+        &[("Integration id", integration_id), ("QA status", "FAILED")],
         event_id,
     )
 }
@@ -354,5 +419,57 @@ mod tests {
             "{}",
             a.message
         );
+    }
+
+    #[test]
+    fn the_invalid_page_says_reconnect_the_same_integration_in_every_rendering() {
+        for source in [InvalidSource::Webhook, InvalidSource::Reconcile] {
+            let a = invalid_page(
+                &acme(Some("42")),
+                "workday",
+                "LMS",
+                "workday:1",
+                "COMPLETED",
+                "s1",
+                source,
+            );
+            let route = "POST /customers/42/integrations/workday:1/reconnection-link";
+            assert!(
+                a.next_steps.iter().any(|s| s.contains(route)),
+                "{:?}",
+                a.next_steps
+            );
+            assert!(
+                !a.next_steps.iter().any(|s| s.contains("/connection-link")),
+                "never a new connection link: {:?}",
+                a.next_steps
+            );
+            assert!(
+                a.fields
+                    .contains(&("Reconnection link".into(), route.into()))
+            );
+            assert!(a.message.contains(route), "{}", a.message);
+            assert!(a.summary.contains("reconnection link"), "{}", a.summary);
+        }
+    }
+
+    #[test]
+    fn the_setup_and_qa_notices_name_their_step() {
+        let a = setup_incomplete_notice(
+            &acme(Some("42")),
+            "workday",
+            "LMS",
+            "workday:1",
+            24,
+            "setup-incomplete:workday:1",
+        );
+        assert_eq!(a.kind, AlertKind::IntegrationSetupIncomplete);
+        let route = "POST /customers/42/integrations/workday:1/setup-link";
+        assert!(a.next_steps.iter().any(|s| s.contains(route)));
+        assert!(a.fields.contains(&("Setup link".into(), route.into())));
+        assert!(a.summary.contains("24 h"), "{}", a.summary);
+        let q = qa_failed_notice(&acme(Some("42")), "workday", "LMS", "workday:1", "s1");
+        assert_eq!(q.kind, AlertKind::IntegrationQaFailed);
+        assert!(q.summary.contains("INTEGRATION.QA_FAILED"));
     }
 }

@@ -4,6 +4,7 @@
 //! [`Repair`] out through the same effects as the webhooks.
 
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::Rules;
 use super::StateAlert;
@@ -127,6 +128,38 @@ fn end_user(row: &Mapping) -> EndUser {
     }
 }
 
+/// The "setup not finished" notice `row` owes, with its claim: Kombo says its setup is
+/// `INCOMPLETE` and the row was created [`Rules::setup_notice_after`] ago or longer, but
+/// less than half the claims' retention longer (so the claim still says whether it went
+/// out): once per integration.
+pub fn setup_notice(
+    row: &Mapping,
+    k: &Integration,
+    now: OffsetDateTime,
+    rules: &Rules,
+) -> Option<(String, Alert)> {
+    if row.status != Status::Active || k.setup_status != "INCOMPLETE" {
+        return None;
+    }
+    let created = OffsetDateTime::parse(row.created_at.as_deref()?, &Rfc3339).ok()?;
+    let age = now - created;
+    if age < rules.setup_notice_after
+        || age >= rules.setup_notice_after + rules.tombstone_retention / 2
+    {
+        return None;
+    }
+    let claim = keys::setup_incomplete(&row.integration_id);
+    let notice = notices::setup_incomplete_notice(
+        &end_user(row),
+        &row.tool,
+        &row.category,
+        &row.integration_id,
+        rules.setup_notice_after.whole_hours(),
+        &claim,
+    );
+    Some((claim, notice))
+}
+
 /// What Kombo's answer means for an active row. `observed`: when the request was sent.
 pub fn plan(
     row: &Mapping,
@@ -240,6 +273,8 @@ fn state(
             },
             invalid,
             recovers,
+            // Kombo's answer has no QA status: the row's stays, and `usable` follows it.
+            stored_qa_status: row.qa_status.clone(),
         },
         event_id,
         alert: match (page, recovered) {
@@ -282,6 +317,7 @@ mod tests {
             state_updated_at: None,
             connect_token_sha256: None,
             usable: None,
+            unusable_reason: None,
         }
     }
 
@@ -419,5 +455,33 @@ mod tests {
             Repair::Delete { retry: true, .. }
         ));
         assert!(!asks_kombo(&r), "a tombstone is never asked about");
+    }
+
+    #[test]
+    fn an_unfinished_setup_is_noticed_once_after_a_day_while_its_claim_lives() {
+        let mut k = kombo("ACTIVE");
+        k.setup_status = "INCOMPLETE".into();
+        let mut r = row(Some("ACTIVE"));
+        let created = |hours: i64| rfc3339(NOW - time::Duration::hours(hours));
+        r.created_at = Some(created(25));
+        let (claim, notice) = setup_notice(&r, &k, NOW, &settings()).expect("a day on");
+        assert_eq!(claim, "setup-incomplete:workday:1");
+        assert_eq!(notice.kind, AlertKind::IntegrationSetupIncomplete);
+        assert_eq!(notice.event_id, claim);
+        r.created_at = Some(created(23));
+        assert_eq!(
+            setup_notice(&r, &k, NOW, &settings()),
+            None,
+            "not a day yet"
+        );
+        // Past half the claims' retention the claim may be gone: no second notice then.
+        r.created_at = Some(created(24 + 15 * 24));
+        assert_eq!(setup_notice(&r, &k, NOW, &settings()), None);
+        r.created_at = Some(created(25));
+        k.setup_status = "COMPLETED".into();
+        assert_eq!(setup_notice(&r, &k, NOW, &settings()), None, "finished");
+        k.setup_status = "INCOMPLETE".into();
+        r.status = Status::Deleted;
+        assert_eq!(setup_notice(&r, &k, NOW, &settings()), None);
     }
 }

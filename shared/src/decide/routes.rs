@@ -51,13 +51,32 @@ pub fn assigned(
         Assigned::Assigned { previous } => Ok(("assigned", previous)),
         Assigned::Created => Ok(("assigned", None)),
         Assigned::Unchanged => Ok(("unchanged", None)),
-        Assigned::NotFound => Err(Error::NotFound(format!("integration {integration_id}"))),
+        Assigned::NotFound => Err(Error::NotFound {
+            code: "not_found",
+            message: format!("integration {integration_id} is not known"),
+        }),
         Assigned::Deleted => Err(deleted(integration_id)),
         Assigned::Conflict { current } => Err(Error::Conflict {
             code: "assigned_to_another_customer",
             message: format!(
                 "integration {integration_id} belongs to customer {current}; send \"force\": true to move it"
             ),
+        }),
+    }
+}
+
+/// A reconnection or setup link for the customer `origin_id`'s integration: only for a row
+/// the table holds for that customer and that is not deleted. Another customer's row and no
+/// row are the same 404 (revealing nothing); this customer's tombstone is a 409.
+pub fn owned(row: Option<&Mapping>, origin_id: &str, integration_id: &str) -> Result<(), Error> {
+    match row {
+        Some(r) if r.origin_id.as_deref() == Some(origin_id) => match r.status {
+            Status::Active => Ok(()),
+            Status::Deleted => Err(deleted(integration_id)),
+        },
+        _ => Err(Error::NotFound {
+            code: "unknown_integration",
+            message: format!("customer {origin_id} has no integration {integration_id}"),
         }),
     }
 }
@@ -152,6 +171,7 @@ mod tests {
             state_updated_at: None,
             connect_token_sha256: digest.map(Into::into),
             usable: None,
+            unusable_reason: None,
         })
     }
 
@@ -248,5 +268,41 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_link_is_only_for_this_customers_live_row_and_the_rest_reveals_nothing() {
+        let ours = row("42", None);
+        assert!(owned(Some(&ours), "42", "workday:1").is_ok());
+        let mut tomb = row("42", None);
+        tomb.status = Status::Deleted;
+        let e = owned(Some(&tomb), "42", "workday:1").unwrap_err();
+        assert_eq!(
+            (e.status().as_u16(), e.code()),
+            (409, "integration_deleted")
+        );
+        let theirs = owned(Some(&row("43", None)), "42", "workday:1").unwrap_err();
+        let none = owned(None, "42", "workday:1").unwrap_err();
+        assert_eq!(
+            (theirs.status().as_u16(), theirs.code()),
+            (404, "unknown_integration")
+        );
+        assert_eq!(theirs.body(), none.body(), "another's row reads as no row");
+        let mut their_tomb = row("43", None);
+        their_tomb.status = Status::Deleted;
+        assert_eq!(
+            owned(Some(&their_tomb), "42", "workday:1")
+                .unwrap_err()
+                .body(),
+            none.body()
+        );
+        let mut unassigned = row("42", None);
+        unassigned.origin_id = None;
+        assert_eq!(
+            owned(Some(&unassigned), "42", "workday:1")
+                .unwrap_err()
+                .code(),
+            "unknown_integration"
+        );
     }
 }

@@ -24,14 +24,79 @@ impl Status {
     }
 }
 
-/// Whether a backend can use an integration now, the table's `usable` attribute: the
-/// mapping exists (not a tombstone), Kombo's state is not `INVALID` or `INACTIVE`, and its
-/// setup is not known to be `INCOMPLETE`. An unknown state or setup status (Kombo adds
-/// values) does not make it unusable; no state yet (no state change seen) is usable.
-pub fn usable(status: Status, state: Option<&str>, setup_status: Option<&str>) -> bool {
-    status == Status::Active
-        && !matches!(state, Some("INVALID" | "INACTIVE"))
-        && setup_status != Some("INCOMPLETE")
+/// Why a backend cannot use an integration now: the row's `unusable_reason`, and what its
+/// UI offers (reconnect, finish setup, wait for the final sync, ask Kombo's support).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unusable {
+    /// A tombstone: the integration is deleted.
+    Deleted,
+    /// Kombo's state `INVALID`: the customer must reconnect (a reconnection link).
+    Invalid,
+    /// Kombo's state `INACTIVE`: paused.
+    Inactive,
+    /// `setup_status` `INCOMPLETE` (or a value this version does not know): the customer
+    /// must finish the setup steps (a setup link); Kombo answers data calls 409
+    /// `INTEGRATION.SETUP_INCOMPLETE`.
+    SetupIncomplete,
+    /// `setup_status` `FINAL_SYNC_PENDING`: data comes after the final sync; Kombo answers
+    /// 409 `INTEGRATION.SETUP_SYNC_PENDING` until then.
+    FinalSyncPending,
+    /// `qa_status` `FAILED`: Kombo answers 409 `INTEGRATION.QA_FAILED`.
+    QaFailed,
+}
+
+impl Unusable {
+    /// As stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unusable::Deleted => "deleted",
+            Unusable::Invalid => "invalid",
+            Unusable::Inactive => "inactive",
+            Unusable::SetupIncomplete => "setup_incomplete",
+            Unusable::FinalSyncPending => "final_sync_pending",
+            Unusable::QaFailed => "qa_failed",
+        }
+    }
+}
+
+/// Why a backend cannot use an integration with these facts (`None`: it can), the first
+/// reason that holds: a tombstone; Kombo's state `INVALID` or `INACTIVE`; a setup that is
+/// not `COMPLETED` (no `setup_status` yet, as on rows from before it was kept, counts as
+/// completed); `qa_status` `FAILED`. What Kombo answers with 409 is never usable. An
+/// unknown state (Kombo adds values) does not make it unusable; an unknown setup status
+/// does (Kombo serves data only once setup is `COMPLETED`).
+pub fn unusable(
+    status: Status,
+    state: Option<&str>,
+    setup_status: Option<&str>,
+    qa_status: Option<&str>,
+) -> Option<Unusable> {
+    if status == Status::Deleted {
+        return Some(Unusable::Deleted);
+    }
+    match state {
+        Some("INVALID") => return Some(Unusable::Invalid),
+        Some("INACTIVE") => return Some(Unusable::Inactive),
+        _ => {}
+    }
+    match setup_status {
+        None | Some("COMPLETED") => {}
+        Some("FINAL_SYNC_PENDING") => return Some(Unusable::FinalSyncPending),
+        Some(_) => return Some(Unusable::SetupIncomplete),
+    }
+    (qa_status == Some("FAILED")).then_some(Unusable::QaFailed)
+}
+
+/// Whether a backend can use an integration now, the table's `usable` attribute: no
+/// [`unusable`] reason holds.
+pub fn usable(
+    status: Status,
+    state: Option<&str>,
+    setup_status: Option<&str>,
+    qa_status: Option<&str>,
+) -> bool {
+    unusable(status, state, setup_status, qa_status).is_none()
 }
 
 /// A row of the mappings table, as stored (see docs/table-contract.md).
@@ -81,21 +146,45 @@ pub struct Mapping {
     /// so a retry of that completion finds its row after Kombo has used the token up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_token_sha256: Option<String>,
-    /// [`usable`] of the row's status, state and setup status, as stored: every write sets
-    /// it from what the row holds after it; absent on rows written before
-    /// the attribute existed (read [`Mapping::usable_now`]), and on a mapping not stored yet.
+    /// [`usable`] of the row's status, state, setup and QA status, as stored: every write
+    /// sets it from what the row holds after it; absent on rows written before the
+    /// attribute existed (read [`Mapping::usable_now`]), and on a mapping not stored yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usable: Option<bool>,
+    /// [`unusable`]'s reason beside `usable = false`, as stored (absent where usable; on rows
+    /// written before it existed, read [`Mapping::unusable_now`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable_reason: Option<Unusable>,
 }
 
 impl Mapping {
-    /// [`usable`] as the row's own fields say: what its stored `usable` must be.
-    pub fn usable_now(&self) -> bool {
-        usable(
+    /// [`unusable`] as the row's own fields say: what its stored `unusable_reason` must be.
+    pub fn unusable_now(&self) -> Option<Unusable> {
+        unusable(
             self.status,
             self.state.as_deref(),
             self.setup_status.as_deref(),
+            self.qa_status.as_deref(),
         )
+    }
+
+    /// [`usable`] as the row's own fields say: what its stored `usable` must be.
+    pub fn usable_now(&self) -> bool {
+        self.unusable_now().is_none()
+    }
+
+    /// Whether the stored `usable` and `unusable_reason` are what the row's fields say
+    /// (a row written before either existed, or under an older rule, is not).
+    pub fn usable_settled(&self) -> bool {
+        self.usable == Some(self.usable_now()) && self.unusable_reason == self.unusable_now()
+    }
+
+    /// The row as the backend answers it: `usable` and `unusable_reason` from its fields
+    /// (also on a row written before the attributes existed).
+    pub fn with_usable_now(mut self) -> Mapping {
+        self.usable = Some(self.usable_now());
+        self.unusable_reason = self.unusable_now();
+        self
     }
 }
 
@@ -186,6 +275,30 @@ pub struct StateUpdate {
     /// The new state is ACTIVE: the store records which event took the integration out
     /// of INVALID, if this one did (then one "recovered" notice goes out).
     pub recovers: bool,
+    /// The `qa_status` the row holds, for an update that does not say (the reconcile run,
+    /// which read the row): what `usable` follows from with this state.
+    pub stored_qa_status: Option<String>,
+}
+
+impl StateUpdate {
+    /// The `qa_status` the row holds after this update.
+    pub fn qa_status(&self) -> Option<&str> {
+        self.fields
+            .qa_status
+            .as_deref()
+            .or(self.stored_qa_status.as_deref())
+    }
+
+    /// Why the row cannot be used after this update (it is not a tombstone: the write's
+    /// condition).
+    pub fn unusable(&self) -> Option<Unusable> {
+        unusable(
+            Status::Active,
+            Some(&self.fields.state),
+            Some(&self.fields.setup_status),
+            self.qa_status(),
+        )
+    }
 }
 
 /// A mapping row as a conditional write found it: the row it replaced when written, the
@@ -203,6 +316,8 @@ pub struct RowSeen {
     pub origin_id: Option<String>,
     #[serde(default)]
     pub state: Option<String>,
+    #[serde(default)]
+    pub qa_status: Option<String>,
     /// The event that opened the current INVALID period.
     #[serde(default)]
     pub invalid_event_id: Option<String>,
@@ -263,25 +378,85 @@ mod tests {
     }
 
     #[test]
-    fn usable_is_exists_not_invalid_or_inactive_and_setup_not_incomplete() {
+    fn usable_is_what_kombo_serves_data_for_and_the_reason_is_the_first_that_holds() {
         use Status::{Active, Deleted};
-        assert!(usable(Active, None, None), "no state seen yet");
-        assert!(usable(Active, Some("ACTIVE"), Some("COMPLETED")));
-        assert!(usable(Active, Some("ACTIVE"), Some("FINAL_SYNC_PENDING")));
-        assert!(
-            usable(Active, Some("PAUSED"), None),
-            "a state Kombo adds later"
+        let reason = |status, state, setup, qa| unusable(status, state, setup, qa);
+        assert_eq!(reason(Active, None, None, None), None, "no state seen yet");
+        assert_eq!(
+            reason(Active, Some("ACTIVE"), Some("COMPLETED"), Some("PASSED")),
+            None
         );
-        assert!(!usable(Active, Some("INVALID"), Some("COMPLETED")));
-        assert!(!usable(Active, Some("INACTIVE"), Some("COMPLETED")));
-        assert!(!usable(Active, Some("ACTIVE"), Some("INCOMPLETE")));
-        assert!(
-            !usable(Active, None, Some("INCOMPLETE")),
-            "a Connect token's setup"
+        assert_eq!(
+            reason(Active, Some("PAUSED"), None, Some("PENDING")),
+            None,
+            "a state Kombo adds later; QA not finished is not a 409"
         );
-        assert!(
-            !usable(Deleted, Some("ACTIVE"), Some("COMPLETED")),
+        for (state, setup, qa, why) in [
+            (Some("INVALID"), Some("COMPLETED"), None, Unusable::Invalid),
+            (
+                Some("INACTIVE"),
+                Some("COMPLETED"),
+                None,
+                Unusable::Inactive,
+            ),
+            (
+                Some("ACTIVE"),
+                Some("INCOMPLETE"),
+                None,
+                Unusable::SetupIncomplete,
+            ),
+            (None, Some("INCOMPLETE"), None, Unusable::SetupIncomplete),
+            (
+                Some("ACTIVE"),
+                Some("SOMETHING_NEW"),
+                None,
+                Unusable::SetupIncomplete,
+            ),
+            (
+                Some("ACTIVE"),
+                Some("FINAL_SYNC_PENDING"),
+                None,
+                Unusable::FinalSyncPending,
+            ),
+            (
+                Some("ACTIVE"),
+                Some("COMPLETED"),
+                Some("FAILED"),
+                Unusable::QaFailed,
+            ),
+            (
+                Some("INVALID"),
+                Some("INCOMPLETE"),
+                Some("FAILED"),
+                Unusable::Invalid,
+            ),
+        ] {
+            assert_eq!(
+                reason(Active, state, setup, qa),
+                Some(why),
+                "{state:?} {setup:?} {qa:?}"
+            );
+            assert!(!usable(Active, state, setup, qa));
+        }
+        assert_eq!(
+            reason(Deleted, Some("ACTIVE"), Some("COMPLETED"), None),
+            Some(Unusable::Deleted),
             "a tombstone"
         );
+        assert!(usable(Active, Some("ACTIVE"), Some("COMPLETED"), None));
+    }
+
+    #[test]
+    fn a_reason_is_stored_and_answered_as_its_name() {
+        for r in [
+            Unusable::Deleted,
+            Unusable::Invalid,
+            Unusable::Inactive,
+            Unusable::SetupIncomplete,
+            Unusable::FinalSyncPending,
+            Unusable::QaFailed,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
     }
 }

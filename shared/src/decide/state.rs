@@ -12,6 +12,8 @@ pub const ACTIVE: &str = "ACTIVE";
 pub const NO_STATE: &str = "NONE";
 /// `invalid_page` once the page went out.
 pub const PAGE_SENT: &str = "SENT";
+/// `qa_status` of an integration Kombo's QA check failed.
+pub const QA_FAILED: &str = "FAILED";
 
 /// What a state update found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,9 @@ pub struct StateResult {
     pub announce: bool,
     /// An INVALID write: its page's claim as the row holds it now.
     pub page: PageClaim,
+    /// This event's write turned `qa_status` FAILED (or a retry of it finds it FAILED): one
+    /// notice is owed, under a claim per integration.
+    pub qa_failed: bool,
 }
 
 /// The claim of an INVALID period's page, kept on the mapping row (`invalid_page`), so the
@@ -138,10 +143,13 @@ pub fn written(u: &StateUpdate, old: Option<&RowSeen>, page_claim: Option<&str>)
         None if page_claim.is_some() => PageClaim::Ours,
         stood => PageClaim::read(stood, page_claim.unwrap_or_default()),
     };
+    let qa_failed = u.fields.qa_status.as_deref() == Some(QA_FAILED)
+        && old.and_then(|o| o.qa_status.as_deref()) != Some(QA_FAILED);
     StateResult {
         applied: StateApplied::Applied,
         announce,
         page,
+        qa_failed,
     }
 }
 
@@ -154,6 +162,7 @@ pub fn refused(u: &StateUpdate, stood: Option<&RowSeen>, page_claim: Option<&str
             applied: StateApplied::Stale,
             announce: false,
             page: PageClaim::None,
+            qa_failed: false,
         };
     };
     if o.deleted() {
@@ -161,6 +170,7 @@ pub fn refused(u: &StateUpdate, stood: Option<&RowSeen>, page_claim: Option<&str
             applied: StateApplied::Deleted,
             announce: false,
             page: PageClaim::None,
+            qa_failed: false,
         };
     }
     // This event's own earlier try wrote the state that stands (a retry after a failed
@@ -188,6 +198,9 @@ pub fn refused(u: &StateUpdate, stood: Option<&RowSeen>, page_claim: Option<&str
         announce,
         // Nothing was written: the claim is what stands.
         page: PageClaim::read(o.invalid_page.as_deref(), page_claim.unwrap_or_default()),
+        // Its own write stands with QA failed: its notice may not have gone out (the
+        // notice's claim decides).
+        qa_failed: own && o.qa_status.as_deref() == Some(QA_FAILED),
     }
 }
 
@@ -229,6 +242,7 @@ mod tests {
             descriptive: Descriptive::default(),
             invalid: state == INVALID,
             recovers: state == ACTIVE,
+            stored_qa_status: None,
         }
     }
 
@@ -362,6 +376,42 @@ mod tests {
             ..recovered
         };
         assert!(!refused(&a, Some(&not_from_invalid), None).announce);
+    }
+
+    #[test]
+    fn qa_turning_failed_owes_one_notice_and_staying_failed_none() {
+        let mut u = update("s1", ACTIVE);
+        u.fields.qa_status = Some(QA_FAILED.into());
+        assert!(written(&u, None, None).qa_failed, "failed from the start");
+        let passed = RowSeen {
+            qa_status: Some("PASSED".into()),
+            ..row(ACTIVE)
+        };
+        assert!(written(&u, Some(&passed), None).qa_failed);
+        let failed = RowSeen {
+            qa_status: Some(QA_FAILED.into()),
+            ..row(ACTIVE)
+        };
+        assert!(
+            !written(&u, Some(&failed), None).qa_failed,
+            "failed already"
+        );
+        // A retry of its own write finds QA failed: the notice's claim decides.
+        let own = RowSeen {
+            state_event_id: Some("s1".into()),
+            ..failed.clone()
+        };
+        assert!(refused(&u, Some(&own), None).qa_failed);
+        let newer = RowSeen {
+            state_event_id: Some("s9".into()),
+            ..failed
+        };
+        assert!(
+            !refused(&u, Some(&newer), None).qa_failed,
+            "a newer state's"
+        );
+        u.fields.qa_status = Some("PASSED".into());
+        assert!(!written(&u, Some(&passed), None).qa_failed);
     }
 
     #[test]

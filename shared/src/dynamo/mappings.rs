@@ -9,15 +9,16 @@ use const_format::formatcp;
 use super::expr::{Conditional, Expr};
 use super::schema::mappings::{
     BY_ORIGIN_INDEX, CATEGORY, CONNECT_TOKEN_SHA256, CREATED_AT, CREATED_EVENT_ID, INTEGRATION_ID,
-    INVALID_EVENT_ID, INVALID_PAGE, LAST_EVENT_ID, ORIGIN_ID, RECOVERED_EVENT_ID, SETUP_STATUS,
-    STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS, STATUS, UPDATED_AT, USABLE,
+    INVALID_EVENT_ID, INVALID_PAGE, LAST_EVENT_ID, ORIGIN_ID, QA_STATUS, RECOVERED_EVENT_ID,
+    SETUP_STATUS, STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS, STATUS,
+    UNUSABLE_REASON, UPDATED_AT, USABLE,
 };
 use super::store::{DynamoStore, Item, Table, s, to_item};
 use crate::decide::create::{self, Inserted};
 use crate::decide::routes::{Assigned, Tombstoned};
-use crate::decide::row::RowSeen;
+use crate::decide::row::{RowSeen, Unusable};
 use crate::decide::state::{self, INVALID, NO_STATE, StateResult};
-use crate::decide::{Mapping, StateUpdate, Status, Tombstone, usable};
+use crate::decide::{Mapping, StateUpdate, Status, Tombstone};
 use crate::error::Error;
 use crate::keys;
 use crate::ports::{Assignment, MappingStore};
@@ -37,6 +38,15 @@ const STATE_APPLIES: &str = formatcp!(
 /// `status` of a tombstone, as the conditions compare it.
 fn deleted() -> AttributeValue {
     s(Status::Deleted.as_str())
+}
+
+/// `usable` and `unusable_reason` as a write sets them (`reason` `None`: usable, and no
+/// reason written).
+fn usability(item: &mut Item, reason: Option<Unusable>) {
+    item.insert(USABLE.into(), AttributeValue::Bool(reason.is_none()));
+    if let Some(r) = reason {
+        item.insert(UNUSABLE_REASON.into(), s(r.as_str()));
+    }
 }
 
 /// Splits `item` into what a write always sets (`always`) and what it only fills where
@@ -70,7 +80,7 @@ fn seen(item: Option<&Item>) -> Option<RowSeen> {
 impl MappingStore for DynamoStore {
     async fn insert(&self, m: &Mapping) -> Result<Inserted, Error> {
         let mut item = to_item(m)?;
-        item.insert(USABLE.into(), AttributeValue::Bool(m.usable_now()));
+        usability(&mut item, m.unusable_now());
         let (always, if_absent) = split(item.clone(), &CREATE_SETS);
         let mut expr = Expr::default();
         let sets = expr.assignments(always, if_absent);
@@ -114,6 +124,7 @@ impl MappingStore for DynamoStore {
                     && self.settle_usable(r).await?
                 {
                     r.usable = Some(r.usable_now());
+                    r.unusable_reason = r.unusable_now();
                 }
                 if old_item.contains_key(CREATED_AT) {
                     // The Connect completion's row, now filled in.
@@ -161,7 +172,7 @@ impl MappingStore for DynamoStore {
 
     async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {
         let mut mark = to_item(&t.mark)?;
-        mark.insert(USABLE.into(), AttributeValue::Bool(false));
+        usability(&mut mark, Some(Unusable::Deleted));
         let mut expr = Expr::default();
         let sets = expr.assignments(mark, to_item(&t.descriptive)?);
         let expr = expr
@@ -299,14 +310,25 @@ impl MappingStore for DynamoStore {
 
     async fn settle_usable(&self, row: &Mapping) -> Result<bool, Error> {
         let mut condition = String::from(formatcp!("#{STATUS} = :status"));
-        let mut expr = Expr::default()
-            .update(formatcp!("SET #{USABLE} = :usable"))
+        let (set, mut expr) = match row.unusable_now() {
+            None => (
+                formatcp!("SET #{USABLE} = :usable REMOVE #{UNUSABLE_REASON}"),
+                Expr::default(),
+            ),
+            Some(r) => (
+                formatcp!("SET #{USABLE} = :usable, #{UNUSABLE_REASON} = :reason"),
+                Expr::default().value(":reason", s(r.as_str())),
+            ),
+        };
+        expr = expr
+            .update(set)
             .value(":usable", AttributeValue::Bool(row.usable_now()))
             .value(":status", s(row.status.as_str()));
         // Only while the fields it follows from are still what `row` read.
         for (name, placeholder, value) in [
             (formatcp!("#{STATE}"), ":state", &row.state),
             (formatcp!("#{SETUP_STATUS}"), ":setup", &row.setup_status),
+            (formatcp!("#{QA_STATUS}"), ":qa", &row.qa_status),
         ] {
             match value {
                 Some(v) => {
@@ -323,6 +345,13 @@ impl MappingStore for DynamoStore {
             ReturnValue::None,
         );
         Ok(write.await?.written())
+    }
+
+    async fn row(&self, integration_id: &str) -> Result<Option<Mapping>, Error> {
+        let item = self.get(Table::Mappings, integration_id, None).await?;
+        item.map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))
     }
 
     async fn by_origin(&self, origin_id: &str) -> Result<Vec<Mapping>, Error> {
@@ -354,14 +383,8 @@ impl DynamoStore {
         let mut always = to_item(&u.fields)?;
         always.insert(STATE_EVENT_ID.into(), s(me));
         // The row is not a tombstone (the condition): usable follows from this state.
-        always.insert(
-            USABLE.into(),
-            AttributeValue::Bool(usable(
-                Status::Active,
-                Some(&u.fields.state),
-                Some(&u.fields.setup_status),
-            )),
-        );
+        let reason = u.unusable();
+        usability(&mut always, reason);
         let mut if_absent = to_item(&u.descriptive)?;
         if_absent.insert(STATUS.into(), s(Status::Active.as_str()));
         let mut expr = Expr::default();
@@ -372,6 +395,7 @@ impl DynamoStore {
             "{} {sets}",
             formatcp!("SET #{STATE_BEFORE} = if_not_exists(#{STATE}, :none),")
         );
+        let mut removed = Vec::new();
         if u.invalid {
             update.push_str(formatcp!(
                 ", #{INVALID_EVENT_ID} = if_not_exists(#{INVALID_EVENT_ID}, :me)"
@@ -385,7 +409,13 @@ impl DynamoStore {
                 expr = expr.value(":claim", s(claim));
             }
         } else {
-            update.push_str(formatcp!(" REMOVE #{INVALID_EVENT_ID}, #{INVALID_PAGE}"));
+            removed.push(formatcp!("#{INVALID_EVENT_ID}, #{INVALID_PAGE}"));
+        }
+        if reason.is_none() {
+            removed.push(formatcp!("#{UNUSABLE_REASON}"));
+        }
+        if !removed.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let expr = expr
             .update(update)

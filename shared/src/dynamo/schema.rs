@@ -40,6 +40,7 @@ pub mod mappings {
     pub const STATE_UPDATED_AT_MS: &str = "state_updated_at_ms";
     pub const CONNECT_TOKEN_SHA256: &str = "connect_token_sha256";
     pub const USABLE: &str = "usable";
+    pub const UNUSABLE_REASON: &str = "unusable_reason";
     pub const STATE_EVENT_ID: &str = "state_event_id";
     pub const STATE_BEFORE: &str = "state_before";
     pub const INVALID_EVENT_ID: &str = "invalid_event_id";
@@ -47,7 +48,7 @@ pub mod mappings {
     pub const INVALID_PAGE: &str = "invalid_page";
 
     /// Every attribute of a row.
-    pub const ALL: [&str; 25] = [
+    pub const ALL: [&str; 26] = [
         INTEGRATION_ID,
         ORIGIN_ID,
         TOOL,
@@ -68,6 +69,7 @@ pub mod mappings {
         STATE_UPDATED_AT_MS,
         CONNECT_TOKEN_SHA256,
         USABLE,
+        UNUSABLE_REASON,
         STATE_EVENT_ID,
         STATE_BEFORE,
         INVALID_EVENT_ID,
@@ -250,7 +252,8 @@ mod tests {
             qa_status: Some("PASSED".into()),
             state_updated_at: Some("t".into()),
             connect_token_sha256: Some("h".into()),
-            usable: Some(true),
+            usable: Some(false),
+            unusable_reason: Some(crate::decide::row::Unusable::QaFailed),
         };
         let fields = StateFields {
             state: "ACTIVE".into(),
@@ -281,7 +284,7 @@ mod tests {
         written.extend(keys_of(&mark));
         assert_eq!(
             keys_of(&m).len(),
-            19,
+            20,
             "a new Mapping field: declare it here"
         );
         for name in written {

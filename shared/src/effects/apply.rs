@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::create::Notice;
-use super::engine::{DDB, Effects, Outcome, existing, recorded};
+use super::engine::{DDB, Effects, Outcome, existing};
 use crate::deadline::Deadline;
 use crate::decide::create::Inserted;
 use crate::decide::routes::Tombstoned;
@@ -47,19 +47,23 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Decision::Failure(failure) => {
                 self.count_failure(event_id, &failure, now, deadline).await
             }
-            Decision::State(update, StateAlert::None) => Ok(recorded(
-                deadline
-                    .run(DDB, self.store.update_state(&update, None))
-                    .await?
-                    .applied,
-            )),
-            Decision::State(update, StateAlert::Recovered(notice)) => {
-                self.record_recovery(event_id, &update, &notice, now, deadline)
-                    .await
-            }
-            Decision::State(update, StateAlert::Invalid(alert)) => {
-                self.record_invalid(event_id, &update, &alert, now, deadline)
-                    .await
+            Decision::State(update, alert, qa_notice) => {
+                let stated = match &alert {
+                    StateAlert::None => self.record_state(&update, deadline).await?,
+                    StateAlert::Recovered(notice) => {
+                        self.record_recovery(event_id, &update, notice, now, deadline)
+                            .await?
+                    }
+                    StateAlert::Invalid(page) => {
+                        self.record_invalid(event_id, &update, page, now, deadline)
+                            .await?
+                    }
+                };
+                if let Some(notice) = qa_notice.filter(|_| stated.qa_failed) {
+                    self.notify_qa_failed(&update, &notice, now, deadline)
+                        .await?;
+                }
+                Ok(stated.outcome)
             }
             Decision::StoreUnassigned(m, alert) => {
                 self.store_and_notify(event_id, &m, &alert, now, deadline)

@@ -1,6 +1,6 @@
-//! The state write and the one alert it may owe: an INVALID's page (its claim on the row,
-//! set by the write itself) or a recovery's "recovered" notice, each counted on the tool's
-//! fleet record beside it.
+//! The state write and the alert it may owe: an INVALID's page (its claim on the row, set
+//! by the write itself) or a recovery's "recovered" notice, each counted on the tool's
+//! fleet record beside it; and the QA notice of a write that turned `qa_status` FAILED.
 
 use time::OffsetDateTime;
 
@@ -12,9 +12,48 @@ use crate::decide::fleet::{Strike, Verdict};
 use crate::decide::state::{PAGE_SENT, PageClaim, PageStep};
 use crate::decide::{Alert, StateUpdate};
 use crate::error::Error;
+use crate::keys;
 use crate::ports::{AlertPublisher, Store};
 
+/// What a state path did, and whether its write owes the QA notice.
+pub(super) struct Stated {
+    pub outcome: Outcome,
+    pub qa_failed: bool,
+}
+
 impl<S: Store, P: AlertPublisher> Effects<S, P> {
+    /// Records a state that announces nothing (neither INVALID nor ACTIVE): one write.
+    pub(super) async fn record_state(
+        &self,
+        update: &StateUpdate,
+        deadline: Deadline,
+    ) -> Result<Stated, Error> {
+        let result = deadline
+            .run(DDB, self.store.update_state(update, None))
+            .await?;
+        Ok(Stated {
+            outcome: recorded(result.applied),
+            qa_failed: result.qa_failed,
+        })
+    }
+
+    /// Publishes the QA notice of `update`'s integration once (a claim per integration: a
+    /// retry, a duplicate or a later FAILED detail finds it sent).
+    pub(super) async fn notify_qa_failed(
+        &self,
+        update: &StateUpdate,
+        notice: &Alert,
+        now: OffsetDateTime,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let claim = keys::qa_failed(&update.integration_id);
+        match self.publish_once(&claim, notice, now, deadline).await? {
+            // Another delivery is sending it right now: Kombo retries this one.
+            None => Err(Error::InProgress(claim)),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Records an ACTIVE state (one write) and, if this event took the integration out of
     /// INVALID (now, or on an earlier try of it), publishes the "recovered" notice once (a
     /// claim on the event id, taken only then: an ordinary ACTIVE costs no claim), naming
@@ -28,11 +67,15 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         notice: &Alert,
         now: OffsetDateTime,
         deadline: Deadline,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Stated, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let result = soft.run(DDB, self.store.update_state(update, None)).await?;
+        let stated = |outcome| Stated {
+            outcome,
+            qa_failed: result.qa_failed,
+        };
         if !result.announce {
-            return Ok(recorded(result.applied));
+            return Ok(stated(recorded(result.applied)));
         }
         // Counted on the tool's INVALID incident, if the integration is one of its
         // customers: the notice is folded into the incident's end.
@@ -78,6 +121,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             },
         )
         .await
+        .map(stated)
     }
 
     /// Records an INVALID state and publishes `alert` only if this event is the one that
@@ -96,7 +140,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         alert: &Alert,
         now: OffsetDateTime,
         deadline: Deadline,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Stated, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let until = now + self.rules.claim_expiry;
         let mine = PageClaim::value(event_id, &uuid::Uuid::new_v4().to_string(), epoch_ms(until));
@@ -116,15 +160,19 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Box::pin(soft.run(DDB, self.store.update_state(update, Some(&mine)))),
             Box::pin(striking),
         )?;
+        let stated = |outcome| Stated {
+            outcome,
+            qa_failed: result.qa_failed,
+        };
         if !result.announce {
-            return Ok(recorded(result.applied));
+            return Ok(stated(recorded(result.applied)));
         }
         let verdict = fleet.as_ref().map_or(Verdict::Alone, |(strike, struck)| {
             self.judge(strike, struck, now)
         });
         match result.page.step(event_id, epoch_ms(now)) {
             PageStep::Page => {}
-            PageStep::AlreadySent => return Ok(Outcome::AlreadyAlerted),
+            PageStep::AlreadySent => return Ok(stated(Outcome::AlreadyAlerted)),
             PageStep::InProgress => return Err(Error::InProgress(event_id.to_owned())),
             PageStep::TakeOver { from } => {
                 self.take_page_claim(event_id, id, from.as_deref(), &mine, soft)
@@ -162,6 +210,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             },
         )
         .await
+        .map(stated)
     }
 
     /// Takes the row's INVALID page claim over from `from` for `event_id`; someone else

@@ -1,5 +1,6 @@
 //! Kombo's API payloads the product sends and reads (the webhooks' payloads are in
-//! [`super`]): the body of `POST /connect/create-link`, and what `GET /integrations/{id}` and
+//! [`super`]): the bodies of `POST /connect/create-link`, `POST /integrations/{id}/relink` and
+//! `POST /integrations/{id}/setup-link`, and what `GET /integrations/{id}` and
 //! `GET /connect/integration-by-token/{token}` answer. Plain values; the client that sends
 //! and receives them is [`crate::kombo`].
 
@@ -63,4 +64,28 @@ pub struct TokenIntegration {
     /// `INCOMPLETE`, `FINAL_SYNC_PENDING` or `COMPLETED`.
     #[serde(default)]
     pub setup_status: Option<String>,
+}
+
+/// The body of `POST /integrations/{integration_id}/relink` (Kombo's SDK model
+/// `PostIntegrationsIntegrationIdRelinkRequestBody`): every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relink {
+    /// `EMBEDDED` (1 hour, for `showKomboConnect`; Kombo's default) or `MAGIC_LINK` (1 year).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_config_id: Option<String>,
+}
+
+/// The body of `POST /integrations/{integration_id}/setup-link` (Kombo's SDK model
+/// `PostIntegrationsIntegrationIdSetupLinkRequestBody`): `link_type` required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupLink {
+    pub link_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
