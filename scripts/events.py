@@ -107,6 +107,33 @@ STATE_CHANGED = {
     },
 }
 
+# Kombo's earliest warning: the INVALID integration's login failing, days before; resolved;
+# and an issue of the whole environment (no integration).
+ISSUE = {
+    "id": "iss_8Hq2mXv7RkLp3Tz9",
+    "type": "integration.authentication_failed",
+    "title": "Authentication failed",
+    "status": "OPEN",
+    "markdown_message": "Kombo could not log in to **SuccessFactors**: the credentials were rejected. "
+                        "[Reconnect](https://app.kombo.dev) the integration.",
+    "first_observed_at": "2026-11-17T08:30:00.000Z",
+    "resolved_at": None,
+}
+ISSUE_INTEGRATION = {"id": "successfactors:CBNMt7dSNCzBdnRTx87dev4E", "tool": "successfactors",
+                     "category": "LMS", "end_user": END_USER}
+ISSUE_RAISED = {"id": "4sWq9ZbR2kT7nXc5Lm3Pv8Yd", "type": "issue-status-changed",
+                "data": {"change": "raised", "issue": ISSUE, "integration": ISSUE_INTEGRATION}}
+ISSUE_RESOLVED = {"id": "6tYr2LpQ8wN4mXz7Kc9Bv3Hs", "type": "issue-status-changed",
+                  "data": {"change": "resolved", "issue": dict(ISSUE, status="RESOLVED",
+                                                               resolved_at="2026-11-17T14:00:00.000Z"),
+                           "integration": ISSUE_INTEGRATION}}
+ISSUE_ENVIRONMENT = {"id": "9pKd3Wm6Zx2Rt8Lq5Yv7Nc4B", "type": "issue-status-changed",
+                     "data": {"change": "raised", "issue": dict(
+                         ISSUE, id="iss_Env4Nq8Wz2Lp6Rt3", type="environment.webhooks_failing",
+                         title="Webhook deliveries failing",
+                         markdown_message="Most deliveries to your **webhook endpoint** failed in the last hour."),
+                         "integration": None}}
+
 # file name -> (function it is for, body, secret it is signed with)
 SAMPLES = {
     "integration-created.json": ("integration-created", CREATED, LOCAL_SECRET),
@@ -120,6 +147,9 @@ SAMPLES = {
     "connection-flow-failed-forged.json": ("connection-flow-failed", FLOW_FAILED, FORGER_SECRET),
     "integration-deleted-wrong-type.json": ("integration-deleted", CREATED, LOCAL_SECRET),
     "integration-state-changed.json": ("integration-state-changed", STATE_CHANGED, LOCAL_SECRET),
+    "issue-status-changed.json": ("issue-status-changed", ISSUE_RAISED, LOCAL_SECRET),
+    "issue-status-changed-resolved.json": ("issue-status-changed", ISSUE_RESOLVED, LOCAL_SECRET),
+    "issue-status-changed-environment.json": ("issue-status-changed", ISSUE_ENVIRONMENT, LOCAL_SECRET),
 }
 
 # Backend API samples: IAM-authorized (no Kombo signature). file -> (method, route, path, params, body)

@@ -3,7 +3,8 @@
 every request exactly (method, path, headers, JSON body) and answers as Kombo documents:
 
     POST   /v1/connect/create-link      {"status":"success","data":{"link":"http://<this host>/connect?token=..."}}
-                                        (the Connect sandbox below, for the link's end user)
+                                        (the Connect sandbox below, for the link's end user;
+                                        "static_ips" too when enable_static_ips is true)
     DELETE /v1/integrations/{id}        {"status":"success","data":{}}; a deleted or unknown id
                                         answers 404 PLATFORM.INTEGRATION_NOT_FOUND
     GET    /v1/integrations/{id}        the integration, shaped as Kombo's SDK model
@@ -492,7 +493,10 @@ def make_handler(api_key):
             with LOCK:
                 LINKS[token] = body
             host = self.headers.get("Host", "127.0.0.1")
-            self.send(200, {"status": "success", "data": {"link": f"http://{host}/connect?token={token}"}})
+            data = {"link": f"http://{host}/connect?token={token}"}
+            if body.get("enable_static_ips"):
+                data["static_ips"] = ["203.0.113.7", "203.0.113.8"]
+            self.send(200, {"status": "success", "data": data})
 
         def repair_link(self, kind, integration_id, entry):
             """(status, doc) for POST /v1/integrations/{id}/relink or /setup-link."""

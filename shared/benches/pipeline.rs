@@ -44,6 +44,7 @@ fn cpu_path<E: WebhookEvent + Decide>(
             let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&u.fields).unwrap();
             item.len()
         }
+        Decision::Issue(d) => d.episode().claim().len(),
     }
 }
 

@@ -63,7 +63,7 @@ impl AwsEffects {
         Effects {
             store: DynamoStore::new(ddb, settings),
             alerts: SnsPublisher::new(sns, settings),
-            rules: settings.rules,
+            rules: settings.rules.clone(),
             clock: clock::system,
         }
     }

@@ -33,7 +33,9 @@ pub struct Settings {
     /// many distinct customers of one tool failing (or turning INVALID) within the window
     /// open one incident for the tool instead of a page each ([`crate::decide::fleet`]).
     /// `SETUP_NOTICE_HOURS` (default 24): how long a setup may stay `INCOMPLETE` before the
-    /// reconcile run sends its one "setup not finished" notice.
+    /// reconcile run sends its one "setup not finished" notice. `ISSUE_PAGE_TYPES`
+    /// (comma-separated, default `integration.authentication_failed`; empty: none page):
+    /// the `issue-status-changed` issue types that page.
     pub rules: Rules,
     /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
     /// when set, only these callers may use the backend routes, whatever else IAM lets
@@ -98,6 +100,15 @@ impl Settings {
                     "SETUP_NOTICE_HOURS",
                     d.setup_notice_after.whole_hours(),
                 )?),
+                issue_page_types: match std::env::var("ISSUE_PAGE_TYPES") {
+                    Err(_) => d.issue_page_types,
+                    Ok(v) => v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                },
             },
             allowed_backend_callers: std::env::var("ALLOWED_BACKEND_CALLERS")
                 .unwrap_or_default()

@@ -9,6 +9,14 @@
 
 /// A failure record: `failures#<customer>#<tool>`.
 const FAILURES: &str = "failures#";
+/// The failure record of a customer's issue pages: `issues#<customer>#<tool>`.
+const ISSUES: &str = "issues#";
+/// The claim of an issue episode's page or notice: `issue:<issue id>:<first observed ms>`.
+const ISSUE: &str = "issue:";
+/// The claim of an issue episode's "resolved" notice: `issue-resolved:<issue id>:<ms>`.
+const ISSUE_RESOLVED: &str = "issue-resolved:";
+/// The claim of a "duplicate integration" notice: `duplicate:<older id>:<newer id>`.
+const DUPLICATE: &str = "duplicate:";
 /// The customer of a failure that names no `origin_id`: `org:<organization name>`.
 const NO_ORIGIN: &str = "org:";
 /// A fleet record: `fleet#<kind>#<tool>`.
@@ -53,11 +61,33 @@ pub fn failure_record(customer: &str, tool: &str) -> String {
     format!("{FAILURES}{customer}#{tool}")
 }
 
-/// The customer a failure record key of `tool` names (`None`: not such a key).
+/// The failure record of one customer's issue pages for a tool.
+pub fn issue_record(customer: &str, tool: &str) -> String {
+    format!("{ISSUES}{customer}#{tool}")
+}
+
+/// The customer a failure record key (of connection failures or of issues) of `tool`
+/// names (`None`: not such a key).
 pub fn customer_in_failure_record<'a>(key: &'a str, tool: &str) -> Option<&'a str> {
-    key.strip_prefix(FAILURES)?
+    key.strip_prefix(FAILURES)
+        .or_else(|| key.strip_prefix(ISSUES))?
         .strip_suffix(tool)?
         .strip_suffix('#')
+}
+
+/// The claim of one issue episode (`issue_id` first observed at `first_observed_ms`).
+pub fn issue_episode(issue_id: &str, first_observed_ms: i64) -> String {
+    format!("{ISSUE}{issue_id}:{first_observed_ms}")
+}
+
+/// The claim of one issue episode's "resolved" notice.
+pub fn issue_resolved(issue_id: &str, first_observed_ms: i64) -> String {
+    format!("{ISSUE_RESOLVED}{issue_id}:{first_observed_ms}")
+}
+
+/// The claim of the notice that `newer` duplicates `older` (one tool, one customer).
+pub fn duplicate(older: &str, newer: &str) -> String {
+    format!("{DUPLICATE}{older}:{newer}")
 }
 
 /// The fleet record of one tool and kind (`kind` as the record stores it).
@@ -171,6 +201,14 @@ mod tests {
         assert_eq!(api_delete("r1"), "api-delete:r1");
         assert_eq!(setup_incomplete("w:1"), "setup-incomplete:w:1");
         assert_eq!(qa_failed("w:1"), "qa-failed:w:1");
+        assert_eq!(issue_record("42", "workday"), "issues#42#workday");
+        assert_eq!(
+            customer_in_failure_record("issues#42#workday", "workday"),
+            Some("42")
+        );
+        assert_eq!(issue_episode("iss_1", 5), "issue:iss_1:5");
+        assert_eq!(issue_resolved("iss_1", 5), "issue-resolved:iss_1:5");
+        assert_eq!(duplicate("w:1", "w:2"), "duplicate:w:1:w:2");
         assert_eq!(api_assign("r1"), "api-assign:r1");
         assert_eq!(import("f.csv", 2), "import:f.csv:2");
     }

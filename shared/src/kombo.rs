@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::event::Sensitive;
-use crate::event::api::{CreateLink, Integration, Relink, SetupLink, TokenIntegration};
+use crate::event::api::{
+    CreateLink, CreatedLink, Integration, Relink, SetupLink, TokenIntegration,
+};
 
 pub const EU_BASE_URL: &str = "https://api.kombo.dev/v1";
 pub const US_BASE_URL: &str = "https://api.us.kombo.dev/v1";
@@ -167,7 +169,7 @@ pub trait KomboApi: Send + Sync {
         &self,
         body: &CreateLink,
         deadline: Deadline,
-    ) -> impl Future<Output = Result<String, KomboError>> + Send;
+    ) -> impl Future<Output = Result<CreatedLink, KomboError>> + Send;
     fn delete_integration(
         &self,
         integration_id: &str,
@@ -433,18 +435,16 @@ impl KomboApi for KomboClient {
         &self,
         body: &CreateLink,
         deadline: Deadline,
-    ) -> Result<String, KomboError> {
-        let link: Link = self
-            .call(
-                Method::POST,
-                "/connect/create-link",
-                None,
-                Some(body),
-                Retry::Unsent,
-                deadline,
-            )
-            .await?;
-        Ok(link.link)
+    ) -> Result<CreatedLink, KomboError> {
+        self.call(
+            Method::POST,
+            "/connect/create-link",
+            None,
+            Some(body),
+            Retry::Unsent,
+            deadline,
+        )
+        .await
     }
 
     async fn delete_integration(

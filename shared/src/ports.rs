@@ -81,6 +81,13 @@ pub trait MappingStore: Send + Sync {
     /// setup status are still what `row` holds (a row written before the attribute existed,
     /// or one it disagrees with): one conditional write. `true`: written.
     fn settle_usable(&self, row: &Mapping) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Keeps an integration issue on its row (`issue#<id>`): a raise where no entry, or only
+    /// an older episode's, stands; a resolution where no newer episode stands. A row is made
+    /// for an integration not seen yet; a tombstone is left alone. One conditional write.
+    fn note_issue(
+        &self,
+        row: &crate::decide::issues::OnRow,
+    ) -> impl Future<Output = Result<crate::decide::issues::RowSaw, Error>> + Send;
     /// The row of `integration_id` as it stands (a strongly consistent read; `None`: none).
     fn row(
         &self,
@@ -94,7 +101,7 @@ pub trait MappingStore: Send + Sync {
 }
 
 /// Claim records ([`crate::decide::claims`]): conditional put (in progress, with an expiry)
-/// → effect → mark completed; on failure, release.
+/// → effect → mark completed, with what the effect did; on failure, release.
 pub trait ClaimStore: Send + Sync {
     fn claim(
         &self,
@@ -102,12 +109,18 @@ pub trait ClaimStore: Send + Sync {
         token: &str,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Claim, Error>> + Send;
+    /// Marks the claim completed, keeping `outcome` (what the effect did) on it.
     fn complete(
         &self,
         event_id: &str,
         token: &str,
         now: OffsetDateTime,
+        outcome: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// What the effect of the claim `event_id` did, once it completed (`None`: no claim, or
+    /// one in progress): a strongly consistent read.
+    fn outcome(&self, event_id: &str)
+    -> impl Future<Output = Result<Option<String>, Error>> + Send;
     fn release(
         &self,
         event_id: &str,

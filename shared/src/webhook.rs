@@ -37,6 +37,9 @@ impl Webhook for event::ConnectionFlowFailed {
 impl Webhook for event::IntegrationStateChanged {
     const PUBLISHES: bool = true;
 }
+impl Webhook for event::IssueStatusChanged {
+    const PUBLISHES: bool = true;
+}
 
 /// The request's figures as CloudWatch metrics (Embedded Metric Format, namespace
 /// `KomboWebhooks`), carried in its one log line: no call to CloudWatch.
@@ -57,7 +60,8 @@ impl Metrics {
             Ok(Outcome::Alerted
                 | Outcome::StoredUnassigned
                 | Outcome::StateRecordedAlerted
-                | Outcome::IncidentOpened)
+                | Outcome::IncidentOpened
+                | Outcome::IssueNoticed)
         );
         Metrics {
             signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
@@ -69,7 +73,9 @@ impl Metrics {
             alerts_folded: u8::from(matches!(result, Ok(Outcome::Folded | Outcome::InIncident))),
             alerts_resolved: u8::from(matches!(
                 result,
-                Ok(Outcome::Resolved | Outcome::StateRecordedRecovered)
+                Ok(Outcome::Resolved
+                    | Outcome::StateRecordedRecovered
+                    | Outcome::IssueResolvedNotified)
             )),
             dependency_failures: u8::from(matches!(result, Err(e) if e.status().is_server_error())),
             fleet_incidents_opened: u8::from(matches!(result, Ok(Outcome::IncidentOpened))),

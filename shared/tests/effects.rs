@@ -548,7 +548,7 @@ async fn the_dead_invocations_token_can_no_longer_complete_or_release_the_claim(
     let live = (json!("IN_PROGRESS"), json!("live-invocation"));
     // The dead one wakes up: its complete must not mark the live one's work done...
     store
-        .complete("ev-dead", "dead-invocation", an_hour_later())
+        .complete("ev-dead", "dead-invocation", an_hour_later(), "alerted")
         .await
         .unwrap();
     assert_eq!(held(&claim_of(&stack, "ev-dead").await), live);
@@ -564,7 +564,7 @@ async fn the_dead_invocations_token_can_no_longer_complete_or_release_the_claim(
     );
     // The live one completes; the dead one's release then removes nothing either.
     store
-        .complete("ev-dead", "live-invocation", an_hour_later())
+        .complete("ev-dead", "live-invocation", an_hour_later(), "alerted")
         .await
         .unwrap();
     store.release("ev-dead", "dead-invocation").await.unwrap();
@@ -703,7 +703,10 @@ async fn a_claim_expires_at_its_expiry_and_a_taken_over_claim_refuses_the_old_to
     );
     // The first invocation wakes up: its release and its completion are both refused.
     store.release("ev-to", "first").await.unwrap();
-    store.complete("ev-to", "first", secs(32)).await.unwrap();
+    store
+        .complete("ev-to", "first", secs(32), "alerted")
+        .await
+        .unwrap();
     let claim = &stack.claims().await[0];
     assert_eq!(
         (&claim["status"], &claim["token"]),
@@ -713,7 +716,10 @@ async fn a_claim_expires_at_its_expiry_and_a_taken_over_claim_refuses_the_old_to
         )
     );
     // The holder's own token completes it.
-    store.complete("ev-to", "second", secs(33)).await.unwrap();
+    store
+        .complete("ev-to", "second", secs(33), "alerted")
+        .await
+        .unwrap();
     assert_eq!(stack.claims().await[0]["status"], "COMPLETED");
     // And the holder's release (after a failed effect) frees it for the retry.
     assert_eq!(

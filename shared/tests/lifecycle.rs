@@ -103,7 +103,8 @@ async fn the_client_sends_exactly_the_documented_requests() {
     let link = client
         .create_link(&link_request("42"), ten_seconds())
         .await
-        .unwrap();
+        .unwrap()
+        .link;
     assert!(
         link.starts_with(&format!("{}/connect?token=link-42-", kombo.root)),
         "{link}"

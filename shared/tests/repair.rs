@@ -6,78 +6,11 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 use support::*;
 
-/// A stack, a fake Kombo and a folder for event files.
-struct Shop {
-    stack: Stack,
-    kombo: FakeKombo,
-    dir: PathBuf,
-}
-
 const CREATED: &str = "/webhooks/kombo/integration-created";
 const STATE: &str = "/webhooks/kombo/integration-state-changed";
-
-impl Shop {
-    fn new(name: &str) -> Shop {
-        let dir =
-            std::env::temp_dir().join(format!("kombo-repair-{name}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Shop {
-            stack: Stack::new(name),
-            kombo: FakeKombo::start(),
-            dir,
-        }
-    }
-
-    /// `function`'s template environment, calling this fake Kombo.
-    fn env(&self, function: &str) -> Vec<(String, String)> {
-        with_env(
-            template_env(&self.stack, function),
-            "KOMBO_API_BASE_URL",
-            &self.kombo.base_url,
-        )
-    }
-
-    /// Delivers signed `bodies` to the webhook `function` (one warm process): the answers.
-    fn deliver(&self, function: &str, route: &str, bodies: &[String]) -> Vec<(i64, String)> {
-        let files: Vec<PathBuf> = bodies
-            .iter()
-            .map(|b| event_file(&self.dir, &uuid::Uuid::new_v4().to_string(), route, b))
-            .collect();
-        let (r, err) = invoke_files(function, &self.env(function), &files, 10_000);
-        let got = answers(&r);
-        assert_eq!(got.len(), bodies.len(), "{err}");
-        got
-    }
-
-    /// Sends backend `requests` (method, path, params, body) to the route `function`: the
-    /// answers with their bodies.
-    fn call(
-        &self,
-        function: &str,
-        route_key: &str,
-        requests: &[(String, Value, Option<Value>)],
-    ) -> Vec<(i64, Value)> {
-        let files: Vec<PathBuf> = requests
-            .iter()
-            .map(|(path, params, body)| {
-                let file = self.dir.join(format!("{}.json", uuid::Uuid::new_v4()));
-                let method = route_key.split(' ').next().unwrap();
-                let event = backend_event(method, route_key, path, params.clone(), body.clone());
-                std::fs::write(&file, event.to_string()).unwrap();
-                file
-            })
-            .collect();
-        let (r, err) = invoke_files(function, &self.env(function), &files, 10_000);
-        let got = response_bodies(&r);
-        assert_eq!(got.len(), requests.len(), "{err}");
-        got
-    }
-}
 
 const RECONNECT: &str =
     "POST /customers/{origin_id}/integrations/{integration_id}/reconnection-link";
@@ -118,7 +51,7 @@ async fn usability(stack: &Stack, integration: &str) -> (Value, Value) {
 
 #[tokio::test]
 async fn a_reconnection_link_is_only_for_the_customers_own_live_integration() {
-    let shop = Shop::new("relink");
+    let shop = Desk::with_kombo("relink", &[]);
     let bodies = [
         created_body("c1", "workday:ours", Some("42")),
         created_body("c2", "workday:theirs", Some("43")),
@@ -138,7 +71,7 @@ async fn a_reconnection_link_is_only_for_the_customers_own_live_integration() {
         "/webhooks/kombo/integration-deleted",
         &[gone],
     );
-    let before = shop.kombo.calls().await.len();
+    let before = shop.kombo().calls().await.len();
 
     let got = shop.call(
         "reconnection-link",
@@ -176,7 +109,7 @@ async fn a_reconnection_link_is_only_for_the_customers_own_live_integration() {
         body["link"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}/connect?token=relink-", shop.kombo.root))
+            .starts_with(&format!("{}/connect?token=relink-", shop.kombo().root))
     );
     // Another customer's integration and none at all: the same 404, revealing nothing.
     assert_eq!(got[1].0, 404);
@@ -222,7 +155,7 @@ async fn a_reconnection_link_is_only_for_the_customers_own_live_integration() {
         (200, Some("EMBEDDED"))
     );
     // Kombo was asked twice, for the customer's own live integration only, with the body.
-    let asked: Vec<Value> = shop.kombo.requests().await[before..].to_vec();
+    let asked: Vec<Value> = shop.kombo().requests().await[before..].to_vec();
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert_eq!(asked[0]["path"], "/v1/integrations/workday:ours/relink");
     assert_eq!(
@@ -234,7 +167,7 @@ async fn a_reconnection_link_is_only_for_the_customers_own_live_integration() {
 
 #[tokio::test]
 async fn kombos_refusals_and_silence_become_the_callers_answers() {
-    let shop = Shop::new("relink-kombo");
+    let shop = Desk::with_kombo("relink-kombo", &[]);
     let ids = [
         "workday:x-gone",
         "workday:x-broken",
@@ -277,7 +210,7 @@ async fn kombos_refusals_and_silence_become_the_callers_answers() {
 
 #[tokio::test]
 async fn a_setup_link_needs_a_link_type_and_an_integration_with_setup_steps() {
-    let shop = Shop::new("setup-link");
+    let shop = Desk::with_kombo("setup-link", &[]);
     shop.deliver(
         "integration-created",
         CREATED,
@@ -335,7 +268,7 @@ async fn a_setup_link_needs_a_link_type_and_an_integration_with_setup_steps() {
     );
     assert_eq!(got[3].0, 404);
     let asked: Vec<String> = shop
-        .kombo
+        .kombo()
         .calls()
         .await
         .into_iter()
@@ -350,7 +283,7 @@ async fn a_setup_link_needs_a_link_type_and_an_integration_with_setup_steps() {
 
 #[tokio::test]
 async fn usable_and_its_reason_follow_every_state_setup_and_qa_and_qa_failing_notices_once() {
-    let shop = Shop::new("usable-reasons");
+    let shop = Desk::with_kombo("usable-reasons", &[]);
     let id = "workday:walk";
     shop.deliver(
         "integration-created",
@@ -480,7 +413,7 @@ async fn usable_and_its_reason_follow_every_state_setup_and_qa_and_qa_failing_no
 #[tokio::test]
 async fn the_reconcile_run_upgrades_rows_written_under_the_old_rule_and_notices_an_unfinished_setup_once()
  {
-    let shop = Shop::new("usable-upgrade");
+    let shop = Desk::with_kombo("usable-upgrade", &[]);
     let ddb = shop.stack.ddb().await;
     let put = |id: &str, setup: &str, usable: bool, created_at: &str| {
         ddb.put_item()
@@ -514,7 +447,7 @@ async fn the_reconcile_run_upgrades_rows_written_under_the_old_rule_and_notices_
     put("workday:setup-incomplete", "INCOMPLETE", false, &day_ago)
         .await
         .unwrap();
-    shop.kombo
+    shop.kombo()
         .set_integration(
             "workday:old-pending",
             json!({"status": "ACTIVE", "setup_status": "FINAL_SYNC_PENDING"}),

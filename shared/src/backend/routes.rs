@@ -52,6 +52,10 @@ pub(crate) struct LinkRequest {
     enable_field_mapping: Option<bool>,
     #[serde(default)]
     enable_static_ips: Option<bool>,
+    /// Ours, not Kombo's: a link for an `integration_tool` the customer has a live
+    /// integration of is refused (409 `already_connected`) unless this is `true`.
+    #[serde(default)]
+    allow_another: bool,
 }
 
 /// The request body of `PUT /integrations/{integration_id}/customer`.
@@ -138,8 +142,18 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 }
                 one_of("language", &body.language, &LANGUAGES)?;
                 one_of("link_type", &body.link_type, &LINK_TYPES)?;
-                let link = self
-                    .kombo()?
+                let kombo = self.kombo()?;
+                // A second integration of a tool the customer has: Kombo does not
+                // de-duplicate, so it is refused unless asked for (one query, only then).
+                if let Some(tool) = body
+                    .integration_tool
+                    .as_deref()
+                    .filter(|_| !body.allow_another)
+                {
+                    let rows = deadline.run(DDB, self.store.by_origin(origin_id)).await?;
+                    routes::not_connected(&rows, origin_id, tool)?;
+                }
+                let created = kombo
                     .create_link(
                         &CreateLink {
                             end_user_email: body.end_user_email,
@@ -158,7 +172,11 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                         deadline,
                     )
                     .await?;
-                Ok(json!({ "origin_id": origin_id, "link": link }))
+                let mut answer = json!({ "origin_id": origin_id, "link": created.link });
+                if let Some(ips) = created.static_ips {
+                    answer["static_ips"] = json!(ips);
+                }
+                Ok(answer)
             }
             Route::CustomerIntegrations => {
                 let origin_id = origin_id_param(req, route)?;

@@ -28,6 +28,16 @@ pub enum AlertKind {
     IntegrationSetupIncomplete,
     /// Kombo's QA check of an integration failed (low urgency).
     IntegrationQaFailed,
+    /// Kombo raised an issue of a type that pages on a customer's integration.
+    IntegrationIssue,
+    /// Kombo raised an issue of a type that does not page (low urgency).
+    IntegrationIssueNotice,
+    /// Kombo raised an environment-wide issue.
+    EnvironmentIssue,
+    /// An issue that paged is resolved.
+    IssueResolved,
+    /// A customer has two live integrations of one tool (low urgency).
+    DuplicateIntegration,
 }
 
 impl AlertKind {
@@ -45,6 +55,11 @@ impl AlertKind {
             AlertKind::FleetIncidentOver => "fleet-incident-over",
             AlertKind::IntegrationSetupIncomplete => "integration-setup-incomplete",
             AlertKind::IntegrationQaFailed => "integration-qa-failed",
+            AlertKind::IntegrationIssue => "integration-issue",
+            AlertKind::IntegrationIssueNotice => "integration-issue-notice",
+            AlertKind::EnvironmentIssue => "environment-issue",
+            AlertKind::IssueResolved => "issue-resolved",
+            AlertKind::DuplicateIntegration => "duplicate-integration",
         }
     }
 }
@@ -148,6 +163,22 @@ pub(crate) fn alert(
         AlertKind::IntegrationQaFailed => {
             "Look at the integration in Kombo's dashboard, or ask Kombo's support (its data calls answer 409 INTEGRATION.QA_FAILED)".to_owned()
         }
+        AlertKind::IntegrationIssue | AlertKind::IntegrationIssueNotice => {
+            match extra.iter().find(|(l, _)| *l == "Reconnection link") {
+                Some((_, route)) => format!(
+                    "Send the customer a reconnection link before the integration turns INVALID: {route}"
+                ),
+                None => "Look at the issue in Kombo's dashboard".to_owned(),
+            }
+        }
+        AlertKind::EnvironmentIssue => "Look at the issue in Kombo's dashboard".to_owned(),
+        AlertKind::IssueResolved => {
+            "Nothing to do: close the earlier page if it is still open".to_owned()
+        }
+        AlertKind::DuplicateIntegration => format!(
+            "Delete the one the customer does not use (DELETE /integrations/<integration id>), or keep both; next time send a reconnection link instead of a new connection link: {}",
+            reconnection_route(customer, integration)
+        ),
         AlertKind::DeletedOutsideWebhooks => format!(
             "Check who deleted it in Kombo; if by mistake, a new link: POST /customers/{customer}/connection-link"
         ),

@@ -67,6 +67,7 @@ pub fn complete(
         connect_token_sha256: Some(token_sha256.to_owned()),
         usable: None,
         unusable_reason: None,
+        open_issues: Vec::new(),
     };
     let resolution = Resolution {
         key: failure_key(&end_user, &t.tool),

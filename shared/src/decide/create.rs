@@ -2,7 +2,9 @@
 //! completion's activation token), as plain values: which existing row its one write may
 //! fill in, what the write found, and under whose id it resolves the customer's failures.
 
+use super::alert::{Alert, AlertKind, alert};
 use super::row::{Mapping, Status};
+use crate::event::{EndUser, Sensitive};
 use crate::keys;
 
 /// What a conditional insert of a new mapping found. `row`: the row as it stands after
@@ -59,6 +61,54 @@ pub fn resolution_id(inserted: &Inserted, m: &Mapping) -> Option<String> {
     }
 }
 
+/// The "duplicate integration" notices a create owes (each with its claim, once per pair):
+/// `m` is a second live integration of the same tool for the same customer as one of
+/// `rows` (the customer's rows, read beside the create's write). Kombo does not de-duplicate
+/// integrations: a second connection link instead of a reconnection makes two, billed and
+/// synced twice.
+pub fn duplicates(m: &Mapping, rows: &[Mapping]) -> Vec<(String, Alert)> {
+    rows.iter()
+        .filter(|r| {
+            r.integration_id != m.integration_id
+                && r.status == Status::Active
+                && r.tool == m.tool
+                && r.origin_id == m.origin_id
+        })
+        .map(|older| {
+            let claim = keys::duplicate(&older.integration_id, &m.integration_id);
+            let end_user = EndUser {
+                organization_name: m.organization_name.clone(),
+                creator_email: m.creator_email.clone().map(Sensitive::new),
+                origin_id: m.origin_id.clone(),
+            };
+            let state = older.state.as_deref().unwrap_or("ACTIVE");
+            let notice = alert(
+                AlertKind::DuplicateIntegration,
+                format!(
+                    "Kombo duplicate integration: {} ({} {})",
+                    m.organization_name, m.tool, m.category
+                ),
+                &format!(
+                    "The customer now has two live {} integrations: Kombo does not \
+                     de-duplicate, so both are billed and both sync. The older one is {state}. \
+                     Low urgency.",
+                    m.tool
+                ),
+                &end_user,
+                &m.tool,
+                &m.category,
+                &[
+                    ("Integration id", m.integration_id.as_str()),
+                    ("Older integration id", older.integration_id.as_str()),
+                    ("Older integration's state", state),
+                ],
+                &claim,
+            );
+            (claim, notice)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +135,7 @@ mod tests {
             connect_token_sha256: None,
             usable: None,
             unusable_reason: None,
+            open_issues: Vec::new(),
         }
     }
 
@@ -145,5 +196,38 @@ mod tests {
             row: None,
         };
         assert_eq!(resolution_id(&tomb, &webhook), None);
+    }
+
+    #[test]
+    fn a_second_live_integration_of_one_tool_for_one_customer_is_noticed_once_per_pair() {
+        let new = mapping("c-2", "42");
+        let mut older = mapping("c-1", "42");
+        older.integration_id = "workday:0".into();
+        older.state = Some("INVALID".into());
+        let dups = duplicates(&new, &[older.clone(), new.clone()]);
+        assert_eq!(dups.len(), 1, "not itself");
+        let (claim, notice) = &dups[0];
+        assert_eq!(claim, "duplicate:workday:0:workday:1");
+        assert_eq!(notice.kind, AlertKind::DuplicateIntegration);
+        assert!(
+            notice
+                .message
+                .contains("Older integration's state: INVALID"),
+            "{}",
+            notice.message
+        );
+        assert!(
+            notice.next_steps[0].contains("reconnection-link"),
+            "{:?}",
+            notice.next_steps
+        );
+        // Another tool, a tombstone, another customer: none.
+        let mut other_tool = older.clone();
+        other_tool.tool = "personio".into();
+        let mut deleted = older.clone();
+        deleted.status = Status::Deleted;
+        let mut theirs = older;
+        theirs.origin_id = Some("43".into());
+        assert!(duplicates(&new, &[other_tool, deleted, theirs]).is_empty());
     }
 }

@@ -18,17 +18,51 @@ pub fn failure_key(end_user: &EndUser, tool: &str) -> String {
     keys::failure_record(&customer_of(end_user), tool)
 }
 
-/// The customer ([`customer_of`]) a failure record's `key` ([`failure_key`]) of `tool` names
-/// (`None`: not such a key).
+/// The key of the record of one customer's issue pages for a tool.
+pub fn issue_key(end_user: &EndUser, tool: &str) -> String {
+    keys::issue_record(&customer_of(end_user), tool)
+}
+
+/// The customer ([`customer_of`]) a failure record's `key` ([`failure_key`], [`issue_key`])
+/// of `tool` names (`None`: not such a key).
 pub fn customer_in_key<'a>(key: &'a str, tool: &str) -> Option<&'a str> {
     keys::customer_in_failure_record(key, tool)
 }
 
-/// A `connection-flow-failed` event, to be counted on its customer's failure record: it
-/// pages (with `page`) when it opens a window, else it is folded into the open one.
+/// What a failure record counts: failed connection flows, or the pages of a customer's
+/// integration issues (`issue-status-changed`). Each has records of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureKind {
+    #[default]
+    ConnectionFlow,
+    Issue,
+}
+
+impl FailureKind {
+    /// The record's `record_type`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::ConnectionFlow => "connection-failures",
+            FailureKind::Issue => "integration-issues",
+        }
+    }
+
+    pub fn parse(s: &str) -> FailureKind {
+        if s == FailureKind::Issue.as_str() {
+            FailureKind::Issue
+        } else {
+            FailureKind::ConnectionFlow
+        }
+    }
+}
+
+/// A failure to be counted on its customer's failure record (a `connection-flow-failed`
+/// event, or an issue that pages): it pages (with `page`) when it opens a window, else it
+/// is folded into the open one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// [`failure_key`].
+    pub kind: FailureKind,
+    /// [`failure_key`] (or, for an issue, [`issue_key`]).
     pub key: String,
     pub origin_id: Option<String>,
     pub organization_name: String,
@@ -64,6 +98,7 @@ impl Resolution {
 /// A failure record as the sweep reads it (the item layout is in docs/table-contract.md).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FailureRecord {
+    pub kind: FailureKind,
     pub key: String,
     pub origin_id: Option<String>,
     pub organization_name: String,

@@ -15,7 +15,7 @@ use serde_json::json;
 use time::Duration;
 
 use super::alert::{Alert, AlertKind, sns_subject};
-use super::failures::{Failure, Resolution, customer_in_key, customer_of};
+use super::failures::{Failure, FailureKind, Resolution, customer_in_key, customer_of};
 use super::row::StateUpdate;
 use crate::keys;
 
@@ -26,6 +26,8 @@ pub enum FleetKind {
     ConnectionFailures,
     /// An integration turning `INVALID` (`integration-state-changed`, or the reconcile run).
     Invalid,
+    /// A customer's integration issue that pages (`issue-status-changed` raised).
+    Issues,
 }
 
 impl FleetKind {
@@ -33,6 +35,7 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => "connection-failures",
             FleetKind::Invalid => "integration-invalid",
+            FleetKind::Issues => "integration-issues",
         }
     }
 
@@ -40,6 +43,7 @@ impl FleetKind {
         match s {
             "connection-failures" => Some(FleetKind::ConnectionFailures),
             "integration-invalid" => Some(FleetKind::Invalid),
+            "integration-issues" => Some(FleetKind::Issues),
             _ => None,
         }
     }
@@ -49,6 +53,7 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => "Kombo connections failing",
             FleetKind::Invalid => "Kombo integrations INVALID",
+            FleetKind::Issues => "Kombo integration issues",
         }
     }
 
@@ -58,6 +63,7 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => ("connected", "not_connected"),
             FleetKind::Invalid => ("recovered", "still_invalid"),
+            FleetKind::Issues => ("resolved", "still_open"),
         }
     }
 
@@ -66,6 +72,7 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => ("Connected since", "Not connected"),
             FleetKind::Invalid => ("Recovered", "Still INVALID"),
+            FleetKind::Issues => ("Resolved", "Still open"),
         }
     }
 
@@ -74,6 +81,7 @@ impl FleetKind {
         match self {
             FleetKind::ConnectionFailures => format!("no connection to {tool} failed"),
             FleetKind::Invalid => format!("no integration of {tool} turned INVALID"),
+            FleetKind::Issues => format!("no issue of an integration of {tool} was raised"),
         }
     }
 }
@@ -132,7 +140,10 @@ impl Strike {
     pub fn of_failure(f: &Failure) -> Strike {
         let customer = customer_in_key(&f.key, &f.tool).unwrap_or(&f.key);
         Strike {
-            kind: FleetKind::ConnectionFailures,
+            kind: match f.kind {
+                FailureKind::ConnectionFlow => FleetKind::ConnectionFailures,
+                FailureKind::Issue => FleetKind::Issues,
+            },
             tool: f.tool.clone(),
             category: f.category.clone(),
             customer: customer.to_owned(),
@@ -707,8 +718,20 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
                 t.worse(),
                 t.recovered
             ),
-            "Ask the customers still INVALID to reconnect: \
-             POST /customers/{origin_id}/connection-link",
+            "Send the customers still INVALID a reconnection link (the same integration \
+             comes back; never a new connection link): \
+             POST /customers/{origin_id}/integrations/{integration_id}/reconnection-link",
+        ),
+        FleetKind::Issues => (
+            format!(
+                "{}: {} still open, {} resolved.",
+                customers(t.customers()),
+                t.worse(),
+                t.recovered
+            ),
+            "Look at the issues still open in Kombo's dashboard; for a failing login, send \
+             the customer a reconnection link: \
+             POST /customers/{origin_id}/integrations/{integration_id}/reconnection-link",
         ),
     };
     let subject = format!(

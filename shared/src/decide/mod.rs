@@ -12,6 +12,7 @@ pub mod connect;
 pub mod create;
 pub mod failures;
 pub mod fleet;
+pub mod issues;
 pub mod notices;
 pub mod reconcile;
 pub mod routes;
@@ -31,14 +32,14 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::{epoch_ms, rfc3339};
 use crate::event::{
     ConnectionFlowFailed, Envelope, IntegrationCreated, IntegrationDeleted, IntegrationState,
-    IntegrationStateChanged,
+    IntegrationStateChanged, IssueStatusChanged,
 };
 use fleet::Fleet;
 use notices::InvalidSource;
 
 /// The timing rules the decisions (and the store's conditions) follow; the defaults are
 /// the template's (see [`crate::config::Settings::from_env`] for their variables).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// How long a tombstone, a completed claim and a failure record are kept before
     /// DynamoDB's TTL removes them (30 days).
@@ -54,6 +55,9 @@ pub struct Rules {
     /// How long an integration's setup may stay `INCOMPLETE` before the reconcile run sends
     /// its one "setup not finished" notice (24 h).
     pub setup_notice_after: Duration,
+    /// The `issue-status-changed` issue types that page (the rest are recorded and sent as
+    /// low-urgency notices): `integration.authentication_failed`.
+    pub issue_page_types: Vec<String>,
 }
 
 impl Default for Rules {
@@ -67,6 +71,7 @@ impl Default for Rules {
                 window: Duration::minutes(10),
             },
             setup_notice_after: Duration::hours(24),
+            issue_page_types: vec![issues::AUTHENTICATION_FAILED.to_owned()],
         }
     }
 }
@@ -89,6 +94,9 @@ pub enum Decision {
     /// transition the alert is about; and the QA notice (where `qa_status` is FAILED) once
     /// per integration if this event turned it FAILED.
     State(StateUpdate, StateAlert, Option<Alert>),
+    /// Keep an integration issue on its row and page, notify or say it resolved, once per
+    /// episode.
+    Issue(issues::IssueDecision),
 }
 
 /// The alert of a state change, if the store finds this event made its transition.
@@ -138,6 +146,7 @@ impl Decide for IntegrationCreated {
             connect_token_sha256: None,
             usable: None,
             unusable_reason: None,
+            open_issues: Vec::new(),
         };
         if d.end_user.origin_id.is_some() {
             let resolution = Resolution {
@@ -249,6 +258,12 @@ impl Decide for IntegrationStateChanged {
     }
 }
 
+impl Decide for IssueStatusChanged {
+    fn decide(e: Envelope<Self>, now: OffsetDateTime, rules: &Rules) -> Decision {
+        Decision::Issue(issues::decide(e, now, &rules.issue_page_types))
+    }
+}
+
 impl Decide for ConnectionFlowFailed {
     fn decide(e: Envelope<Self>, now: OffsetDateTime, _: &Rules) -> Decision {
         let d = e.data;
@@ -260,6 +275,7 @@ impl Decide for ConnectionFlowFailed {
             &e.id,
         );
         Decision::Failure(Failure {
+            kind: failures::FailureKind::ConnectionFlow,
             key: failures::failure_key(&d.end_user, d.integration_tool.as_str()),
             origin_id: d.end_user.origin_id,
             organization_name: d.end_user.organization_name,

@@ -4,7 +4,7 @@
 //! are in [`super::fleet`].
 
 use super::alert::{Alert, AlertKind, alert, reconnection_route, setup_route};
-use super::failures::{FailureRecord, Resolution};
+use super::failures::{FailureKind, FailureRecord, Resolution};
 use crate::event::EndUser;
 
 fn attempts(n: u32) -> String {
@@ -94,6 +94,32 @@ pub fn summary_notice(r: &FailureRecord, folded: u32, id: &str) -> Alert {
     } else {
         format!("{folded} more times")
     };
+    if r.kind == FailureKind::Issue {
+        // An issue record: its "log" is the last issue's title.
+        let title = r.last_log_url.clone().unwrap_or_default();
+        let extra = [
+            ("Raised since the last page", folded.to_string()),
+            ("Last issue", title),
+        ];
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(l, v)| (*l, v.as_str())).collect();
+        return alert(
+            AlertKind::IntegrationIssue,
+            format!(
+                "Kombo issues raised {times}: {} ({} {})",
+                r.organization_name, r.tool, r.category
+            ),
+            &format!(
+                "After the last page Kombo raised the customer's integration issues {times} \
+                 within the fold window ({} in all).",
+                r.total
+            ),
+            &end_user,
+            &r.tool,
+            &r.category,
+            &extra,
+            id,
+        );
+    }
     let mut extra = vec![("Failed since the last page", folded.to_string())];
     if let Some(url) = &r.last_log_url {
         extra.push(("Kombo log", url.clone()));
@@ -389,6 +415,7 @@ mod tests {
     #[test]
     fn the_summary_names_the_count_the_last_log_and_the_last_event() {
         let r = FailureRecord {
+            kind: FailureKind::ConnectionFlow,
             key: "failures#36123#workday".into(),
             origin_id: Some("36123".into()),
             organization_name: "Acme, Inc.".into(),

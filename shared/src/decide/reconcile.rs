@@ -318,6 +318,7 @@ mod tests {
             connect_token_sha256: None,
             usable: None,
             unusable_reason: None,
+            open_issues: Vec::new(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! What the store's answers mean for a backend route's caller, as plain values: the
 //! outcome a route answers, or the caller's error (4xx, never a page).
 
+use super::alert::{reconnection_route, setup_route};
 use super::create::Inserted;
-use super::row::{Mapping, Status};
+use super::row::{Mapping, Status, Unusable};
 use crate::error::Error;
 
 /// What a tombstone write found.
@@ -79,6 +80,36 @@ pub fn owned(row: Option<&Mapping>, origin_id: &str, integration_id: &str) -> Re
             message: format!("customer {origin_id} has no integration {integration_id}"),
         }),
     }
+}
+
+/// A connection link for `tool` is refused (409 `already_connected`, naming the
+/// integration and its repair) when the customer has a live integration of that tool: Kombo
+/// does not de-duplicate, a second link makes a second integration (and a second bill).
+pub fn not_connected(rows: &[Mapping], origin_id: &str, tool: &str) -> Result<(), Error> {
+    let Some(live) = rows
+        .iter()
+        .find(|r| r.status == Status::Active && r.tool == tool)
+    else {
+        return Ok(());
+    };
+    let id = &live.integration_id;
+    let what = match live.unusable_now() {
+        Some(Unusable::Invalid) => format!(
+            "; it is INVALID: reconnect it with {}",
+            reconnection_route(origin_id, id)
+        ),
+        Some(Unusable::SetupIncomplete) => format!(
+            "; its setup is not finished: {}",
+            setup_route(origin_id, id)
+        ),
+        _ => String::new(),
+    };
+    Err(Error::Conflict {
+        code: "already_connected",
+        message: format!(
+            "customer {origin_id} has integration {id} of {tool} already{what}; send \"allow_another\": true for a second one"
+        ),
+    })
 }
 
 /// The caller's 409 for an integration that is deleted.
@@ -172,6 +203,7 @@ mod tests {
             connect_token_sha256: digest.map(Into::into),
             usable: None,
             unusable_reason: None,
+            open_issues: Vec::new(),
         })
     }
 
@@ -303,6 +335,32 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "unknown_integration"
+        );
+    }
+
+    #[test]
+    fn a_second_link_for_a_connected_tool_is_refused_naming_the_repair() {
+        let ok = *row("42", None);
+        assert!(
+            not_connected(std::slice::from_ref(&ok), "42", "personio").is_ok(),
+            "another tool"
+        );
+        let e = not_connected(std::slice::from_ref(&ok), "42", "workday").unwrap_err();
+        assert_eq!((e.status().as_u16(), e.code()), (409, "already_connected"));
+        assert!(e.to_string().contains("workday:1") && e.to_string().contains("allow_another"));
+        let mut invalid = ok.clone();
+        invalid.state = Some("INVALID".into());
+        let e = not_connected(&[invalid], "42", "workday").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/customers/42/integrations/workday:1/reconnection-link"),
+            "{e}"
+        );
+        let mut gone = ok;
+        gone.status = Status::Deleted;
+        assert!(
+            not_connected(&[gone], "42", "workday").is_ok(),
+            "a tombstone is no integration"
         );
     }
 }

@@ -155,6 +155,11 @@ pub struct Mapping {
     /// written before it existed, read [`Mapping::unusable_now`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unusable_reason: Option<Unusable>,
+    /// Kombo's open issues of the integration (`issue-status-changed`), read from the row's
+    /// `issue#<id>` attributes by the adapter; never written from here. An open issue does
+    /// not make an integration unusable (Kombo still serves its data): it warns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", skip_deserializing)]
+    pub open_issues: Vec<OpenIssue>,
 }
 
 impl Mapping {
@@ -299,6 +304,17 @@ impl StateUpdate {
             self.qa_status(),
         )
     }
+}
+
+/// An open issue as the backend answers it (`open_issues` of a row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIssue {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// When Kombo first observed it (RFC 3339).
+    pub since: String,
 }
 
 /// A mapping row as a conditional write found it: the row it replaced when written, the

@@ -4,7 +4,7 @@
 //! a fleet record needs (forget stale customers, an update, the end of its incident).
 
 use super::alert::Alert;
-use super::failures::{FailureRecord, customer_in_key};
+use super::failures::{FailureKind, FailureRecord, customer_in_key};
 use super::fleet::{self, Fleet, FleetKind, FleetRecord};
 use crate::keys;
 
@@ -34,12 +34,14 @@ pub fn summary(r: &FailureRecord) -> Summary {
 /// Whether `r`'s customer is counted on its tool's open connection-failures incident: the
 /// incident reports its failures, so its summary is folded into it (taken, not sent).
 pub fn folds_into_incident(r: &FailureRecord, fleets: &[FleetRecord], fleet: &Fleet) -> bool {
+    let kind = match r.kind {
+        FailureKind::ConnectionFlow => FleetKind::ConnectionFailures,
+        FailureKind::Issue => FleetKind::Issues,
+    };
     customer_in_key(&r.key, &r.tool).is_some_and(|customer| {
-        fleets.iter().any(|f| {
-            f.kind == FleetKind::ConnectionFailures
-                && f.tool == r.tool
-                && f.in_incident(customer, fleet)
-        })
+        fleets
+            .iter()
+            .any(|f| f.kind == kind && f.tool == r.tool && f.in_incident(customer, fleet))
     })
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::expr::{Conditional, Expr};
-use super::schema::records::{EVENT_ID, EXPIRES_AT, IN_PROGRESS_UNTIL, STATUS, TOKEN};
+use super::schema::records::{EVENT_ID, EXPIRES_AT, IN_PROGRESS_UNTIL, OUTCOME, STATUS, TOKEN};
 use super::store::{DynamoStore, Table, n, s, string, to_item};
 use crate::clock::epoch_ms;
 use crate::decide::claims::{COMPLETED, Claim, IN_PROGRESS};
@@ -64,13 +64,16 @@ impl ClaimStore for DynamoStore {
         event_id: &str,
         token: &str,
         now: OffsetDateTime,
+        outcome: &str,
     ) -> Result<(), Error> {
         let expr = Expr::default()
             .update(formatcp!(
-                "SET #{STATUS} = :completed, #{EXPIRES_AT} = :expires REMOVE #{IN_PROGRESS_UNTIL}"
+                "SET #{STATUS} = :completed, #{EXPIRES_AT} = :expires, #{OUTCOME} = :outcome \
+                 REMOVE #{IN_PROGRESS_UNTIL}"
             ))
             .condition(formatcp!("#{TOKEN} = :tok"))
             .value(":completed", s(COMPLETED))
+            .value(":outcome", s(outcome))
             .value(":expires", n((now + self.retention).unix_timestamp()))
             .value(":tok", s(token));
         let write = self.update(Table::Records, event_id, expr, ReturnValue::None);
@@ -81,6 +84,13 @@ impl ClaimStore for DynamoStore {
             );
         }
         Ok(())
+    }
+
+    async fn outcome(&self, event_id: &str) -> Result<Option<String>, Error> {
+        let item = self.get(Table::Records, event_id, None).await?;
+        Ok(item
+            .filter(|i| string(i, STATUS).as_deref() == Some(COMPLETED))
+            .map(|i| string(&i, OUTCOME).unwrap_or_default()))
     }
 
     async fn release(&self, event_id: &str, token: &str) -> Result<(), Error> {

@@ -13,14 +13,16 @@ use time::OffsetDateTime;
 
 use super::expr::{Conditional, Expr};
 use super::schema::records::{
-    CARRIED, CATEGORY, CONNECTION_FAILURES, EVENT_ID, EXPIRES_AT, FIRST_FAILURE_AT, FOLDED,
-    FOLDED_IDS, LAST_EVENT_ID, LAST_FAILURE_AT, LAST_LOG_URL, ORGANIZATION_NAME, ORIGIN_ID,
-    PENDING_SUMMARIES_INDEX, RECORD_TYPE, RESOLVED_AT, RESOLVED_BY, RESOLVED_TOTAL, SUMMARY_ID,
-    SUMMARY_PENDING, SWEEP, SWEEP_DUE, TOOL, TOTAL, WINDOW_OPENED_BY, WINDOW_START_MS,
+    CARRIED, CATEGORY, EVENT_ID, EXPIRES_AT, FIRST_FAILURE_AT, FOLDED, FOLDED_IDS, LAST_EVENT_ID,
+    LAST_FAILURE_AT, LAST_LOG_URL, ORGANIZATION_NAME, ORIGIN_ID, PENDING_SUMMARIES_INDEX,
+    RECORD_TYPE, RESOLVED_AT, RESOLVED_BY, RESOLVED_TOTAL, SUMMARY_ID, SUMMARY_PENDING, SWEEP,
+    SWEEP_DUE, TOOL, TOTAL, WINDOW_OPENED_BY, WINDOW_START_MS,
 };
 use super::store::{DynamoStore, Item, Table, count, n, number, s, string};
 use crate::clock::{epoch_ms, rfc3339};
-use crate::decide::failures::{Count, Counted, OnRecord, Resolving, WindowSeen, Wrote};
+use crate::decide::failures::{
+    Count, Counted, FailureKind, OnRecord, Resolving, WindowSeen, Wrote,
+};
 use crate::decide::{Failure, FailureRecord};
 use crate::error::Error;
 use crate::ports::FailureStore;
@@ -103,7 +105,7 @@ impl DynamoStore {
             .value(":org", s(&f.organization_name))
             .value(":tool", s(&f.tool))
             .value(":category", s(&f.category))
-            .value(":record", s(CONNECTION_FAILURES));
+            .value(":record", s(f.kind.as_str()));
         if let Some(origin) = &f.origin_id {
             set.push_str(formatcp!(", #{ORIGIN_ID} = :origin"));
             expr = expr.value(":origin", s(origin));
@@ -329,6 +331,7 @@ fn record(item: &Item) -> Option<FailureRecord> {
     let key = string(item, EVENT_ID)?;
     let summary = string(item, SUMMARY_ID).map(|id| (id, count(item, SUMMARY_PENDING)));
     Some(FailureRecord {
+        kind: FailureKind::parse(&string(item, RECORD_TYPE).unwrap_or_default()),
         origin_id: string(item, ORIGIN_ID),
         organization_name: string(item, ORGANIZATION_NAME).unwrap_or_default(),
         tool: string(item, TOOL).unwrap_or_default(),

@@ -9,12 +9,13 @@ use const_format::formatcp;
 use super::expr::{Conditional, Expr};
 use super::schema::mappings::{
     BY_ORIGIN_INDEX, CATEGORY, CONNECT_TOKEN_SHA256, CREATED_AT, CREATED_EVENT_ID, INTEGRATION_ID,
-    INVALID_EVENT_ID, INVALID_PAGE, LAST_EVENT_ID, ORIGIN_ID, QA_STATUS, RECOVERED_EVENT_ID,
-    SETUP_STATUS, STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS, STATUS,
-    UNUSABLE_REASON, UPDATED_AT, USABLE,
+    INVALID_EVENT_ID, INVALID_PAGE, ISSUE_SINCE_MS, LAST_EVENT_ID, ORIGIN_ID, QA_STATUS,
+    RECOVERED_EVENT_ID, SETUP_STATUS, STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS,
+    STATUS, UNUSABLE_REASON, UPDATED_AT, USABLE, issue, issue_of,
 };
 use super::store::{DynamoStore, Item, Table, s, to_item};
 use crate::decide::create::{self, Inserted};
+use crate::decide::issues::{Episode, OnRow, RowIssue, RowSaw};
 use crate::decide::routes::{Assigned, Tombstoned};
 use crate::decide::row::{RowSeen, Unusable};
 use crate::decide::state::{self, INVALID, NO_STATE, StateResult};
@@ -69,6 +70,31 @@ fn after_create(mut written: Item, old: &Item) -> Option<Mapping> {
         }
     }
     serde_dynamo::from_item(written).ok()
+}
+
+/// A row as the backend answers it: the mapping, with its open issues read from its
+/// `issue#<id>` attributes.
+fn mapping(mut item: Item) -> Result<Mapping, Error> {
+    let issues: Vec<(String, AttributeValue)> = item
+        .keys()
+        .filter(|k| issue_of(k).is_some())
+        .cloned()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|k| item.remove_entry(&k))
+        .collect();
+    let mut m: Mapping = serde_dynamo::from_item(item)
+        .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))?;
+    for (name, value) in issues {
+        let id = issue_of(&name).unwrap_or_default();
+        if let Ok(entry) = serde_dynamo::from_attribute_value::<_, RowIssue>(value)
+            && let Some(open) = entry.open(id)
+        {
+            m.open_issues.push(open);
+        }
+    }
+    m.open_issues.sort_by(|a, b| a.since.cmp(&b.since));
+    Ok(m)
 }
 
 /// What a write's returned item says of the row (`None`: no row, or none returned).
@@ -349,9 +375,68 @@ impl MappingStore for DynamoStore {
 
     async fn row(&self, integration_id: &str) -> Result<Option<Mapping>, Error> {
         let item = self.get(Table::Mappings, integration_id, None).await?;
-        item.map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))
+        item.map(mapping).transpose()
+    }
+
+    async fn note_issue(&self, row: &OnRow) -> Result<RowSaw, Error> {
+        let entry = serde_dynamo::to_attribute_value(&row.issue)
+            .map_err(|e| Error::Internal(format!("serializing a row's entry: {e}")))?;
+        let mut if_absent = to_item(&row.descriptive)?;
+        if_absent.insert(STATUS.into(), s(Status::Active.as_str()));
+        if_absent.insert(LAST_EVENT_ID.into(), s(&row.event_id));
+        usability(&mut if_absent, None);
+        let always = Item::from([(UPDATED_AT.to_owned(), s(&row.updated_at))]);
+        let mut expr = Expr::default();
+        let sets = expr.assignments(always, if_absent);
+        // A raise opens its episode over no entry or an older one; a resolution marks its
+        // episode (or an older one still open) resolved, or is kept for a raise that comes
+        // after it.
+        let newer = if row.issue.resolved_ms.is_some() {
+            "<="
+        } else {
+            "<"
+        };
+        let expr = expr
+            .update(format!("SET #issue = :entry, {sets}"))
+            .condition(format!(
+                "{} AND (attribute_not_exists(#issue) OR #issue.{} {newer} :since)",
+                formatcp!("(attribute_not_exists(#{STATUS}) OR #{STATUS} <> :deleted)"),
+                formatcp!("#{ISSUE_SINCE_MS}"),
+            ))
+            .name("#issue", issue(&row.issue_id))
+            .value(":entry", entry)
+            .value(":since", super::store::n(row.issue.since_ms))
+            .value(":deleted", deleted());
+        let write = self.update(
+            Table::Mappings,
+            &row.integration_id,
+            expr,
+            ReturnValue::None,
+        );
+        Ok(match write.await? {
+            Conditional::Written(_) => RowSaw::Written,
+            Conditional::Refused(stood) => {
+                let stands = stood
+                    .as_ref()
+                    .and_then(|item| item.get(&issue(&row.issue_id)).cloned())
+                    .and_then(|v| serde_dynamo::from_attribute_value::<_, RowIssue>(v).ok());
+                let deleted = stood
+                    .as_ref()
+                    .and_then(|i| seen(Some(i)))
+                    .is_some_and(|r| r.deleted());
+                if deleted {
+                    RowSaw::Deleted
+                } else if row.issue.resolved_ms.is_some() {
+                    RowSaw::Already
+                } else {
+                    let episode = Episode {
+                        issue_id: row.issue_id.clone(),
+                        first_observed_ms: row.issue.since_ms,
+                    };
+                    RowSaw::refused_raise(stands.as_ref(), &episode)
+                }
+            }
+        })
     }
 
     async fn by_origin(&self, origin_id: &str) -> Result<Vec<Mapping>, Error> {
@@ -359,8 +444,7 @@ impl MappingStore for DynamoStore {
             .condition(formatcp!("#{ORIGIN_ID} = :o"))
             .value(":o", s(origin_id));
         let items = self.query(Table::Mappings, BY_ORIGIN_INDEX, expr).await?;
-        serde_dynamo::from_items(items)
-            .map_err(|e| Error::Internal(format!("reading a mapping row: {e}")))
+        items.into_iter().map(mapping).collect()
     }
 }
 

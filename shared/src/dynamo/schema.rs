@@ -46,9 +46,26 @@ pub mod mappings {
     pub const INVALID_EVENT_ID: &str = "invalid_event_id";
     pub const RECOVERED_EVENT_ID: &str = "recovered_event_id";
     pub const INVALID_PAGE: &str = "invalid_page";
+    /// An issue of the integration: `issue#<Kombo issue id>`, a map of the names below.
+    pub const ISSUE: &str = "issue";
+    pub const ISSUE_TYPE: &str = "type";
+    pub const ISSUE_TITLE: &str = "title";
+    pub const ISSUE_SINCE: &str = "since";
+    pub const ISSUE_SINCE_MS: &str = "since_ms";
+    pub const ISSUE_RESOLVED_MS: &str = "resolved_ms";
 
-    /// Every attribute of a row.
-    pub const ALL: [&str; 26] = [
+    /// The attribute of the integration's issue `issue_id`.
+    pub fn issue(issue_id: &str) -> String {
+        format!("{ISSUE}#{issue_id}")
+    }
+
+    /// The issue id an attribute names (`None`: not an issue's).
+    pub fn issue_of(attribute: &str) -> Option<&str> {
+        attribute.strip_prefix(ISSUE)?.strip_prefix('#')
+    }
+
+    /// Every attribute of a row (an issue's map keys among them).
+    pub const ALL: [&str; 31] = [
         INTEGRATION_ID,
         ORIGIN_ID,
         TOOL,
@@ -75,6 +92,11 @@ pub mod mappings {
         INVALID_EVENT_ID,
         RECOVERED_EVENT_ID,
         INVALID_PAGE,
+        ISSUE_TYPE,
+        ISSUE_TITLE,
+        ISSUE_SINCE,
+        ISSUE_SINCE_MS,
+        ISSUE_RESOLVED_MS,
     ];
 }
 
@@ -94,6 +116,8 @@ pub mod records {
     // A claim record.
     pub const TOKEN: &str = "token";
     pub const IN_PROGRESS_UNTIL: &str = "in_progress_until";
+    /// What the claimed effect did (an effect's outcome, as a webhook answers it).
+    pub const OUTCOME: &str = "outcome";
 
     // A failure record.
     pub const RECORD_TYPE: &str = "record_type";
@@ -135,20 +159,19 @@ pub mod records {
     // The reconcile cursor.
     pub const AFTER: &str = "after";
 
-    /// `record_type` of a failure record.
-    pub const CONNECTION_FAILURES: &str = "connection-failures";
     /// `sweep` of a failure record with folded failures.
     pub const SWEEP_DUE: &str = "due";
     /// `sweep` (and `record_type`) of a fleet record.
     pub const SWEEP_FLEET: &str = "fleet";
 
     /// Every attribute with a fixed name (a fleet record's customers' are [`member`]'s).
-    pub const ALL: [&str; 36] = [
+    pub const ALL: [&str; 37] = [
         EVENT_ID,
         STATUS,
         EXPIRES_AT,
         TOKEN,
         IN_PROGRESS_UNTIL,
+        OUTCOME,
         RECORD_TYPE,
         WINDOW_START_MS,
         WINDOW_OPENED_BY,
@@ -254,6 +277,7 @@ mod tests {
             connect_token_sha256: Some("h".into()),
             usable: Some(false),
             unusable_reason: Some(crate::decide::row::Unusable::QaFailed),
+            open_issues: Vec::new(),
         };
         let fields = StateFields {
             state: "ACTIVE".into(),

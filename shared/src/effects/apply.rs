@@ -65,6 +65,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                 }
                 Ok(stated.outcome)
             }
+            Decision::Issue(issue) => self.record_issue(issue, now, deadline).await,
             Decision::StoreUnassigned(m, alert) => {
                 self.store_and_notify(event_id, &m, &alert, now, deadline)
                     .await

@@ -82,11 +82,12 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                 Err(e) => Err(e),
             },
         };
+        let now = (self.clock)();
         settle(
             event_id,
             result,
             deadline,
-            self.store.complete(event_id, &token, (self.clock)()),
+            |outcome| self.store.complete(event_id, &token, now, outcome.as_str()),
             self.store.release(event_id, &token),
         )
         .await
@@ -117,21 +118,22 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     }
 }
 
-/// Ends a claimed effect inside `deadline`: on success the claim is marked done
-/// (`complete`), on failure given back for a retry (`release`); only the one needed runs.
+/// Ends a claimed effect inside `deadline`: on success the claim is marked done with the
+/// effect's outcome (`complete`), on failure given back for a retry (`release`); only the
+/// one needed runs.
 /// The effect happened when it succeeded: the answer is 200 even if marking fails (the
 /// claim then expires and a later duplicate could repeat the effect, which is better than
 /// making Kombo retry now and repeat it for sure).
-pub(crate) async fn settle(
+pub(crate) async fn settle<C: Future<Output = Result<(), Error>>>(
     event_id: &str,
     result: Result<Outcome, Error>,
     deadline: Deadline,
-    complete: impl Future<Output = Result<(), Error>>,
+    complete: impl FnOnce(Outcome) -> C,
     release: impl Future<Output = Result<(), Error>>,
 ) -> Result<Outcome, Error> {
     match result {
         Ok(outcome) => {
-            if let Err(e) = deadline.run(DDB, complete).await {
+            if let Err(e) = deadline.run(DDB, complete(outcome)).await {
                 tracing::error!(event_id, error = %e, "effect done but claim not marked completed");
             }
             Ok(outcome)

@@ -39,7 +39,9 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     /// The create of a mapping with its customer, whichever way it came in (the
     /// `integration-created` webhook, or a Connect completion's activation token): one
     /// conditional write, and at the same time a read of the customer's failure record for
-    /// the tool (one round trip for both). Only where that record holds failures to resolve,
+    /// the tool and a query of the customer's rows (one round trip for the three). A second
+    /// live integration of the tool for the customer sends one "duplicate integration"
+    /// notice per pair. Only where that record holds failures to resolve,
     /// and the row is this customer's and this create's (or the other way in's), are they
     /// resolved with one "resolved" notice, claimed under the id of the create that stored
     /// the row, so the two ways in and their retries send it once. A failure that lands
@@ -52,11 +54,21 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Created, Error> {
-        let (inserted, on_record) = tokio::try_join!(
+        // The customer's rows beside the write: a second live integration of the tool (a
+        // duplicate) is found without another round trip.
+        let origin = m.origin_id.as_deref().unwrap_or_default();
+        let (inserted, on_record, rows) = tokio::try_join!(
             Box::pin(deadline.run(DDB, self.store.insert(m))),
             Box::pin(deadline.run(DDB, self.store.on_record(&resolution.key))),
+            Box::pin(deadline.run(DDB, self.store.by_origin(origin))),
         )?;
-        let owed = create::resolution_id(&inserted, m).filter(|id| on_record.to_resolve(id));
+        let ours = create::resolution_id(&inserted, m);
+        if ours.is_some() {
+            for (claim, notice) in create::duplicates(m, &rows) {
+                Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
+            }
+        }
+        let owed = ours.filter(|id| on_record.to_resolve(id));
         let notice = match owed {
             Some(event_id) => {
                 let r = Resolution {

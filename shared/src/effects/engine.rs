@@ -45,6 +45,13 @@ pub enum Outcome {
     /// Counted on the tool's open fleet incident: the customer's own page (or "recovered"
     /// notice) folded into it.
     InIncident,
+    /// An integration issue of a type that does not page: kept on the row, its low-urgency
+    /// notice published.
+    IssueNoticed,
+    /// An issue's episode is resolved on the row; no notice was owed (it did not page).
+    IssueResolved,
+    /// An issue's episode that paged is resolved: the "resolved" notice published.
+    IssueResolvedNotified,
 }
 
 impl Outcome {
@@ -67,6 +74,9 @@ impl Outcome {
             Outcome::IgnoredStale => "ignored_stale",
             Outcome::IncidentOpened => "incident_opened",
             Outcome::InIncident => "folded_into_incident",
+            Outcome::IssueNoticed => "issue_noticed",
+            Outcome::IssueResolved => "issue_resolved",
+            Outcome::IssueResolvedNotified => "issue_resolved_notified",
         }
     }
 }

@@ -3,6 +3,8 @@
 //! into the open window, or taken by the tool's fleet incident (opening it, at the
 //! threshold).
 
+use std::future::Future;
+
 use time::OffsetDateTime;
 
 use super::claims::Duplicate;
@@ -32,6 +34,22 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<Outcome, Error> {
+        let nothing_else = std::future::ready(Ok(()));
+        self.count_failure_with(event_id, failure, now, deadline, nothing_else, |()| None)
+            .await
+    }
+
+    /// [`Self::count_failure`] with `also`, a step sent beside the counts (and the claim),
+    /// whose result may end it there (`skip`: the outcome, the counts taken back).
+    pub(super) async fn count_failure_with<A>(
+        &self,
+        event_id: &str,
+        failure: &Failure,
+        now: OffsetDateTime,
+        deadline: Deadline,
+        also: impl Future<Output = Result<A, Error>>,
+        skip: impl FnOnce(A) -> Option<Outcome>,
+    ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let strike = Strike::of_failure(failure);
         let strike = &strike;
@@ -39,6 +57,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             tokio::try_join!(
                 Box::pin(soft.run(DDB, self.store.count_failure(failure, now))),
                 Box::pin(soft.run(DDB, self.store.strike(strike, now))),
+                Box::pin(also),
             )
         });
         self.once_alongside(
@@ -48,30 +67,17 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Duplicate {
                 answer: Outcome::AlreadyAlerted,
                 // What the counts beside the claim changed, taken back.
-                undo: |(count, struck): (Count, Struck)| async move {
-                    let uncount = async {
-                        match count.wrote {
-                            Some(wrote) => {
-                                deadline.run(DDB, self.store.uncount(failure, wrote)).await
-                            }
-                            None => Ok(()),
-                        }
-                    };
-                    let unstrike = async {
-                        if struck.repeat {
-                            Ok(())
-                        } else {
-                            deadline.run(DDB, self.store.unstrike(strike)).await
-                        }
-                    };
-                    let (a, b) = tokio::join!(Box::pin(uncount), Box::pin(unstrike));
-                    if let Err(e) = a.and(b) {
-                        tracing::error!(event_id, error = %e, "a duplicate's count was not taken back");
-                    }
+                undo: |(count, struck, _): (Count, Struck, A)| {
+                    self.uncount(event_id, failure, strike, count, struck, deadline)
                 },
             },
             counts,
-            |(count, struck)| async move {
+            |(count, struck, also)| async move {
+                if let Some(outcome) = skip(also) {
+                    self.uncount(event_id, failure, strike, count, struck, deadline)
+                        .await;
+                    return Ok(outcome);
+                }
                 match self.judge(strike, &struck, now) {
                     Verdict::InIncident { .. } => Ok(Outcome::InIncident),
                     Verdict::Open {
@@ -93,6 +99,36 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             },
         )
         .await
+    }
+
+    /// Takes back the counts a failure made that must not count (a duplicate of one handled
+    /// before; one whose effect turned out not owed): its fold or window, its strike.
+    async fn uncount(
+        &self,
+        event_id: &str,
+        failure: &Failure,
+        strike: &Strike,
+        count: Count,
+        struck: Struck,
+        deadline: Deadline,
+    ) {
+        let uncount = async {
+            match count.wrote {
+                Some(wrote) => deadline.run(DDB, self.store.uncount(failure, wrote)).await,
+                None => Ok(()),
+            }
+        };
+        let unstrike = async {
+            if struck.repeat {
+                Ok(())
+            } else {
+                deadline.run(DDB, self.store.unstrike(strike)).await
+            }
+        };
+        let (a, b) = tokio::join!(Box::pin(uncount), Box::pin(unstrike));
+        if let Err(e) = a.and(b) {
+            tracing::error!(event_id, error = %e, "a count was not taken back");
+        }
     }
 
     /// What a strike means, from its fleet record as it stood.

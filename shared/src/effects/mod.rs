@@ -4,7 +4,8 @@
 //! notices): every effect under a claim that makes it exactly-once ([`claims`]), the create
 //! and its "resolved" notice ([`create`]), the state write and its INVALID page or
 //! "recovered" notice ([`state`]), a failure's count, page and fleet incident
-//! ([`failures`]). What each store answer means is decided in [`crate::decide`]. The engine's
+//! ([`failures`]), an integration issue's page, notice or "resolved" ([`issues`]). What
+//! each store answer means is decided in [`crate::decide`]. The engine's
 //! parts are in [`engine`]; this module only names them.
 
 mod apply;
@@ -12,6 +13,7 @@ mod claims;
 mod create;
 mod engine;
 mod failures;
+mod issues;
 mod state;
 
 pub use create::{Created, Notice};

@@ -200,7 +200,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             event_id,
             paged,
             deadline,
-            async {
+            |_| async {
                 let sent = self.store.swap_page_claim(id, Some(&mine), Some(PAGE_SENT));
                 sent.await.map(drop)
             },

@@ -89,3 +89,12 @@ pub struct SetupLink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
 }
+
+/// What `POST /connect/create-link` answers: the link, and the addresses the customer must
+/// allow-list when `enable_static_ips` was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedLink {
+    pub link: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_ips: Option<Vec<String>>,
+}

@@ -215,6 +215,58 @@ pub struct IntegrationStateChanged {
     pub updated_at: OffsetDateTime,
 }
 
+open_enum!(
+    /// `issue-status-changed.change`.
+    IssueChange { Raised = "raised", Resolved = "resolved" }
+);
+open_enum!(
+    /// `issue-status-changed.issue.status`.
+    IssueStatus { Open = "OPEN", Resolved = "RESOLVED" }
+);
+
+/// A value that must be there but may be `null` (Kombo's SDK models mark these required):
+/// a missing field is refused, naming it; `null` is `None`.
+fn required_nullable<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
+/// The issue of an `issue-status-changed` (Kombo's SDK model `IssueStatusChangedWebhookPayload`):
+/// `type` is an open set (a type Kombo adds later is kept and handled, never refused).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Issue {
+    pub id: NonEmpty,
+    #[serde(rename = "type")]
+    pub kind: NonEmpty,
+    pub title: String,
+    pub status: IssueStatus,
+    pub markdown_message: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_observed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+}
+
+/// The integration an issue is about (`null` for an environment-wide issue).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueIntegration {
+    pub id: NonEmpty,
+    pub tool: NonEmpty,
+    pub category: Category,
+    pub end_user: EndUser,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IssueStatusChanged {
+    pub change: IssueChange,
+    pub issue: Issue,
+    #[serde(deserialize_with = "required_nullable")]
+    pub integration: Option<IssueIntegration>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ChangedModel {
     pub name: NonEmpty,
@@ -255,6 +307,14 @@ impl WebhookEvent for IntegrationStateChanged {
     const TYPE: &'static str = "integration-state-changed";
     fn integration_id(&self) -> Option<&str> {
         Some(self.integration_id.as_str())
+    }
+}
+
+impl WebhookEvent for IssueStatusChanged {
+    const TYPE: &'static str = "issue-status-changed";
+    const ID_FIELD: &'static str = "integration.id";
+    fn integration_id(&self) -> Option<&str> {
+        self.integration.as_ref().map(|i| i.id.as_str())
     }
 }
 
@@ -533,5 +593,49 @@ mod tests {
     fn sensitive_never_prints() {
         let e = parse::<IntegrationCreated>(CREATED.as_bytes()).unwrap();
         assert!(!format!("{e:?}").contains("user@example.com"));
+    }
+
+    const RAISED: &str = r#"{"id":"iss-ev-1","type":"issue-status-changed","data":{"change":"raised","issue":{"id":"iss_1","type":"integration.authentication_failed","title":"Authentication failed","status":"OPEN","markdown_message":"The **credentials** stopped working.","first_observed_at":"2026-12-01T10:00:00.000Z","resolved_at":null},"integration":{"id":"workday:1","tool":"workday","category":"LMS","end_user":{"organization_name":"Acme","creator_email":null,"origin_id":"42"}}}}"#;
+
+    #[test]
+    fn an_issue_parses_with_an_open_type_and_a_null_or_missing_integration_is_told_apart() {
+        let e = parse::<IssueStatusChanged>(RAISED.as_bytes()).unwrap();
+        assert_eq!(e.data.change, IssueChange::Raised);
+        assert_eq!(
+            e.data.issue.kind.as_str(),
+            "integration.authentication_failed"
+        );
+        assert_eq!(
+            e.data.integration.as_ref().unwrap().id.as_str(),
+            "workday:1"
+        );
+        assert_eq!(e.data.issue.resolved_at, None);
+        // A type Kombo adds later, and an environment-wide issue: accepted.
+        let other = RAISED
+            .replace("integration.authentication_failed", "environment.something_new")
+            .replace(r#""integration":{"id":"workday:1","tool":"workday","category":"LMS","end_user":{"organization_name":"Acme","creator_email":null,"origin_id":"42"}}"#, r#""integration":null"#);
+        let e = parse::<IssueStatusChanged>(other.as_bytes()).unwrap();
+        assert_eq!(e.data.issue.kind.as_str(), "environment.something_new");
+        assert_eq!(e.data.integration, None);
+        // Required, though nullable: a missing one is named.
+        let missing = other.replace(r#","integration":null"#, "");
+        assert_eq!(
+            parse::<IssueStatusChanged>(missing.as_bytes()),
+            Err(ParseError::Invalid(
+                "data: missing field `integration`".into()
+            ))
+        );
+        let no_resolved = RAISED.replace(r#","resolved_at":null"#, "");
+        assert_eq!(
+            parse::<IssueStatusChanged>(no_resolved.as_bytes()),
+            Err(ParseError::Invalid(
+                "data.issue: missing field `resolved_at`".into()
+            ))
+        );
+        let bad_time = RAISED.replace("2026-12-01T10:00:00.000Z", "yesterday");
+        assert!(matches!(
+            parse::<IssueStatusChanged>(bad_time.as_bytes()),
+            Err(ParseError::Invalid(m)) if m.starts_with("data.issue.first_observed_at")
+        ));
     }
 }

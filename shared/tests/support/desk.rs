@@ -1,6 +1,7 @@
 //! The on-call desk of a test through the built binaries: a stack, a folder for its event
-//! files (removed with it), and the settings every function runs with (fold and fleet
-//! windows of seconds); deliveries, sweeps, and what was published.
+//! files (removed with it), the settings every function runs with (fold and fleet windows
+//! of seconds), and a fake Kombo where the test needs one; deliveries, backend calls,
+//! sweeps, and what was published.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,8 @@ pub struct Desk {
     pub dir: PathBuf,
     /// Environment variables every function of the test runs with, over the template's.
     settings: Vec<(String, String)>,
+    /// The Kombo the functions call (`KOMBO_API_BASE_URL`), where the test has one.
+    pub kombo: Option<FakeKombo>,
 }
 
 impl Drop for Desk {
@@ -32,7 +35,47 @@ impl Desk {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.to_string()))
                 .collect(),
+            kombo: None,
         }
+    }
+
+    /// A desk whose functions call a fake Kombo of its own.
+    pub fn with_kombo(name: &str, settings: &[(&str, u64)]) -> Desk {
+        let mut desk = Desk::new(name, settings);
+        let kombo = FakeKombo::start();
+        desk.settings
+            .push(("KOMBO_API_BASE_URL".into(), kombo.base_url.clone()));
+        desk.kombo = Some(kombo);
+        desk
+    }
+
+    /// The desk's fake Kombo.
+    pub fn kombo(&self) -> &FakeKombo {
+        self.kombo.as_ref().expect("a desk with Kombo")
+    }
+
+    /// Sends backend `requests` ((path, path parameters, body)) to the route `function`
+    /// (`route_key`: "METHOD /pattern") in one warm process: the answers with their bodies.
+    pub fn call(
+        &self,
+        function: &str,
+        route_key: &str,
+        requests: &[(String, Value, Option<Value>)],
+    ) -> Vec<(i64, Value)> {
+        let method = route_key.split(' ').next().unwrap();
+        let files: Vec<PathBuf> = requests
+            .iter()
+            .map(|(path, params, body)| {
+                let file = self.dir.join(format!("{}.json", uuid::Uuid::new_v4()));
+                let event = backend_event(method, route_key, path, params.clone(), body.clone());
+                std::fs::write(&file, event.to_string()).unwrap();
+                file
+            })
+            .collect();
+        let (r, log) = invoke_files(function, &self.env(function), &files, 10_000);
+        let got = response_bodies(&r);
+        assert_eq!(got.len(), requests.len(), "{r}\n{log}");
+        got
     }
 
     /// Sets `key` to `value` for the functions run from now on.
