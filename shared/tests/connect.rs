@@ -500,8 +500,8 @@ async fn dynamodb_failing_after_kombo_answered_is_a_503_and_writes_nothing() {
     assert_eq!(run.kombo_calls().await.len(), 1);
 }
 
-/// On the wire: a fresh completion is one Kombo GET, the create's one write to the table
-/// and the resolution's one (refused) write to the idempotency table; nothing else.
+/// On the wire: a fresh completion is one Kombo GET and the create's requests: its write,
+/// with the failure record's read and the customer's other rows alongside; nothing else.
 #[tokio::test]
 async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
     let mut run = Run::new("completion-requests");
@@ -534,9 +534,10 @@ async fn a_fresh_completion_costs_one_kombo_get_and_the_creates_requests() {
         [
             "dynamodb:GetItem",
             "dynamodb:GetItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem"
         ],
-        "warm-up, then the create's write with the failure record's read alongside (no failures: no resolution)"
+        "warm-up, then the create's write with the failure record's read and the customer's rows (a duplicate?) alongside (no failures, no other: nothing more)"
     );
     assert_eq!(run.kombo_calls().await.len(), 1);
     let sns_ops: Vec<String> = sns.operations().await.into_iter().map(|(a, _)| a).collect();

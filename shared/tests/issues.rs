@@ -10,7 +10,6 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 
-const ISSUE: &str = "/webhooks/kombo/issue-status-changed";
 const CREATED: &str = "/webhooks/kombo/integration-created";
 const AUTH: &str = "integration.authentication_failed";
 

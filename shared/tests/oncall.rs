@@ -462,7 +462,7 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
         id,
         Some("36123"),
         "ACTIVE",
-        "FAILED",
+        "PASSED",
         "2026-11-27T12:00:00Z",
     );
     let got = d.state(&[invalid, active.clone(), active.clone(), active_later]);

@@ -19,6 +19,7 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use shared::backend::Route;
 use shared::event::{
     ConnectionFlowFailed, IntegrationCreated, IntegrationDeleted, IntegrationStateChanged,
+    IssueStatusChanged,
 };
 use shared::signature::Secrets;
 use shared::{App, AwsApp};
@@ -149,7 +150,8 @@ async fn requests_per_event_on_the_wire() {
             table.push(($what, outcome(&r), ddb.take(), sns.take(), wire.take()));
         }};
     }
-    let created = created_body("ev-1", "workday:req", Some("42"));
+    // Customer 41's: the create after 42's failures below is 42's first workday integration.
+    let created = created_body("ev-1", "workday:req", Some("41"));
     send!(
         "integration-created (new)",
         IntegrationCreated,
@@ -186,6 +188,12 @@ async fn requests_per_event_on_the_wire() {
         IntegrationCreated,
         CREATED,
         created_body("ev-6", "workday:req2", Some("42"))
+    );
+    send!(
+        "integration-created (a second of the tool)",
+        IntegrationCreated,
+        CREATED,
+        created_body("ev-6b", "workday:req3", Some("42"))
     );
     send!(
         "integration-created (no origin_id)",
@@ -283,6 +291,38 @@ async fn requests_per_event_on_the_wire() {
             state_changed_body(id, integration, Some("46"), state, "PASSED", at)
         );
     }
+    // Kombo's issues: a login failing on 42's workday (a page), its repeat, its resolution;
+    // and the resolution of an episode that never paged.
+    let issue = |event: &str, change: &str, issue: &str| {
+        serde_json::json!({"id": event, "type": "issue-status-changed", "data": {
+            "change": change,
+            "issue": {"id": issue, "type": "integration.authentication_failed", "title": "Login failing",
+                      "status": "OPEN", "markdown_message": "m", "first_observed_at": "2026-11-20T15:00:00Z",
+                      "resolved_at": if change == "resolved" { serde_json::json!("2026-11-20T16:00:00Z") } else { serde_json::Value::Null }},
+            "integration": {"id": "workday:req2", "tool": "workday", "category": "LMS",
+                            "end_user": {"organization_name": "Acme, Inc.", "creator_email": null, "origin_id": "42"}}}})
+        .to_string()
+    };
+    let raised = issue("iss-ev-1", "raised", "iss_1");
+    send!("issue raised (a page)", IssueStatusChanged, ISSUE, raised);
+    send!(
+        "issue raised (duplicate)",
+        IssueStatusChanged,
+        ISSUE,
+        raised
+    );
+    send!(
+        "issue resolved (the notice)",
+        IssueStatusChanged,
+        ISSUE,
+        issue("iss-ev-2", "resolved", "iss_1")
+    );
+    send!(
+        "issue resolved (it never paged)",
+        IssueStatusChanged,
+        ISSUE,
+        issue("iss-ev-3", "resolved", "iss_2")
+    );
     let deleted = deleted_body("ev-2", "workday:req", Some("42"));
     send!(
         "integration-deleted (new)",
@@ -399,13 +439,14 @@ async fn requests_per_event_on_the_wire() {
     assert_eq!(
         table,
         [
-            // the conditional write, with the failure record's read alongside
-            ("integration-created (new)", o("stored"), 2, 0, 1),
-            // the refused write returns the row; the read alongside
+            // the conditional write, with the failure record's read and the customer's rows
+            // (a duplicate integration?) alongside
+            ("integration-created (new)", o("stored"), 3, 0, 1),
+            // the refused write returns the row; the reads alongside
             (
                 "integration-created (duplicate)",
                 o("already_stored"),
-                2,
+                3,
                 0,
                 1
             ),
@@ -422,12 +463,21 @@ async fn requests_per_event_on_the_wire() {
             ),
             // claim with the fold (this container saw the window open) and the strike, complete
             ("connection-flow-failed (folded)", o("folded"), 4, 0, 2),
-            // write with the read alongside, claim with the resolving write and the fleet's
+            // write with the reads alongside, claim with the resolving write and the fleet's
             // "connected" mark, notice, complete
             (
                 "integration-created (after failures)",
                 o("resolved"),
-                6,
+                7,
+                1,
+                4
+            ),
+            // write with the reads alongside (the customer has workday:req2): the
+            // "duplicate integration" notice's claim, publish, complete
+            (
+                "integration-created (a second of the tool)",
+                o("stored"),
+                5,
                 1,
                 4
             ),
@@ -534,6 +584,27 @@ async fn requests_per_event_on_the_wire() {
                 5,
                 0,
                 4
+            ),
+            // claim with the row's open issue, the count and the fleet strike; page; complete
+            ("issue raised (a page)", o("alerted"), 5, 1, 3),
+            // the claim finds COMPLETED; the row, count and strike beside it change nothing
+            ("issue raised (duplicate)", o("already_alerted"), 4, 0, 1),
+            // the row's resolution with the raise's outcome read and the fleet's mark; the
+            // notice's claim, publish, complete
+            (
+                "issue resolved (the notice)",
+                o("issue_resolved_notified"),
+                5,
+                1,
+                4
+            ),
+            // the same three at once, nothing owed
+            (
+                "issue resolved (it never paged)",
+                o("issue_resolved"),
+                3,
+                0,
+                1
             ),
             ("integration-deleted (new)", o("deleted"), 1, 0, 1),
             (

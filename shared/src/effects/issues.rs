@@ -49,7 +49,8 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                 raise: Raise::Environment(page),
                 ..
             } => {
-                // Resolved already (its resolved arrived first): nothing to page.
+                // Resolved already (its resolved arrived first, and left its mark): nothing
+                // to page.
                 let resolved_claim = episode.resolved_claim();
                 let resolved = async {
                     let read = self.store.outcome(&resolved_claim);
@@ -119,9 +120,9 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     }
 
     /// Marks the episode resolved on the row (and the customer resolved on its tool's issues
-    /// fleet record), beside the "resolved" notice's claim and a read of what the episode's
-    /// raise did; the notice goes out once, only for an episode that paged (not folded into
-    /// a window or an incident, not a notice).
+    /// fleet record), beside a read of what the episode's raise did: one round trip. Only an
+    /// episode that paged (not folded into a window or an incident, not a notice) owes its
+    /// "resolved" notice, sent once under a claim of its own.
     async fn resolve_issue(
         &self,
         episode: &Episode,
@@ -133,46 +134,49 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let claim = episode.claim();
-        let first = async {
-            let recovering = async {
-                match &fleet {
-                    Some((key, customer)) => soft.run(DDB, self.store.recover(key, customer)).await,
-                    None => Ok(None),
-                }
-            };
-            tokio::try_join!(
-                Box::pin(self.note_issue(row, deadline)),
-                Box::pin(soft.run(DDB, self.store.outcome(&claim))),
-                Box::pin(recovering),
-            )
+        let recovering = async {
+            match &fleet {
+                Some((key, customer)) => soft.run(DDB, self.store.recover(key, customer)).await,
+                None => Ok(None),
+            }
         };
-        let customer = fleet.as_ref().map(|(_, c)| c.clone());
-        let duplicate = Duplicate {
-            answer: Outcome::IssueResolved,
-            undo: nothing,
+        let (_, raised, record) = tokio::try_join!(
+            Box::pin(self.note_issue(row, deadline)),
+            Box::pin(soft.run(DDB, self.store.outcome(&claim))),
+            Box::pin(recovering),
+        )?;
+        let resolved_claim = episode.resolved_claim();
+        if !issues::paged(raised.as_deref()) {
+            if row.is_none() {
+                // An environment's issue has no row to keep its resolution: its claim does,
+                // so a raise arriving after it pages nobody.
+                let quiet = async { Ok(Outcome::IssueResolved) };
+                return self
+                    .once(
+                        &resolved_claim,
+                        now,
+                        deadline,
+                        Outcome::IssueResolved,
+                        quiet,
+                    )
+                    .await;
+            }
+            return Ok(Outcome::IssueResolved);
+        }
+        let in_incident = match (&record, &fleet) {
+            (Some(r), Some((_, customer))) => r.in_incident(customer, &self.rules.fleet),
+            _ => false,
         };
-        self.once_alongside(
-            &episode.resolved_claim(),
-            now,
-            deadline,
-            duplicate,
-            first,
-            |(_, raised, record)| async move {
-                if !issues::paged(raised.as_deref()) {
-                    return Ok(Outcome::IssueResolved);
-                }
-                let in_incident = match (&record, &customer) {
-                    (Some(r), Some(c)) => r.in_incident(c, &self.rules.fleet),
-                    _ => false,
-                };
-                if in_incident {
-                    return Ok(Outcome::InIncident);
-                }
-                self.publish_issue(notice, deadline, Outcome::IssueResolvedNotified)
-                    .await
-            },
-        )
-        .await
+        if in_incident {
+            return Ok(Outcome::InIncident);
+        }
+        let sent = Box::pin(self.publish_once(&resolved_claim, notice, now, deadline));
+        match sent.await? {
+            Some(true) => Ok(Outcome::IssueResolvedNotified),
+            Some(false) => Ok(Outcome::IssueResolved),
+            // Another delivery is sending it right now: Kombo retries this one.
+            None => Err(Error::InProgress(resolved_claim)),
+        }
     }
 }
 

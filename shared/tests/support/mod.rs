@@ -704,6 +704,7 @@ pub const CREATED: &str = "/webhooks/kombo/integration-created";
 pub const DELETED: &str = "/webhooks/kombo/integration-deleted";
 pub const FLOW_FAILED: &str = "/webhooks/kombo/connection-flow-failed";
 pub const STATE_CHANGED: &str = "/webhooks/kombo/integration-state-changed";
+pub const ISSUE: &str = "/webhooks/kombo/issue-status-changed";
 
 pub fn created_body(event_id: &str, integration_id: &str, origin_id: Option<&str>) -> String {
     json!({
