@@ -145,9 +145,10 @@ pub fn setup_incomplete(integration_id: &str) -> String {
     format!("{SETUP_INCOMPLETE}{integration_id}")
 }
 
-/// The claim of `integration_id`'s "QA failed" notice (once per integration).
-pub fn qa_failed(integration_id: &str) -> String {
-    format!("{QA_FAILED}{integration_id}")
+/// The claim of the "QA failed" notice the state change `event_id` of `integration_id`
+/// owes (once per change that made QA fail: a second failure after a pass has its own).
+pub fn qa_failed(integration_id: &str, event_id: &str) -> String {
+    format!("{QA_FAILED}{integration_id}:{event_id}")
 }
 
 /// The cause of a delete through the backend API.
@@ -200,7 +201,7 @@ mod tests {
         );
         assert_eq!(api_delete("r1"), "api-delete:r1");
         assert_eq!(setup_incomplete("w:1"), "setup-incomplete:w:1");
-        assert_eq!(qa_failed("w:1"), "qa-failed:w:1");
+        assert_eq!(qa_failed("w:1", "s1"), "qa-failed:w:1:s1");
         assert_eq!(issue_record("42", "workday"), "issues#42#workday");
         assert_eq!(
             customer_in_failure_record("issues#42#workday", "workday"),

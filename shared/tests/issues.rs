@@ -10,35 +10,7 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 
-const CREATED: &str = "/webhooks/kombo/integration-created";
 const AUTH: &str = "integration.authentication_failed";
-
-/// An `issue-status-changed` delivery.
-fn issue(
-    event: &str,
-    change: &str,
-    issue_id: &str,
-    kind: &str,
-    first_observed: &str,
-    integration: Option<(&str, &str)>,
-) -> String {
-    let resolved = if change == "resolved" {
-        json!("2026-12-01T12:00:00Z")
-    } else {
-        Value::Null
-    };
-    let integration = integration.map_or(Value::Null, |(id, origin)| {
-        json!({"id": id, "tool": "workday", "category": "LMS",
-               "end_user": {"organization_name": format!("Org {origin}"), "creator_email": "jane.doe@example.com", "origin_id": origin}})
-    });
-    json!({"id": event, "type": "issue-status-changed", "data": {
-        "change": change,
-        "issue": {"id": issue_id, "type": kind, "title": "Login failing", "status": if change == "raised" { "OPEN" } else { "RESOLVED" },
-                  "markdown_message": "The **login** for `workday` failed.\nTry [again](https://x).",
-                  "first_observed_at": first_observed, "resolved_at": resolved},
-        "integration": integration}})
-    .to_string()
-}
 
 fn desk(name: &str) -> Desk {
     // Windows far longer than the test: nothing here waits for one.
@@ -84,7 +56,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
         CREATED,
         &[created_body("c1", "workday:a", Some("42"))],
     );
-    let raised = issue(
+    let raised = issue_body(
         "i1",
         "raised",
         "iss_1",
@@ -93,7 +65,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
         Some(("workday:a", "42")),
     );
     // Kombo's retry of the same event, and another delivery of the same episode.
-    let again = issue(
+    let again = issue_body(
         "i1b",
         "raised",
         "iss_1",
@@ -136,7 +108,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
         "a login failing: the data is still served"
     );
 
-    let resolved = issue(
+    let resolved = issue_body(
         "i2",
         "resolved",
         "iss_1",
@@ -160,7 +132,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
     );
 
     // It returns: a new episode pages again... within the customer's fold window, folded.
-    let back = issue(
+    let back = issue_body(
         "i3",
         "raised",
         "iss_1",
@@ -172,7 +144,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
         outcomes(&desk.deliver("issue-status-changed", ISSUE, &[back])),
         ["folded"]
     );
-    let folded_resolved = issue(
+    let folded_resolved = issue_body(
         "i4",
         "resolved",
         "iss_1",
@@ -192,7 +164,7 @@ async fn a_login_failure_pages_once_per_episode_shows_on_the_row_and_its_resolut
 async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_raise_changes_nothing()
  {
     let desk = desk("issue-kinds");
-    let unknown = issue(
+    let unknown = issue_body(
         "u1",
         "raised",
         "iss_u",
@@ -200,7 +172,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
         "2026-12-01T10:00:00Z",
         Some(("workday:b", "43")),
     );
-    let env = issue(
+    let env = issue_body(
         "e1",
         "raised",
         "iss_e",
@@ -239,7 +211,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
     );
 
     // A resolved that arrives before its raise: the raise, late, pages nobody.
-    let resolved = issue(
+    let resolved = issue_body(
         "r1",
         "resolved",
         "iss_r",
@@ -247,7 +219,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
         "2026-12-01T10:00:00Z",
         Some(("workday:c", "44")),
     );
-    let raised = issue(
+    let raised = issue_body(
         "r0",
         "raised",
         "iss_r",
@@ -255,7 +227,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
         "2026-12-01T10:00:00Z",
         Some(("workday:c", "44")),
     );
-    let env_resolved = issue(
+    let env_resolved = issue_body(
         "e2",
         "resolved",
         "iss_late",
@@ -263,7 +235,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
         "2026-12-01T10:00:00Z",
         None,
     );
-    let env_raised = issue(
+    let env_raised = issue_body(
         "e3",
         "raised",
         "iss_late",
@@ -292,7 +264,7 @@ async fn other_types_are_kept_and_noticed_an_environment_issue_pages_and_a_late_
     assert!(listed(&desk, "44")[0].get("open_issues").is_none());
 
     // A required field missing is named; `integration: null` was accepted above.
-    let broken = issue("x1", "raised", "iss_x", AUTH, "2026-12-01T10:00:00Z", None)
+    let broken = issue_body("x1", "raised", "iss_x", AUTH, "2026-12-01T10:00:00Z", None)
         .replace(r#""title":"Login failing","#, "");
     let got = desk.deliver("issue-status-changed", ISSUE, &[broken]);
     assert_eq!(got[0].0, 400);
@@ -303,7 +275,7 @@ async fn a_wave_of_login_failures_across_customers_of_a_tool_is_one_fleet_incide
     let desk = desk("issue-fleet");
     let bodies: Vec<String> = (0..4)
         .map(|i| {
-            issue(
+            issue_body(
                 &format!("w{i}"),
                 "raised",
                 &format!("iss_w{i}"),

@@ -294,14 +294,14 @@ async fn requests_per_event_on_the_wire() {
     // Kombo's issues: a login failing on 42's workday (a page), its repeat, its resolution;
     // and the resolution of an episode that never paged.
     let issue = |event: &str, change: &str, issue: &str| {
-        serde_json::json!({"id": event, "type": "issue-status-changed", "data": {
-            "change": change,
-            "issue": {"id": issue, "type": "integration.authentication_failed", "title": "Login failing",
-                      "status": "OPEN", "markdown_message": "m", "first_observed_at": "2026-11-20T15:00:00Z",
-                      "resolved_at": if change == "resolved" { serde_json::json!("2026-11-20T16:00:00Z") } else { serde_json::Value::Null }},
-            "integration": {"id": "workday:req2", "tool": "workday", "category": "LMS",
-                            "end_user": {"organization_name": "Acme, Inc.", "creator_email": null, "origin_id": "42"}}}})
-        .to_string()
+        issue_body(
+            event,
+            change,
+            issue,
+            "integration.authentication_failed",
+            "2026-11-20T15:00:00Z",
+            Some(("workday:req2", "42")),
+        )
     };
     let raised = issue("iss-ev-1", "raised", "iss_1");
     send!("issue raised (a page)", IssueStatusChanged, ISSUE, raised);

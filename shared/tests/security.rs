@@ -205,18 +205,54 @@ fn exercise(stack: &Stack, function: &str, kombo: &FakeKombo) -> Vec<(String, St
                 Some(serde_json::json!({"origin_id": "42"})),
             ),
         )],
-        "connection-link" => vec![backend(
+        // Any tool, then a named one (the customer's rows are read: a second of it?).
+        "connection-link" => ["", "personio"]
+            .iter()
+            .map(|tool| {
+                let mut body = serde_json::json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme"});
+                if !tool.is_empty() {
+                    body["integration_tool"] = serde_json::json!(tool);
+                }
+                backend(
+                    if tool.is_empty() { "a" } else { "b" },
+                    backend_event(
+                        "POST",
+                        "POST /customers/{origin_id}/connection-link",
+                        "/customers/42/connection-link",
+                        serde_json::json!({"origin_id": "42"}),
+                        Some(body),
+                    ),
+                )
+            })
+            .collect(),
+        // The customer's own integration (assigned above): its row read, Kombo asked.
+        "reconnection-link" | "setup-link" => vec![backend(
             "a",
             backend_event(
                 "POST",
-                "POST /customers/{origin_id}/connection-link",
-                "/customers/42/connection-link",
-                serde_json::json!({"origin_id": "42"}),
-                Some(
-                    serde_json::json!({"end_user_email": "it@acme.example", "end_user_organization_name": "Acme"}),
-                ),
+                &format!("POST /customers/{{origin_id}}/integrations/{{integration_id}}/{function}"),
+                &format!("/customers/42/integrations/workday:lp2/{function}"),
+                serde_json::json!({"origin_id": "42", "integration_id": "workday:lp2"}),
+                Some(serde_json::json!({"link_type": "EMBEDDED"})),
             ),
         )],
+        // A login failing: its page meets the failing SNS (the claim released), its retry
+        // sends it, the issue on the row; its resolution's notice; an environment-wide one.
+        "issue-status-changed" => {
+            let auth = "integration.authentication_failed";
+            let at = "2026-11-20T10:00:00Z";
+            let raised = issue_body("lp-i1", "raised", "iss_lp", auth, at, Some(("workday:lp2", "42")));
+            vec![
+                webhook("a", ISSUE, raised.clone()),
+                webhook("b", ISSUE, raised),
+                webhook(
+                    "c",
+                    ISSUE,
+                    issue_body("lp-i2", "resolved", "iss_lp", auth, at, Some(("workday:lp2", "42"))),
+                ),
+                webhook("d", ISSUE, issue_body("lp-i3", "raised", "iss_env", "environment.webhook_failing", at, None)),
+            ]
+        }
         // The customer's failures on record are resolved: the notice meets the failing
         // SNS, then the retry (Kombo has used the token up: the customer index finds the
         // row by the token's digest) sends it.
@@ -342,8 +378,8 @@ fn no_secret_value_is_in_any_function_environment_in_the_recommended_mode() {
     }
     let resources = &stack.raw["resources"];
     for (var, logical, who) in [
-        ("KOMBO_WEBHOOK_SECRET_ARN", "WebhookSecret", 4),
-        ("KOMBO_API_KEY_ARN", "KomboApiKeySecret", 4),
+        ("KOMBO_WEBHOOK_SECRET_ARN", "WebhookSecret", 5),
+        ("KOMBO_API_KEY_ARN", "KomboApiKeySecret", 6),
     ] {
         let holders: Vec<&String> = functions
             .iter()
@@ -389,6 +425,9 @@ fn every_function_is_granted_exactly_the_operations_it_performs() {
         "integration-state-changed",
         "customer-integrations",
         "assign-customer",
+        "reconnection-link",
+        "setup-link",
+        "issue-status-changed",
         "delete-integration",
         "connection-link",
         "reconcile",
@@ -547,6 +586,7 @@ fn the_readme_configuration_table_matches_the_template() {
         "connection-completion",
         "connection-flow-failed",
         "integration-state-changed",
+        "issue-status-changed",
         "reconcile",
         "failure-sweep",
     ]
@@ -557,6 +597,7 @@ fn the_readme_configuration_table_matches_the_template() {
         "connection-flow-failed",
         "integration-state-changed",
         "integration-deleted",
+        "issue-status-changed",
     ]
     .map(String::from)
     .into();
@@ -584,7 +625,7 @@ fn the_readme_configuration_table_matches_the_template() {
         for part in used_by.split(", ") {
             match part {
                 "all" => who.extend(all.iter().cloned()),
-                "the four webhook functions" => who.extend(webhooks.iter().cloned()),
+                "the webhook functions" => who.extend(webhooks.iter().cloned()),
                 "functions that alert" => who.extend(alerting.iter().cloned()),
                 f => {
                     assert!(
@@ -740,7 +781,7 @@ fn the_backend_caller_policy_covers_exactly_the_backend_routes() {
             );
         }
     }
-    assert_eq!(backend_functions, 5);
+    assert_eq!(backend_functions, 7);
     let statements =
         &t["Resources"]["BackendCallerPolicy"]["Properties"]["PolicyDocument"]["Statement"];
     assert_eq!(statements.as_array().unwrap().len(), 1);

@@ -416,10 +416,15 @@ async fn a_recovered_notice_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_
     let subjects = run.subjects().await;
     assert_eq!(
         subjects.len(),
-        2,
-        "the page and one recovered notice: {subjects:?}"
+        3,
+        "the page, the newer detail's QA notice and one recovered notice: {subjects:?}"
     );
-    assert!(subjects[1].starts_with("Recovered"), "{subjects:?}");
+    for wanted in ["Kombo integration invalid", "Kombo QA failed", "Recovered"] {
+        assert!(
+            subjects.iter().any(|s| s.starts_with(wanted)),
+            "{wanted}: {subjects:?}"
+        );
+    }
     let row = run.row(id).await;
     assert_eq!(
         (row["state"].as_str(), row["qa_status"].as_str()),

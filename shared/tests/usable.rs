@@ -163,7 +163,11 @@ fn flags(answer: &Value) -> Vec<(String, Value)> {
 fn as_documented(row: &Value) -> bool {
     row["status"] == "ACTIVE"
         && !matches!(row["state"].as_str(), Some("INVALID" | "INACTIVE"))
-        && row["setup_status"] != "INCOMPLETE"
+        && !matches!(
+            row["setup_status"].as_str(),
+            Some("INCOMPLETE" | "FINAL_SYNC_PENDING")
+        )
+        && row["qa_status"] != "FAILED"
 }
 
 /// Every row holds `usable`, and it is what its own fields say.
@@ -193,7 +197,8 @@ async fn every_writer_keeps_usable_what_the_row_says() {
         ("ACTIVE", "COMPLETED", true),
         ("INACTIVE", "COMPLETED", false),
         ("ACTIVE", "INCOMPLETE", false),
-        ("ACTIVE", "FINAL_SYNC_PENDING", true),
+        ("ACTIVE", "FINAL_SYNC_PENDING", false),
+        ("ACTIVE", "COMPLETED", true),
     ];
     for (i, (st, setup, usable)) in steps.into_iter().enumerate() {
         let at = format!("2026-11-20T10:0{i}:00Z");

@@ -346,6 +346,10 @@ pub struct RowSeen {
     /// The state that event's write replaced (`NONE`: there was none).
     #[serde(default)]
     pub state_before: Option<String>,
+    /// The `qa_status` that event's write replaced (`NONE`: there was none; absent: the
+    /// write was by a version before it was kept).
+    #[serde(default)]
+    pub qa_before: Option<String>,
     /// The INVALID period's page claim ([`super::state::PageClaim`]).
     #[serde(default)]
     pub invalid_page: Option<String>,

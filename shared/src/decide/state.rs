@@ -36,8 +36,8 @@ pub struct StateResult {
     pub announce: bool,
     /// An INVALID write: its page's claim as the row holds it now.
     pub page: PageClaim,
-    /// This event's write turned `qa_status` FAILED (or a retry of it finds it FAILED): one
-    /// notice is owed, under a claim per integration.
+    /// This event's write made a working integration's QA fail ([`qa_turned_failed`]; a
+    /// retry of it is told so again): one notice is owed, under a claim per event.
     pub qa_failed: bool,
 }
 
@@ -143,8 +143,7 @@ pub fn written(u: &StateUpdate, old: Option<&RowSeen>, page_claim: Option<&str>)
         None if page_claim.is_some() => PageClaim::Ours,
         stood => PageClaim::read(stood, page_claim.unwrap_or_default()),
     };
-    let qa_failed = u.fields.qa_status.as_deref() == Some(QA_FAILED)
-        && old.and_then(|o| o.qa_status.as_deref()) != Some(QA_FAILED);
+    let qa_failed = qa_turned_failed(old.map(|o| (o.state.as_deref(), o.qa_status.as_deref())), u);
     StateResult {
         applied: StateApplied::Applied,
         announce,
@@ -198,10 +197,30 @@ pub fn refused(u: &StateUpdate, stood: Option<&RowSeen>, page_claim: Option<&str
         announce,
         // Nothing was written: the claim is what stands.
         page: PageClaim::read(o.invalid_page.as_deref(), page_claim.unwrap_or_default()),
-        // Its own write stands with QA failed: its notice may not have gone out (the
-        // notice's claim decides).
-        qa_failed: own && o.qa_status.as_deref() == Some(QA_FAILED),
+        // Its own write stands: what it replaced is on the row (a row written before
+        // `qa_before` was kept tells nothing: no notice).
+        qa_failed: own
+            && o.qa_before.is_some()
+            && qa_turned_failed(
+                Some((
+                    o.state_before.as_deref().filter(|s| *s != NO_STATE),
+                    o.qa_before.as_deref().filter(|s| *s != NO_STATE),
+                )),
+                u,
+            ),
     }
+}
+
+/// Whether `u`, written over a row that held `before` (its state and `qa_status`; `None`:
+/// no row), made a working integration's QA fail: QA is FAILED after it and the integration
+/// is not INVALID (an INVALID pages already, and its QA says nothing more), and before it
+/// was not such a one (a later FAILED detail, or a retry after one, owes nothing; an
+/// integration leaving INVALID with QA still FAILED does).
+pub fn qa_turned_failed(before: Option<(Option<&str>, Option<&str>)>, u: &StateUpdate) -> bool {
+    let failing =
+        |state: Option<&str>, qa: Option<&str>| qa == Some(QA_FAILED) && state != Some(INVALID);
+    let (state_before, qa_before) = before.unwrap_or_default();
+    failing(Some(u.fields.state.as_str()), u.qa_status()) && !failing(state_before, qa_before)
 }
 
 /// Whether the state update `u` by `me`, written over `old`, is the transition its alert
@@ -380,8 +399,12 @@ mod tests {
 
     #[test]
     fn qa_turning_failed_owes_one_notice_and_staying_failed_none() {
-        let mut u = update("s1", ACTIVE);
-        u.fields.qa_status = Some(QA_FAILED.into());
+        let failing = |state: &str| {
+            let mut u = update("s1", state);
+            u.fields.qa_status = Some(QA_FAILED.into());
+            u
+        };
+        let u = failing(ACTIVE);
         assert!(written(&u, None, None).qa_failed, "failed from the start");
         let passed = RowSeen {
             qa_status: Some("PASSED".into()),
@@ -396,22 +419,47 @@ mod tests {
             !written(&u, Some(&failed), None).qa_failed,
             "failed already"
         );
-        // A retry of its own write finds QA failed: the notice's claim decides.
-        let own = RowSeen {
+        assert!(
+            !written(&failing(INVALID), Some(&passed), None).qa_failed,
+            "an INVALID pages; its QA says nothing more"
+        );
+        let invalid_failed = RowSeen {
+            qa_status: Some(QA_FAILED.into()),
+            ..row(INVALID)
+        };
+        assert!(
+            written(&u, Some(&invalid_failed), None).qa_failed,
+            "leaving INVALID with QA still failed: now it is the QA that stops it"
+        );
+        // A retry of its own write: what the write replaced decides (the claim, whether it
+        // went out).
+        let own = |state_before: &str, qa_before: Option<&str>| RowSeen {
             state_event_id: Some("s1".into()),
+            state_before: Some(state_before.into()),
+            qa_before: qa_before.map(Into::into),
             ..failed.clone()
         };
-        assert!(refused(&u, Some(&own), None).qa_failed);
+        assert!(refused(&u, Some(&own(ACTIVE, Some("PASSED"))), None).qa_failed);
+        assert!(refused(&u, Some(&own(NO_STATE, Some(NO_STATE))), None).qa_failed);
+        assert!(
+            !refused(&u, Some(&own(ACTIVE, Some(QA_FAILED))), None).qa_failed,
+            "its write found QA failed already"
+        );
+        assert!(
+            !refused(&u, Some(&own(ACTIVE, None)), None).qa_failed,
+            "written before qa_before was kept: nothing known, nothing sent"
+        );
         let newer = RowSeen {
             state_event_id: Some("s9".into()),
-            ..failed
+            ..own(ACTIVE, Some("PASSED"))
         };
         assert!(
             !refused(&u, Some(&newer), None).qa_failed,
             "a newer state's"
         );
-        u.fields.qa_status = Some("PASSED".into());
-        assert!(!written(&u, Some(&passed), None).qa_failed);
+        let mut fine = update("s1", ACTIVE);
+        fine.fields.qa_status = Some("PASSED".into());
+        assert!(!written(&fine, Some(&passed), None).qa_failed);
     }
 
     #[test]

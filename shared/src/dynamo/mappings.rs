@@ -9,7 +9,7 @@ use const_format::formatcp;
 use super::expr::{Conditional, Expr};
 use super::schema::mappings::{
     BY_ORIGIN_INDEX, CATEGORY, CONNECT_TOKEN_SHA256, CREATED_AT, CREATED_EVENT_ID, INTEGRATION_ID,
-    INVALID_EVENT_ID, INVALID_PAGE, ISSUE_SINCE_MS, LAST_EVENT_ID, ORIGIN_ID, QA_STATUS,
+    INVALID_EVENT_ID, INVALID_PAGE, ISSUE_SINCE_MS, LAST_EVENT_ID, ORIGIN_ID, QA_BEFORE, QA_STATUS,
     RECOVERED_EVENT_ID, SETUP_STATUS, STATE, STATE_BEFORE, STATE_EVENT_ID, STATE_UPDATED_AT_MS,
     STATUS, UNUSABLE_REASON, UPDATED_AT, USABLE, issue, issue_of,
 };
@@ -452,7 +452,8 @@ impl DynamoStore {
     /// A state update: one `UpdateItem`, applied unless the row is a tombstone, holds a
     /// newer state, or holds this event's own state already (a retry: nothing to write, the
     /// row tells what its first try did). It sets the state, `usable`, the event that wrote
-    /// it (`state_event_id`) and the state it replaced (`state_before`); fills the
+    /// it (`state_event_id`) and the state and QA status it replaced (`state_before`,
+    /// `qa_before`); fills the
     /// descriptive fields where absent (a row is made for an integration not seen yet); keeps
     /// `invalid_event_id` naming the event that opened the current INVALID period (set where
     /// absent by an INVALID, removed by any other state), and the period's page claim
@@ -477,7 +478,9 @@ impl DynamoStore {
         // the item before the update; emulators that apply actions in order agree then).
         let mut update = format!(
             "{} {sets}",
-            formatcp!("SET #{STATE_BEFORE} = if_not_exists(#{STATE}, :none),")
+            formatcp!(
+                "SET #{STATE_BEFORE} = if_not_exists(#{STATE}, :none), #{QA_BEFORE} = if_not_exists(#{QA_STATUS}, :none),"
+            )
         );
         let mut removed = Vec::new();
         if u.invalid {

@@ -43,6 +43,7 @@ pub mod mappings {
     pub const UNUSABLE_REASON: &str = "unusable_reason";
     pub const STATE_EVENT_ID: &str = "state_event_id";
     pub const STATE_BEFORE: &str = "state_before";
+    pub const QA_BEFORE: &str = "qa_before";
     pub const INVALID_EVENT_ID: &str = "invalid_event_id";
     pub const RECOVERED_EVENT_ID: &str = "recovered_event_id";
     pub const INVALID_PAGE: &str = "invalid_page";
@@ -65,7 +66,7 @@ pub mod mappings {
     }
 
     /// Every attribute of a row (an issue's map keys among them).
-    pub const ALL: [&str; 31] = [
+    pub const ALL: [&str; 32] = [
         INTEGRATION_ID,
         ORIGIN_ID,
         TOOL,
@@ -89,6 +90,7 @@ pub mod mappings {
         UNUSABLE_REASON,
         STATE_EVENT_ID,
         STATE_BEFORE,
+        QA_BEFORE,
         INVALID_EVENT_ID,
         RECOVERED_EVENT_ID,
         INVALID_PAGE,

@@ -37,8 +37,8 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         })
     }
 
-    /// Publishes the QA notice of `update`'s integration once (a claim per integration: a
-    /// retry, a duplicate or a later FAILED detail finds it sent).
+    /// Publishes the QA notice `update` owes once (a claim on its event: a retry or a
+    /// duplicate finds it sent; a later FAILED detail owes none).
     pub(super) async fn notify_qa_failed(
         &self,
         update: &StateUpdate,
@@ -46,7 +46,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         now: OffsetDateTime,
         deadline: Deadline,
     ) -> Result<(), Error> {
-        let claim = keys::qa_failed(&update.integration_id);
+        let claim = keys::qa_failed(&update.integration_id, &update.fields.last_event_id);
         match self.publish_once(&claim, notice, now, deadline).await? {
             // Another delivery is sending it right now: Kombo retries this one.
             None => Err(Error::InProgress(claim)),

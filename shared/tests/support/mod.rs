@@ -720,6 +720,34 @@ pub fn created_body(event_id: &str, integration_id: &str, origin_id: Option<&str
     .to_string()
 }
 
+/// An `issue-status-changed` delivery (`integration`: its id and `origin_id`; `None`: an
+/// environment-wide issue).
+pub fn issue_body(
+    event: &str,
+    change: &str,
+    issue_id: &str,
+    kind: &str,
+    first_observed: &str,
+    integration: Option<(&str, &str)>,
+) -> String {
+    let resolved = if change == "resolved" {
+        json!("2026-12-01T12:00:00Z")
+    } else {
+        Value::Null
+    };
+    let integration = integration.map_or(Value::Null, |(id, origin)| {
+        json!({"id": id, "tool": "workday", "category": "LMS",
+               "end_user": {"organization_name": format!("Org {origin}"), "creator_email": "jane.doe@example.com", "origin_id": origin}})
+    });
+    json!({"id": event, "type": "issue-status-changed", "data": {
+        "change": change,
+        "issue": {"id": issue_id, "type": kind, "title": "Login failing", "status": if change == "raised" { "OPEN" } else { "RESOLVED" },
+                  "markdown_message": "The **login** for `workday` failed.\nTry [again](https://x).",
+                  "first_observed_at": first_observed, "resolved_at": resolved},
+        "integration": integration}})
+    .to_string()
+}
+
 pub fn deleted_body(event_id: &str, integration_id: &str, origin_id: Option<&str>) -> String {
     json!({
         "id": event_id,
