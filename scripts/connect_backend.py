@@ -12,7 +12,7 @@ each to this project's backend function:
                                             → POST /customers/C/integrations/ID/setup-link
 
 The browser never receives an integration id or anything else from the table's rows: each
-integration is shown as {tool, state, usable, reason, handle}, where `handle` is an opaque
+integration is shown as {tool, state, usable, reason, issues, handle}, where `handle` is an opaque
 HMAC of the id under a secret of this backend, which only this backend maps back (Kombo:
 the id "is not for public display and should only be accessible to your backend").
 
@@ -83,7 +83,10 @@ def for_the_page(row):
     """What the page may see of a row: no integration id, no token digest, no e-mail."""
     return {"tool": row.get("tool"), "state": row.get("state") or "ACTIVE",
             "setup_status": row.get("setup_status"), "usable": row.get("usable"),
-            "reason": row.get("unusable_reason"), "handle": handle(row["integration_id"])}
+            "reason": row.get("unusable_reason"), "handle": handle(row["integration_id"]),
+            # Kombo's open issues (type, title, since): a login failing shows before the INVALID.
+            "issues": [{"type": i.get("type"), "title": i.get("title"), "since": i.get("since")}
+                       for i in row.get("open_issues") or []]}
 
 
 def make_handler(functions, organization, email):

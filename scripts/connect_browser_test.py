@@ -415,9 +415,57 @@ def finish_an_unfinished_setup(page, local):
     nothing_secret(local, page, seen)
 
 
+def warn_of_a_failing_login_before_invalid(page, local):
+    """Kombo's earliest warning, raised and resolved from the sandbox's dashboard: one page,
+    the customer's page offers the reconnection while the integration is still ACTIVE, one
+    resolved notice, and the warning gone."""
+    from playwright.sync_api import expect as see
+
+    seen = watch_answers(page)
+    row = connected(page, local, "52")
+    integration = row["integration_id"]
+
+    def issue_webhook(before, outcome):
+        hook = wait_until("the issue webhook", lambda: [w for w in sent(local, "issue-status-changed", before)
+                                                         if w["status"] is not None])[0]
+        expect(json.loads(hook["answer"])["outcome"] == outcome, f"{outcome}: {hook}")
+
+    def alerts(what):
+        got = wait_until(what, lambda: local.seen_alerts.extend(local.alerts()) or local.seen_alerts)
+        local.seen_alerts = []
+        return got
+
+    page.goto(f"{local.kombo}/__dashboard")
+    before = len(local.webhooks())
+    page.locator(f'li[data-id="{integration}"] button.raise').click()
+    issue_webhook(before, "alerted")
+    paged = alerts("the issue page")
+    expect(paged == ["Kombo issue: Authentication failed: Acme, Inc. (workday LMS)"], f"one page: {paged}")
+    page.goto(f"{local.page}/?customer=52")
+    see(page.locator("#integrations")).to_contain_text(
+        "workday — ACTIVE Its login is failing: reconnect it before the data stops.", timeout=WAIT_MS)
+    see(page.locator("button.repair")).to_have_text("Reconnect")
+    rows = local.rows("52")
+    issues = [v for k, v in rows[0].items() if k.startswith("issue#")]  # maps, as stored
+    expect(rows[0]["usable"] is True and [i["type"] for i in issues] == [{"S": "integration.authentication_failed"}],
+           f"still usable, the issue on the row: {rows}")
+    page.goto(f"{local.kombo}/__dashboard")
+    before = len(local.webhooks())
+    page.locator(f'li[data-id="{integration}"] button.resolve').click()
+    issue_webhook(before, "issue_resolved_notified")
+    resolved = alerts("the resolved notice")
+    expect(resolved == ["Resolved: Kombo issue Authentication failed: Acme, Inc. (workday LMS)"],
+           f"one notice: {resolved}")
+    page.goto(f"{local.page}/?customer=52")
+    see(page.locator("#integrations")).to_contain_text("workday — ACTIVE Working.", timeout=WAIT_MS)
+    time.sleep(1)
+    expect(local.alerts() == [], "nothing more")
+    nothing_secret(local, page, seen)
+
+
 SCENARIOS = [success_with_delayed_webhook, success_without_webhook, fail_then_succeed, close_cancels,
              second_click_while_open, token_replayed_for_another_customer, reconnect_an_invalid_integration,
-             finish_an_unfinished_setup]
+             finish_an_unfinished_setup, warn_of_a_failing_login_before_invalid]
 
 
 def main():

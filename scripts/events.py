@@ -134,10 +134,20 @@ ISSUE_ENVIRONMENT = {"id": "9pKd3Wm6Zx2Rt8Lq5Yv7Nc4B", "type": "issue-status-cha
                          markdown_message="Most deliveries to your **webhook endpoint** failed in the last hour."),
                          "integration": None}}
 
+# The same customer connecting the same tool a second time (a new connection link instead of
+# a reconnection): Kombo does not de-duplicate, the stack sends one "duplicate" notice.
+CREATED_DUPLICATE = {
+    "id": "8rTz4Kq2Wm7Xn3Lp9Bv5Hc6D",
+    "type": "integration-created",
+    "data": {"id": "successfactors:Qx7Lm2Nw9Rt4Kp8Zv3Hs6Jd", "tool": "successfactors", "category": "LMS",
+             "end_user": END_USER},
+}
+
 # file name -> (function it is for, body, secret it is signed with)
 SAMPLES = {
     "integration-created.json": ("integration-created", CREATED, LOCAL_SECRET),
     "integration-created-unassigned.json": ("integration-created", CREATED_UNASSIGNED, LOCAL_SECRET),
+    "integration-created-duplicate.json": ("integration-created", CREATED_DUPLICATE, LOCAL_SECRET),
     "integration-deleted.json": ("integration-deleted", DELETED, LOCAL_SECRET),
     "connection-flow-failed.json": ("connection-flow-failed", FLOW_FAILED, LOCAL_SECRET),
     "connection-flow-failed-again.json": ("connection-flow-failed", FLOW_FAILED_AGAIN, LOCAL_SECRET),
@@ -160,6 +170,16 @@ BACKEND = {
         "/customers/36123/connection-link",
         {"origin_id": "36123"},
         {"end_user_email": "user@example.com", "end_user_organization_name": "Acme, Inc.", "language": "en"},
+    ),
+    # A link for a tool the customer has connected already: 409 already_connected, naming
+    # the integration (and, for an INVALID one, its reconnection route).
+    "connection-link-already-connected.json": (
+        "POST",
+        "/customers/{origin_id}/connection-link",
+        "/customers/36123/connection-link",
+        {"origin_id": "36123"},
+        {"end_user_email": "user@example.com", "end_user_organization_name": "Acme, Inc.",
+         "integration_tool": "successfactors"},
     ),
     "connection-completion.json": (
         "POST",

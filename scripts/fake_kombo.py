@@ -31,6 +31,13 @@ every request exactly (method, path, headers, JSON body) and answers as Kombo do
                                         from now on, scripted failures aside; with
                                         "webhook": true the sandbox also sends the
                                         integration-state-changed Kombo would (not a Kombo route)
+    POST   /__integrations/{id}/issue   {"change": "raised"|"resolved"[, "type", "title"]}: sends the
+                                        signed issue-status-changed Kombo sends (raised: a new
+                                        episode, unless one is open; resolved: the open one's
+                                        end; 409 when there is none) (not a Kombo route)
+    GET    /__dashboard                 a page standing in for Kombo's dashboard: the sandbox's
+                                        integrations, each with *Raise login failure*, *Resolve
+                                        issue* and *Make INVALID* (the routes above)
     POST   /__connect/tokens            {"id", "tool", "end_user_origin_id", ...[, "token"]}: mints
                                         an activation token for tests ({"token": ...}; not a
                                         Kombo route)
@@ -94,6 +101,8 @@ LOCK = threading.Lock()
 LINKS = {}
 TOKENS = {}
 MADE = {}
+# Each integration's open issue (its Kombo issue id, type, title, first observed).
+ISSUES = {}
 SENT = []
 COUNTER = itertools.count(1)
 CONFIG = {"webhook_base": None, "webhook_secret": LOCAL_SECRET, "token_ttl": 600.0}
@@ -210,8 +219,82 @@ def state_changed(integration_id, delay=0.0):
         "integration_id": integration_id, "integration_tool": tool,
         "integration_category": made.get("category", "LMS"), "end_user": end_user,
         "qa_status": "PASSED", "setup_status": setup_of(integration_id), "state": status,
-        "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "updated_at": now_iso(),
     }, delay)
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
+def issue_changed(integration_id, body):
+    """(status, doc) for POST /__integrations/{id}/issue: the issue-status-changed Kombo sends
+    when it raises an issue on the integration (a new episode, a new first_observed_at) or
+    resolves the open one."""
+    change = body.get("change")
+    if change not in ("raised", "resolved"):
+        return error("PLATFORM.INPUT_INVALID", 400, 'change: "raised" or "resolved"')
+    tool = integration_id.split(":", 1)[0]
+    with LOCK:
+        made = MADE.get(integration_id, {})
+        issue = ISSUES.get(integration_id)
+        if change == "raised" and issue is None:
+            issue = ISSUES[integration_id] = {
+                "id": f"iss_{secrets.token_hex(8)}",
+                "type": body.get("type") or "integration.authentication_failed",
+                "title": body.get("title") or "Authentication failed",
+                "first_observed_at": now_iso()}
+        elif change == "resolved":
+            issue = ISSUES.pop(integration_id, None)
+    if issue is None:
+        return error("PLATFORM.INPUT_INVALID", 409, "The integration has no open issue.")
+    end_user = made.get("end_user") or {"organization_name": "Acme, Inc.", "creator_email": None,
+                                        "origin_id": "36123"}
+    sent = send_webhook("issue-status-changed", {
+        "change": change,
+        "issue": {**issue, "status": "OPEN" if change == "raised" else "RESOLVED",
+                  "markdown_message": f"Kombo could not log in to **{tool}**: the credentials were rejected.",
+                  "resolved_at": now_iso() if change == "resolved" else None},
+        "integration": {"id": integration_id, "tool": tool, "category": made.get("category", "LMS"),
+                        "end_user": end_user}}, 0)
+    return 200, {"status": "success", "data": {"issue_id": issue["id"], "webhook": sent["event_id"]}}
+
+
+DASHBOARD_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Kombo dashboard (local sandbox)</title>
+<style> body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem; }} li {{ margin: .4rem 0; }}
+ button {{ font: inherit; margin-left: .4rem; }} #status {{ color: #555; }}</style></head>
+<body><h1>Kombo dashboard &mdash; local sandbox</h1>
+<p>What Kombo does to the sandbox's integrations, as it would tell this project (a signed webhook).</p>
+<ul id="integrations">{rows}</ul><p id="status" role="status"></p>
+<script>
+async function act(path, method, body) {{
+  const resp = await fetch(path, {{method, headers: {{"content-type": "application/json"}}, body: JSON.stringify(body)}});
+  const doc = await resp.json();
+  document.getElementById("status").textContent = resp.ok ? "Sent " + doc.data.webhook : doc.error.message;
+}}
+for (const li of document.querySelectorAll("li[data-id]")) {{
+  const path = "/__integrations/" + encodeURIComponent(li.dataset.id);
+  li.querySelector(".raise").onclick = () => act(path + "/issue", "POST", {{change: "raised"}});
+  li.querySelector(".resolve").onclick = () => act(path + "/issue", "POST", {{change: "resolved"}});
+  li.querySelector(".invalid").onclick = () => act(path, "PUT", {{status: "INVALID", webhook: true}});
+}}
+</script></body></html>
+"""
+
+
+def dashboard_page():
+    with LOCK:
+        made = sorted(MADE.items())
+        issues = dict(ISSUES)
+    rows = "".join(
+        f'<li data-id="{html.escape(i, quote=True)}"><code>{html.escape(i)}</code> '
+        f'({html.escape(str((m.get("end_user") or {}).get("organization_name", "")))})'
+        f'{" &mdash; open issue: " + html.escape(issues[i]["title"]) if i in issues else ""}'
+        '<button class="raise">Raise login failure</button><button class="resolve">Resolve issue</button>'
+        '<button class="invalid">Make INVALID</button></li>'
+        for i, m in made) or "<li>No integration yet: connect one first.</li>"
+    return 200, DASHBOARD_PAGE.format(rows=rows)
 
 
 def sandbox_action(action, body):
@@ -402,6 +485,8 @@ def make_handler(api_key):
                 with LOCK:
                     return self.send(200, [dict(r) for r in SENT])
             url = urlsplit(self.path)
+            if url.path == "/__dashboard":
+                return self.send_html(*dashboard_page())
             if url.path in ("/connect", "/connect/"):
                 return self.send_html(*sandbox_page(parse_qs(url.query).get("token", [""])[0]))
             prefix = "/v1/connect/integration-by-token/"
@@ -467,6 +552,9 @@ def make_handler(api_key):
         def do_POST(self):
             if self.path in ("/connect/succeed", "/connect/fail"):
                 return self.send(*sandbox_action(self.path.rsplit("/", 1)[-1], self.json_body()))
+            if self.path.startswith("/__integrations/") and self.path.endswith("/issue"):
+                integration_id = unquote(self.path[len("/__integrations/"):-len("/issue")])
+                return self.send(*issue_changed(integration_id, self.json_body()))
             if self.path == "/__connect/tokens":
                 body = self.json_body()
                 token = body.pop("token", None)

@@ -51,6 +51,8 @@ ENV_JSON_PORTS = {"aws": 4566, "dynamodb": 8000, "kombo": 4567}
 CREATED_ID = "successfactors:CBNMt7dSNCzBdnRTx87dev4E"
 UNASSIGNED_ID = "workday:8d1hpPsbjxUkoCoa1veLZGe5"
 DELETED_ID = "workday:CBNMt7dSNCzBdnRTx87dev4E"
+DUPLICATE_ID = "successfactors:Qx7Lm2Nw9Rt4Kp8Zv3Hs6Jd"
+ISSUE_ATTRIBUTE = "issue#iss_8Hq2mXv7RkLp3Tz9"
 
 # Every sample event, in the order a lifecycle runs them: (function, event file, status,
 # outcome or error code the body must carry).
@@ -60,9 +62,18 @@ INVOKES = [
     ("ConnectionCompletionFunction", "connection-completion.json", 200, "already_stored"),
     ("IntegrationCreatedFunction", "integration-created-unassigned.json", 200, "stored_unassigned"),
     ("AssignCustomerFunction", "assign-customer.json", 200, "assigned"),
+    # The same customer connects the same tool again: stored, and one "duplicate" notice.
+    ("IntegrationCreatedFunction", "integration-created-duplicate.json", 200, "stored"),
+    # Kombo's earliest warning: the login failing (a page, on the row), its resolution (a
+    # notice), an issue of the whole environment (a page).
+    ("IssueStatusChangedFunction", "issue-status-changed.json", 200, "alerted"),
+    ("IssueStatusChangedFunction", "issue-status-changed-resolved.json", 200, "issue_resolved_notified"),
+    ("IssueStatusChangedFunction", "issue-status-changed-environment.json", 200, "alerted"),
     ("IntegrationStateChangedFunction", "integration-state-changed.json", 200, "state_recorded_alerted"),
     ("CustomerIntegrationsFunction", "customer-integrations.json", 200, None),
     ("ConnectionLinkFunction", "connection-link.json", 200, None),
+    # A link for the tool the customer has: refused, naming it.
+    ("ConnectionLinkFunction", "connection-link-already-connected.json", 409, "already_connected"),
     # The INVALID integration above, repaired: a reconnection link, a setup link.
     ("ReconnectionLinkFunction", "reconnection-link.json", 200, None),
     ("SetupLinkFunction", "setup-link.json", 200, None),
@@ -334,9 +345,10 @@ def check_report(fx, event, report, stderr):
 
 
 def check_reconcile(fx, event, report, stderr):
-    """The reconcile run after the lifecycle: one live row (the assigned workday
-    integration, ACTIVE in the fake Kombo too), the others tombstones it does not ask about."""
-    if report.get("checked") != 1 or report.get("in_step") != 1 or report.get("failures") != 0 \
+    """The reconcile run after the lifecycle: two live rows (the assigned workday integration
+    and the duplicate, ACTIVE in the fake Kombo too), the others tombstones it does not ask
+    about."""
+    if report.get("checked") != 2 or report.get("in_step") != 2 or report.get("failures") != 0 \
             or report.get("stopped") is not None:
         fail(f"{event}: unexpected report {report}\n{stderr}")
     if report.get("dry_run") != (event == "reconcile-dry-run.json"):
@@ -364,6 +376,22 @@ def check_effects(fx, event, body, before):
     elif event == "integration-created-unassigned.json":
         expect("origin_id" not in fx.row(UNASSIGNED_ID), f"unassigned row: {fx.row(UNASSIGNED_ID)}")
         expect(len(alerts) == 1, f"one 'unassigned' notice expected: {alerts}")
+    elif event == "integration-created-duplicate.json":
+        expect(fx.row(DUPLICATE_ID).get("origin_id") == "36123", f"the second row: {fx.row(DUPLICATE_ID)}")
+        expect(alerts == ["Kombo duplicate integration: Acme, Inc. (successfactors LMS)"],
+               f"one duplicate notice expected: {alerts}")
+    elif event == "issue-status-changed.json":
+        issue = fx.row(CREATED_ID).get(ISSUE_ATTRIBUTE) or {}  # a map: {name: {type: value}}
+        expect(issue.get("type") == {"S": "integration.authentication_failed"} and "resolved_ms" not in issue,
+               f"the open issue on the row: {fx.row(CREATED_ID)}")
+        expect(alerts == ["Kombo issue: Authentication failed: Acme, Inc. (successfactors LMS)"],
+               f"one issue page expected: {alerts}")
+    elif event == "issue-status-changed-resolved.json":
+        expect("resolved_ms" in (fx.row(CREATED_ID).get(ISSUE_ATTRIBUTE) or {}), f"resolved: {fx.row(CREATED_ID)}")
+        expect(len(alerts) == 1 and alerts[0].startswith("Resolved: Kombo issue Authentication failed"),
+               f"one resolved notice expected: {alerts}")
+    elif event == "issue-status-changed-environment.json":
+        expect(alerts == ["Kombo environment issue: Webhook deliveries failing"], f"one environment page: {alerts}")
     elif event == "assign-customer.json":
         expect(fx.row(UNASSIGNED_ID).get("origin_id") == "48213", f"assigned row: {fx.row(UNASSIGNED_ID)}")
     elif event == "integration-state-changed.json":
@@ -371,8 +399,8 @@ def check_effects(fx, event, body, before):
         expect(row.get("state") == "INVALID", f"row after the state change: {row}")
         expect(len(alerts) == 1 and "invalid" in alerts[0], f"one INVALID page expected: {alerts}")
     elif event == "customer-integrations.json":
-        ids = [i["integration_id"] for i in body.get("integrations", [])]
-        expect(ids == [CREATED_ID], f"the customer's integrations: {body}")
+        ids = sorted(i["integration_id"] for i in body.get("integrations", []))
+        expect(ids == sorted([CREATED_ID, DUPLICATE_ID]), f"the customer's integrations: {body}")
     elif event == "connection-link.json":
         expect("/connect?token=link-36123-" in body.get("link", ""), f"link: {body}")
         expect(("POST", "/v1/connect/create-link") in fx.kombo_requests(), "Kombo got no create-link")
@@ -519,7 +547,7 @@ def main():
                 fail(f"{function} {event}: expected {status} {want}, got {answer}\n{stderr}")
             check_effects(fx, event, body, before)
             say(f"invoke {function:32} {event:38} {status} {want or ''} ({time.monotonic() - start:.1f} s)")
-        expect(len(fx.alerts) == 6, f"six alerts in all expected: {fx.alerts}")
+        expect(len(fx.alerts) == 10, f"ten alerts in all expected: {fx.alerts}")
 
         start_api(children, env, template, env_json, host, arch, fx)
         say(f"PASSED: {len(INVOKES)} sample events through sam local invoke, 4 requests through start-api")

@@ -57,6 +57,9 @@ const REASONS = {
   qa_failed: ["Kombo is checking this connection; we will be in touch."],
 };
 
+const LOGIN_FAILING = ["Its login is failing: reconnect it before the data stops.", "Reconnect",
+  "/api/connect/reconnect"];
+
 async function showIntegrations() {
   const { status, doc } = await call("GET", "/api/integrations");
   const list = $("integrations");
@@ -65,7 +68,11 @@ async function showIntegrations() {
   for (const row of rows) {
     const li = document.createElement("li");
     li.append(`${row.tool} — ${row.state}`);
-    const [text, label, path] = REASONS[row.reason] ?? [row.usable ? "Working." : ""];
+    // Kombo's earliest warning: its login failing, days before the integration turns INVALID
+    // (and the data stops): the same reconnection, offered now.
+    const loginFailing = (row.issues ?? []).some((i) => i.type === "integration.authentication_failed");
+    const [text, label, path] = REASONS[row.reason]
+      ?? (loginFailing ? LOGIN_FAILING : [row.usable ? "Working." : ""]);
     const note = document.createElement("span");
     note.className = "note";
     note.textContent = text ? ` ${text}` : "";

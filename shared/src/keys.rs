@@ -15,7 +15,7 @@ const ISSUES: &str = "issues#";
 const ISSUE: &str = "issue:";
 /// The claim of an issue episode's "resolved" notice: `issue-resolved:<issue id>:<ms>`.
 const ISSUE_RESOLVED: &str = "issue-resolved:";
-/// The claim of a "duplicate integration" notice: `duplicate:<older id>:<newer id>`.
+/// The claim of a "duplicate integration" notice: `duplicate:<newer id>`.
 const DUPLICATE: &str = "duplicate:";
 /// The customer of a failure that names no `origin_id`: `org:<organization name>`.
 const NO_ORIGIN: &str = "org:";
@@ -85,9 +85,10 @@ pub fn issue_resolved(issue_id: &str, first_observed_ms: i64) -> String {
     format!("{ISSUE_RESOLVED}{issue_id}:{first_observed_ms}")
 }
 
-/// The claim of the notice that `newer` duplicates `older` (one tool, one customer).
-pub fn duplicate(older: &str, newer: &str) -> String {
-    format!("{DUPLICATE}{older}:{newer}")
+/// The claim of the notice that `newer` duplicates older integrations (one tool, one
+/// customer).
+pub fn duplicate(newer: &str) -> String {
+    format!("{DUPLICATE}{newer}")
 }
 
 /// The fleet record of one tool and kind (`kind` as the record stores it).
@@ -209,7 +210,7 @@ mod tests {
         );
         assert_eq!(issue_episode("iss_1", 5), "issue:iss_1:5");
         assert_eq!(issue_resolved("iss_1", 5), "issue-resolved:iss_1:5");
-        assert_eq!(duplicate("w:1", "w:2"), "duplicate:w:1:w:2");
+        assert_eq!(duplicate("w:2"), "duplicate:w:2");
         assert_eq!(api_assign("r1"), "api-assign:r1");
         assert_eq!(import("f.csv", 2), "import:f.csv:2");
     }

@@ -317,3 +317,61 @@ async fn the_fleet_incident_page_update_and_end_are_what_the_docs_show() {
         "Over: Kombo connections failing for workday (4 customers)"
     );
 }
+
+/// `docs/on-call.md`'s issue examples: the page the sample `issue-status-changed.json` (a
+/// login failing) publishes, in its three renderings, and the subjects of its resolution and
+/// of the environment-wide sample.
+#[tokio::test]
+async fn the_issue_page_is_what_the_docs_show() {
+    let stack = Stack::new("issue-docs");
+    let proxy = FaultServer::proxy(&stack.endpoint, &[]);
+    let env = with_env(
+        template_env(&stack, "issue-status-changed"),
+        "AWS_ENDPOINT_URL_SNS",
+        &proxy.endpoint,
+    );
+    let (result, log) = invoke(
+        "issue-status-changed",
+        &env,
+        &[
+            "issue-status-changed.json",
+            "issue-status-changed-resolved.json",
+            "issue-status-changed-environment.json",
+        ],
+    );
+    assert_eq!(
+        answers(&result),
+        [
+            (200, "alerted".to_owned()),
+            (200, "issue_resolved_notified".to_owned()),
+            (200, "alerted".to_owned())
+        ],
+        "{log}"
+    );
+    let published = proxy.published().await;
+    let subjects: Vec<&str> = published
+        .iter()
+        .map(|p| p["Subject"].as_str().unwrap())
+        .collect();
+    let docs = std::fs::read_to_string(repo_root().join("docs/on-call.md")).unwrap();
+    for subject in &subjects {
+        assert!(
+            docs.contains(&format!("`{subject}`")),
+            "docs/on-call.md names the subject `{subject}`"
+        );
+    }
+    let message: Value = serde_json::from_str(published[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        readme_example("issue-email"),
+        message["email"].as_str().unwrap(),
+        "docs/on-call.md's issue e-mail"
+    );
+    for key in ["https", "default"] {
+        let got: Value = serde_json::from_str(message[key].as_str().unwrap()).unwrap();
+        let shown: Value = serde_json::from_str(&readme_example(&format!("issue-{key}"))).unwrap();
+        assert_eq!(
+            shown, got,
+            "docs/on-call.md's issue {key}; actual:\n{got:#}"
+        );
+    }
+}

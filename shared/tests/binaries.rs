@@ -329,3 +329,118 @@ async fn the_lifecycle_samples_through_their_built_binaries() {
         "Kombo integration invalid: Acme, Inc. (successfactors LMS)"
     );
 }
+
+/// Kombo's earliest warning, a duplicate and the repairs, as the samples run them: the login
+/// failing pages once and sits on the row until its resolution's one notice; the environment's
+/// issue pages; the same tool connected twice is noticed once and a third link refused; the
+/// INVALID integration gets its reconnection and setup links.
+#[tokio::test]
+async fn the_issue_duplicate_and_repair_samples_through_their_built_binaries() {
+    let stack = Stack::new("issues-bin");
+    let kombo = FakeKombo::start();
+    let with_kombo = |function: &str| {
+        with_env(
+            template_env(&stack, function),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        )
+    };
+    let run = |function: &str, events: &[&str]| {
+        let (r, err) = invoke(function, &with_kombo(function), events);
+        assert!(
+            !err.contains("user@example.com"),
+            "{function} logged creator_email:\n{err}"
+        );
+        (r, err)
+    };
+    let (r, err) = run(
+        "integration-created",
+        &[
+            "integration-created.json",
+            "integration-created-duplicate.json",
+            "integration-created-duplicate.json",
+        ],
+    );
+    assert_eq!(
+        answers(&r),
+        [
+            (200, "stored".to_owned()),
+            (200, "stored".to_owned()),
+            (200, "already_stored".to_owned())
+        ],
+        "{err}"
+    );
+    let (r, err) = run(
+        "issue-status-changed",
+        &[
+            "issue-status-changed.json",
+            "issue-status-changed.json",
+            "issue-status-changed-resolved.json",
+            "issue-status-changed-environment.json",
+        ],
+    );
+    assert_eq!(
+        answers(&r),
+        [
+            (200, "alerted".to_owned()),
+            (200, "already_alerted".to_owned()),
+            (200, "issue_resolved_notified".to_owned()),
+            (200, "alerted".to_owned())
+        ],
+        "{err}"
+    );
+    let (r, err) = run(
+        "integration-state-changed",
+        &["integration-state-changed.json"],
+    );
+    assert_eq!(
+        answers(&r),
+        [(200, "state_recorded_alerted".to_owned())],
+        "{err}"
+    );
+    let (r, err) = run(
+        "connection-link",
+        &["connection-link-already-connected.json"],
+    );
+    let (code, body) = response_body(&r, 0);
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (409, &json!("already_connected")),
+        "{err}"
+    );
+    for function in ["reconnection-link", "setup-link"] {
+        let (r, err) = run(function, &[&format!("{function}.json")]);
+        let (code, body) = response_body(&r, 0);
+        assert_eq!(code, 200, "{function}: {body} {err}");
+        assert_eq!(
+            body["integration_id"],
+            "successfactors:CBNMt7dSNCzBdnRTx87dev4E"
+        );
+    }
+    let mut subjects: Vec<String> = stack
+        .alerts()
+        .await
+        .iter()
+        .map(|a| a["Subject"].as_str().unwrap().to_owned())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "Kombo duplicate integration: Acme, Inc. (successfactors LMS)",
+            "Kombo environment issue: Webhook deliveries failing",
+            "Kombo integration invalid: Acme, Inc. (successfactors LMS)",
+            "Kombo issue: Authentication failed: Acme, Inc. (successfactors LMS)",
+            "Resolved: Kombo issue Authentication failed: Acme, Inc. (successfactors LMS)",
+        ]
+    );
+    let listed = run("customer-integrations", &["customer-integrations.json"]).0;
+    let (_, body) = response_body(&listed, 0);
+    let open: Vec<&Value> = body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["open_issues"].as_array().is_some_and(|o| !o.is_empty()))
+        .collect();
+    assert!(open.is_empty(), "the issue resolved: {body}");
+}

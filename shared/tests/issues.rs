@@ -330,6 +330,24 @@ async fn a_second_integration_of_a_tool_is_noticed_once_and_a_second_link_refuse
         fields.contains("workday:first") && fields.contains("workday:second"),
         "{fields}"
     );
+    // The older one's create delivered again, late (the newer stands beside it): nothing; a
+    // third of the tool: one more notice, naming both older ones.
+    let got = desk.deliver(
+        "integration-created",
+        CREATED,
+        &[
+            created_body("d1", "workday:first", Some("60")),
+            created_body("d4", "workday:third", Some("60")),
+        ],
+    );
+    assert_eq!(outcomes(&got), ["already_stored", "stored"]);
+    let more = desk.alerts().await;
+    assert_eq!(more.len(), 1, "{more:?}");
+    let fields = more[0].1["fields"].to_string();
+    assert!(
+        fields.contains("workday:first (ACTIVE)") && fields.contains("workday:second (ACTIVE)"),
+        "{fields}"
+    );
 
     let link = |body: Value| {
         (

@@ -61,52 +61,79 @@ pub fn resolution_id(inserted: &Inserted, m: &Mapping) -> Option<String> {
     }
 }
 
-/// The "duplicate integration" notices a create owes (each with its claim, once per pair):
-/// `m` is a second live integration of the same tool for the same customer as one of
-/// `rows` (the customer's rows, read beside the create's write). Kombo does not de-duplicate
-/// integrations: a second connection link instead of a reconnection makes two, billed and
-/// synced twice.
-pub fn duplicates(m: &Mapping, rows: &[Mapping]) -> Vec<(String, Alert)> {
-    rows.iter()
+/// The "duplicate integration" notice a create owes, with its claim (once per newer
+/// integration, so once per pair): `m` is a live integration of the same tool for the same
+/// customer as older live ones among `rows` (the customer's rows, read beside the create's
+/// write). Kombo does not de-duplicate integrations: a second connection link instead of a
+/// reconnection makes two, billed and synced twice. Only rows created before `m` (by
+/// `created_at`, then id) count: a late retry of the older one's create owes nothing.
+pub fn duplicates(m: &Mapping, rows: &[Mapping]) -> Option<(String, Alert)> {
+    // When `m` was stored: the row as read (a retry's first try), else this write's.
+    let mine = rows
+        .iter()
+        .find(|r| r.integration_id == m.integration_id)
+        .and_then(|r| r.created_at.as_deref())
+        .or(m.created_at.as_deref())
+        .unwrap_or_default();
+    let older: Vec<&Mapping> = rows
+        .iter()
         .filter(|r| {
             r.integration_id != m.integration_id
                 && r.status == Status::Active
                 && r.tool == m.tool
                 && r.origin_id == m.origin_id
+                && (
+                    r.created_at.as_deref().unwrap_or_default(),
+                    r.integration_id.as_str(),
+                ) < (mine, m.integration_id.as_str())
         })
-        .map(|older| {
-            let claim = keys::duplicate(&older.integration_id, &m.integration_id);
-            let end_user = EndUser {
-                organization_name: m.organization_name.clone(),
-                creator_email: m.creator_email.clone().map(Sensitive::new),
-                origin_id: m.origin_id.clone(),
-            };
-            let state = older.state.as_deref().unwrap_or("ACTIVE");
-            let notice = alert(
-                AlertKind::DuplicateIntegration,
-                format!(
-                    "Kombo duplicate integration: {} ({} {})",
-                    m.organization_name, m.tool, m.category
-                ),
-                &format!(
-                    "The customer now has two live {} integrations: Kombo does not \
-                     de-duplicate, so both are billed and both sync. The older one is {state}. \
-                     Low urgency.",
-                    m.tool
-                ),
-                &end_user,
-                &m.tool,
-                &m.category,
-                &[
-                    ("Integration id", m.integration_id.as_str()),
-                    ("Older integration id", older.integration_id.as_str()),
-                    ("Older integration's state", state),
-                ],
-                &claim,
-            );
-            (claim, notice)
+        .collect();
+    if older.is_empty() {
+        return None;
+    }
+    let claim = keys::duplicate(&m.integration_id);
+    let end_user = EndUser {
+        organization_name: m.organization_name.clone(),
+        creator_email: m.creator_email.clone().map(Sensitive::new),
+        origin_id: m.origin_id.clone(),
+    };
+    let listed: Vec<String> = older
+        .iter()
+        .map(|o| {
+            format!(
+                "{} ({})",
+                o.integration_id,
+                o.state.as_deref().unwrap_or("ACTIVE")
+            )
         })
-        .collect()
+        .collect();
+    let listed = listed.join(", ");
+    let what = if older.len() == 1 {
+        "two live".to_owned()
+    } else {
+        format!("{} live", older.len() + 1)
+    };
+    let notice = alert(
+        AlertKind::DuplicateIntegration,
+        format!(
+            "Kombo duplicate integration: {} ({} {})",
+            m.organization_name, m.tool, m.category
+        ),
+        &format!(
+            "The customer now has {what} {} integrations: Kombo does not de-duplicate, so \
+             each is billed and each syncs. Low urgency.",
+            m.tool
+        ),
+        &end_user,
+        &m.tool,
+        &m.category,
+        &[
+            ("Integration id", m.integration_id.as_str()),
+            ("Older integrations (state)", listed.as_str()),
+        ],
+        &claim,
+    );
+    Some((claim, notice))
 }
 
 #[cfg(test)]
@@ -200,19 +227,19 @@ mod tests {
 
     #[test]
     fn a_second_live_integration_of_one_tool_for_one_customer_is_noticed_once_per_pair() {
-        let new = mapping("c-2", "42");
+        let mut new = mapping("c-2", "42");
+        new.created_at = Some("2026-12-01T10:00:00Z".into());
         let mut older = mapping("c-1", "42");
         older.integration_id = "workday:0".into();
+        older.created_at = Some("2026-11-01T10:00:00Z".into());
         older.state = Some("INVALID".into());
-        let dups = duplicates(&new, &[older.clone(), new.clone()]);
-        assert_eq!(dups.len(), 1, "not itself");
-        let (claim, notice) = &dups[0];
-        assert_eq!(claim, "duplicate:workday:0:workday:1");
+        let (claim, notice) = duplicates(&new, &[older.clone(), new.clone()]).expect("a notice");
+        assert_eq!(claim, "duplicate:workday:1");
         assert_eq!(notice.kind, AlertKind::DuplicateIntegration);
         assert!(
             notice
                 .message
-                .contains("Older integration's state: INVALID"),
+                .contains("Older integrations (state): workday:0 (INVALID)"),
             "{}",
             notice.message
         );
@@ -221,6 +248,30 @@ mod tests {
             "{:?}",
             notice.next_steps
         );
+        // The older one's late retry (the newer stands beside it): nothing, the pair is the
+        // newer's to tell.
+        assert!(duplicates(&older, &[older.clone(), new.clone()]).is_none());
+        // Its first try read: when it was stored, not this try's time.
+        let mut retried = new.clone();
+        retried.created_at = Some("2026-12-06T00:00:00Z".into());
+        assert!(duplicates(&retried, &[older.clone(), new.clone()]).is_some());
+        // Three: one notice naming both older ones.
+        let mut oldest = older.clone();
+        oldest.integration_id = "workday:00".into();
+        oldest.created_at = Some("2026-10-01T10:00:00Z".into());
+        oldest.state = None;
+        let (_, three) = duplicates(&new, &[oldest, older.clone(), new.clone()]).unwrap();
+        assert!(
+            three.message.contains("3 live")
+                && three
+                    .message
+                    .contains("workday:00 (ACTIVE), workday:0 (INVALID)")
+                || three
+                    .message
+                    .contains("workday:0 (INVALID), workday:00 (ACTIVE)"),
+            "{}",
+            three.message
+        );
         // Another tool, a tombstone, another customer: none.
         let mut other_tool = older.clone();
         other_tool.tool = "personio".into();
@@ -228,6 +279,6 @@ mod tests {
         deleted.status = Status::Deleted;
         let mut theirs = older;
         theirs.origin_id = Some("43".into());
-        assert!(duplicates(&new, &[other_tool, deleted, theirs]).is_empty());
+        assert!(duplicates(&new, &[other_tool, deleted, theirs]).is_none());
     }
 }

@@ -206,7 +206,7 @@ pub fn decide(
         None => (&environment, "", "", None),
     };
     if resolved {
-        let notice = resolved_notice(&d, end_user, tool, category, integration_id, &episode);
+        let notice = resolved_notice(&d, end_user, tool, category, integration_id, &e.id);
         let fleet = d.integration.as_ref().map(|i| {
             (
                 keys::fleet_record(super::fleet::FleetKind::Issues.as_str(), i.tool.as_str()),
@@ -229,7 +229,7 @@ pub fn decide(
             tool,
             category,
             integration_id,
-            &claim,
+            &e.id,
         )),
         Some(i) if pages => {
             let page = issue_alert(
@@ -239,7 +239,7 @@ pub fn decide(
                 tool,
                 category,
                 integration_id,
-                &claim,
+                &e.id,
             );
             Raise::Page(Failure {
                 kind: FailureKind::Issue,
@@ -262,7 +262,7 @@ pub fn decide(
             tool,
             category,
             integration_id,
-            &claim,
+            &e.id,
         )),
     };
     IssueDecision::Raised {
@@ -272,7 +272,7 @@ pub fn decide(
     }
 }
 
-/// The page (or notice) of a raised issue.
+/// The page (or notice) of a raised issue (`event_id`: the delivery's, shown as Kombo's).
 fn issue_alert(
     kind: AlertKind,
     d: &IssueStatusChanged,
@@ -280,7 +280,7 @@ fn issue_alert(
     tool: &str,
     category: &str,
     integration_id: Option<&str>,
-    claim: &str,
+    event_id: &str,
 ) -> Alert {
     let issue = &d.issue;
     let first = rfc3339(issue.first_observed_at);
@@ -336,7 +336,7 @@ fn issue_alert(
         ),
     };
     alert(
-        kind, subject, &what, end_user, tool, category, &extra, claim,
+        kind, subject, &what, end_user, tool, category, &extra, event_id,
     )
 }
 
@@ -347,7 +347,7 @@ fn resolved_notice(
     tool: &str,
     category: &str,
     integration_id: Option<&str>,
-    episode: &Episode,
+    event_id: &str,
 ) -> Alert {
     let mut extra: Vec<(&str, &str)> = Vec::new();
     if let Some(id) = integration_id {
@@ -371,7 +371,7 @@ fn resolved_notice(
         tool,
         category,
         &extra,
-        &episode.resolved_claim(),
+        event_id,
     )
 }
 
@@ -487,7 +487,9 @@ mod tests {
         let Raise::Environment(a) = raise else {
             panic!("a page")
         };
-        assert_eq!(a.event_id, episode.claim());
+        // The delivery's id is what the page shows as Kombo's; the episode is its claim.
+        assert_eq!(a.event_id, "ev-raised");
+        assert_eq!(episode.claim(), "issue:iss_1:1796119200000");
         assert_eq!(a.kind, AlertKind::EnvironmentIssue);
     }
 
@@ -506,7 +508,11 @@ mod tests {
             panic!("resolved")
         };
         assert_eq!(row.unwrap().issue.resolved_ms, Some(1_796_122_800_000));
-        assert_eq!(notice.event_id, episode.resolved_claim());
+        assert_eq!(notice.event_id, "ev-resolved");
+        assert_eq!(
+            episode.resolved_claim(),
+            "issue-resolved:iss_1:1796119200000"
+        );
         assert_eq!(
             fleet,
             Some(("fleet#integration-issues#workday".into(), "42".into()))

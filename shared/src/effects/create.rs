@@ -41,7 +41,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     /// conditional write, and at the same time a read of the customer's failure record for
     /// the tool and a query of the customer's rows (one round trip for the three). A second
     /// live integration of the tool for the customer sends one "duplicate integration"
-    /// notice per pair. Only where that record holds failures to resolve,
+    /// notice (naming the older ones). Only where that record holds failures to resolve,
     /// and the row is this customer's and this create's (or the other way in's), are they
     /// resolved with one "resolved" notice, claimed under the id of the create that stored
     /// the row, so the two ways in and their retries send it once. A failure that lands
@@ -64,7 +64,9 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         )?;
         let ours = create::resolution_id(&inserted, m);
         if ours.is_some() {
-            for (claim, notice) in create::duplicates(m, &rows) {
+            if let Some((claim, notice)) = create::duplicates(m, &rows) {
+                // Another delivery sending it right now: it goes out (or its claim is
+                // released for the next retry); this one's answer does not wait for it.
                 Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
             }
         }

@@ -3,6 +3,8 @@
 //! counted on the tool's fleet record, as a connection failure), noticed, or, once
 //! resolved, said resolved: each once per episode.
 
+use std::future::Future;
+
 use super::claims::{Duplicate, nothing};
 use super::engine::{DDB, Effects, Outcome, SNS};
 use crate::deadline::{Deadline, UNDO_RESERVE};
@@ -188,5 +190,3 @@ fn skip(saw: RowSaw) -> Option<Outcome> {
         RowSaw::Deleted => Some(Outcome::IgnoredTombstoned),
     }
 }
-
-use std::future::Future;
