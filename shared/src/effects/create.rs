@@ -63,12 +63,12 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Box::pin(deadline.run(DDB, self.store.by_origin(origin))),
         )?;
         let ours = create::resolution_id(&inserted, m);
-        if ours.is_some() {
-            if let Some((claim, notice)) = create::duplicates(m, &rows) {
-                // Another delivery sending it right now: it goes out (or its claim is
-                // released for the next retry); this one's answer does not wait for it.
-                Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
-            }
+        if ours.is_some()
+            && let Some((claim, notice)) = create::duplicates(m, &rows)
+        {
+            // Another delivery sending it right now: it goes out (or its claim is released
+            // for that delivery's retry); this one's answer does not wait for it.
+            Box::pin(self.publish_once(&claim, &notice, now, deadline)).await?;
         }
         let owed = ours.filter(|id| on_record.to_resolve(id));
         let notice = match owed {
