@@ -162,11 +162,15 @@ A fake Kombo API answers the backend functions on http://127.0.0.1:{kombo_port}/
 The embedded Connect flow in a browser (Kombo's own @kombo-api/connect, the fake Kombo's
 Connect sandbox standing in for Kombo Connect, your backend stood in for):
   http://127.0.0.1:{page_port}/?customer=42
+What Kombo does to a connected integration later (a login failing and its resolution, the
+signed issue-status-changed; INVALID, the signed integration-state-changed):
+  http://127.0.0.1:{kombo_port}/__dashboard
 
 Send a signed sample (in another terminal), then see the rows and alerts it produced:
   make send EVENT=events/integration-created.json
   make send EVENT=events/connection-flow-failed.json
   make send EVENT=events/connection-flow-failed-forged.json     # answered 401
+  make send EVENT=events/issue-status-changed.json               # Kombo's warning: a login failing
   make send EVENT=events/customer-integrations.json              # backend API: the customer's rows
   make send EVENT=my-body.json                                   # any JSON body, signed with the local secret
 Ctrl-C stops everything.
