@@ -40,8 +40,10 @@ impl Run {
         )
     }
 
-    /// Stores each integration through the integration-created binary.
-    fn create(&self, ids: &[&str]) {
+    /// Stores each integration through the integration-created binary (all of customer
+    /// 36123, so its "duplicate integration" notices are drained: the runs' alerts are
+    /// what these tests read).
+    async fn create(&self, ids: &[&str]) {
         let files: Vec<PathBuf> = ids
             .iter()
             .enumerate()
@@ -63,6 +65,13 @@ impl Run {
         assert!(
             answers(&result).iter().all(|(c, _)| *c == 200),
             "{result}\n{log}"
+        );
+        let notices = self.stack.subjects().await;
+        assert!(
+            notices
+                .iter()
+                .all(|s| s.starts_with("Kombo duplicate integration")),
+            "{notices:?}"
         );
     }
 
@@ -130,10 +139,10 @@ const INACTIVE: &str = "workday:now-inactive";
 #[tokio::test]
 async fn one_run_converges_the_table_to_kombo_and_repeated_runs_change_nothing() {
     let r = Run::new("converge");
-    r.create(&[PRESENT, GONE, INVALID, INACTIVE]);
+    r.create(&[PRESENT, GONE, INVALID, INACTIVE]).await;
     // A tombstone from the webhooks: never asked about, never revived.
     let tomb = "workday:deleted-by-webhook";
-    r.create(&[tomb]);
+    r.create(&[tomb]).await;
     let file = event_file(
         &r.dir,
         "del",
@@ -230,7 +239,7 @@ async fn one_run_converges_the_table_to_kombo_and_repeated_runs_change_nothing()
 #[tokio::test]
 async fn a_dry_run_lists_the_changes_and_writes_nothing() {
     let r = Run::new("dry");
-    r.create(&[PRESENT, GONE, INVALID]);
+    r.create(&[PRESENT, GONE, INVALID]).await;
     let rows = r.stack.rows().await;
     let claims = r.stack.claims().await;
     let (report, _, log) = r.reconcile(&r.env(), json!({"dry_run": true}), 60_000);
@@ -280,7 +289,7 @@ async fn rate_limited_it_stops_and_the_next_run_goes_on_from_there() {
         "workday:b",
         "workday:c",
     ];
-    r.create(&ids);
+    r.create(&ids).await;
     let first = r.run();
     assert_eq!(first["stopped"], "rate_limited", "{first}");
     let checked_first = first["checked"].as_u64().unwrap();
@@ -315,7 +324,7 @@ async fn every_run_ends_inside_its_deadline_and_a_long_table_takes_several() {
     let r = Run::new("deadline");
     let slow: Vec<String> = (0..6).map(|i| format!("workday:{i}:slow")).collect();
     let ids: Vec<&str> = slow.iter().map(String::as_str).collect();
-    r.create(&ids);
+    r.create(&ids).await;
     // 12 s: a row is begun only with 9 s left (a GET's 5 s and the writes' 4 s), and each
     // GET takes 1 s, so a run gets through about three rows.
     let mut checked = 0;
@@ -339,7 +348,7 @@ async fn every_run_ends_inside_its_deadline_and_a_long_table_takes_several() {
     // Kombo hangs: the run gives up on it after its 5 s budget and stops, well inside
     // the invocation's deadline, without moving past the row.
     let r = Run::new("hang");
-    r.create(&["workday:x:hang"]);
+    r.create(&["workday:x:hang"]).await;
     let (report, result, _) = r.reconcile(&r.env(), json!({}), 15_000);
     assert_eq!(report["stopped"], "kombo_unavailable", "{report}");
     assert!(
@@ -352,7 +361,7 @@ async fn every_run_ends_inside_its_deadline_and_a_long_table_takes_several() {
 #[tokio::test]
 async fn a_run_never_writes_an_older_state_over_a_webhooks() {
     let r = Run::new("newer");
-    r.create(&[INVALID]);
+    r.create(&[INVALID]).await;
     // A webhook recorded ACTIVE at a moment after the run's request: the run's INVALID
     // (observed earlier) must not overwrite it, and nobody is paged.
     let file = event_file(
@@ -384,7 +393,7 @@ async fn a_run_never_writes_an_older_state_over_a_webhooks() {
 #[tokio::test]
 async fn a_page_that_failed_goes_out_with_the_next_run_and_only_once() {
     let r = Run::new("pageretry");
-    r.create(&[INVALID, GONE]);
+    r.create(&[INVALID, GONE]).await;
     let no_sns = with_env(
         r.env(),
         "AWS_ENDPOINT_URL_SNS",
@@ -422,7 +431,7 @@ async fn a_page_that_failed_goes_out_with_the_next_run_and_only_once() {
 #[tokio::test]
 async fn the_operator_script_dry_runs_then_runs() {
     let r = Run::new("script");
-    r.create(&[PRESENT, GONE, INVALID]);
+    r.create(&[PRESENT, GONE, INVALID]).await;
     let rows = r.stack.rows().await;
     let run = |args: &[&str]| {
         let out = std::process::Command::new(binaries().join("reconcile-table"))
@@ -466,7 +475,7 @@ async fn the_operator_script_dry_runs_then_runs() {
 #[tokio::test]
 async fn the_sample_events_start_a_run_and_a_dry_run() {
     let r = Run::new("samples");
-    r.create(&[GONE]);
+    r.create(&[GONE]).await;
     let files = [
         repo_root().join("events/reconcile-dry-run.json"),
         repo_root().join("events/reconcile-scheduled.json"),
@@ -488,7 +497,7 @@ async fn the_sample_events_start_a_run_and_a_dry_run() {
 #[tokio::test]
 async fn a_recovery_the_run_finds_sends_one_recovered_notice_even_after_a_failed_publish() {
     let r = Run::new("recovered");
-    r.create(&[INVALID]);
+    r.create(&[INVALID]).await;
     let first = r.run();
     assert_eq!(first["invalid_paged"], 1, "{first}");
     r.stack.alerts().await;
