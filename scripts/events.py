@@ -344,6 +344,8 @@ def render():
         "IDEMPOTENCY_TABLE_NAME": "local-IdempotencyTable",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:local-AlertTopic",
         "KOMBO_API_KEY": "local-fake-kombo-api-key-not-real",
+        # Locally whoever calls (no IAM in front of `sam local`); deployed, the backend role.
+        "ALLOWED_BACKEND_CALLERS": "*",
         "KOMBO_API_BASE_URL": "http://host.docker.internal:4567/v1",
         "AWS_ENDPOINT_URL": "http://host.docker.internal:4566",
         "AWS_ENDPOINT_URL_SNS": "http://host.docker.internal:4566",

@@ -153,6 +153,8 @@ def create(endpoint, prefix, secret, kombo_url=None, ddb_endpoint=None, secrets_
     params["KomboWebhookSecret"] = "" if secrets_manager else secret
     params["KomboApiKey"] = "" if secrets_manager else LOCAL_API_KEY
     params["SecretsInEnvironment"] = "false" if secrets_manager else "true"
+    # Deployed it names the backend's role (no default: closed); locally whoever calls.
+    params["AllowedBackendCallers"] = "*"
     if kombo_url:
         params["KomboApiBaseUrl"] = kombo_url
     conditions = evaluate(template, params)

@@ -211,7 +211,7 @@ def sam_build(env, arch):
     say(f"sam build ({arch}, debug) into {os.path.relpath(build_dir, ROOT)}")
     start = time.monotonic()
     subprocess.run([SAM, "build", "--beta-features", "--build-dir", build_dir,
-                    "--parameter-overrides", f"Architecture={arch}"],
+                    "--parameter-overrides", f"Architecture={arch}", "AllowedBackendCallers=*"],
                    cwd=ROOT, env=dict(env, SAM_BUILD_MODE="debug", CARGO_PROFILE_DEV_DEBUG="0"), check=True,
                    stdout=open(os.path.join(WORK, "build.log"), "w"), stderr=subprocess.STDOUT)
     say(f"sam build took {time.monotonic() - start:.0f} s")
@@ -253,7 +253,7 @@ def check_env_declarations(env_json):
                 fail(f"events/env.json gives {logical} no local {var}")
         # Settings whose template defaults suit a local run as they are.
         defaults = {"RUST_LOG", "TOMBSTONE_RETENTION_DAYS", "ALERT_FOLD_WINDOW_SECONDS",
-                    "ALLOWED_BACKEND_CALLERS", "FLEET_INCIDENT_CUSTOMERS", "FLEET_WINDOW_SECONDS"}
+                    "FLEET_INCIDENT_CUSTOMERS", "FLEET_WINDOW_SECONDS"}
         missing = declared - set(given.get(logical, {})) - defaults
         if missing:
             fail(f"events/env.json misses {sorted(missing)} for {logical}")
@@ -270,7 +270,7 @@ def invoke(env, template, env_json, host, arch, function, event):
     argv = [SAM, "local", "invoke", function, "-t", template, "-e", os.path.join("events", event),
             "--env-vars", env_json, "--region", REGION, "--skip-pull-image",
             "--add-host", f"host.docker.internal:{host}",
-            "--parameter-overrides", f"Architecture={arch}"]
+            "--parameter-overrides", f"Architecture={arch}", "AllowedBackendCallers=*"]
     r = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
     if r.returncode != 0 or not lines:
@@ -436,7 +436,7 @@ def start_api(children, env, template, env_json, host, arch, fx):
     api = children.start([SAM, "local", "start-api", "-t", template, "--host", "127.0.0.1", "--port", str(port),
                           "--env-vars", env_json, "--region", REGION, "--skip-pull-image",
                           "--add-host", f"host.docker.internal:{host}",
-                          "--parameter-overrides", f"Architecture={arch}"], "start-api.log", env=env)
+                          "--parameter-overrides", f"Architecture={arch}", "AllowedBackendCallers=*"], "start-api.log", env=env)
     wait_port(port, "sam local start-api (see .local/sam/start-api.log)", api, seconds=120)
     base = f"http://127.0.0.1:{port}"
     send = [sys.executable, os.path.join(HERE, "send.py"), "--api"]

@@ -37,9 +37,9 @@ pub struct Settings {
     /// (comma-separated, default `integration.authentication_failed`; empty: none page):
     /// the `issue-status-changed` issue types that page.
     pub rules: Rules,
-    /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, default none):
-    /// when set, only these callers may use the backend routes, whatever else IAM lets
-    /// invoke the API ([`crate::backend::check_caller`]).
+    /// `ALLOWED_BACKEND_CALLERS` (backend routes; comma-separated IAM ARNs, or `*`): only
+    /// these callers may use the backend routes, whatever else IAM lets invoke the API;
+    /// unset or empty (`" , "` too), nobody ([`crate::backend::check_caller`]).
     pub allowed_backend_callers: Vec<String>,
 }
 
@@ -127,7 +127,7 @@ impl Settings {
             records_table: Some(records.into()),
             alert_topic_arn: Some(topic.into()),
             rules: Rules::default(),
-            allowed_backend_callers: Vec::new(),
+            allowed_backend_callers: vec!["*".into()],
         }
     }
 }

@@ -892,6 +892,78 @@ async fn backend_routes_serve_only_the_allowed_callers() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The backend is closed by default: the template has no default for `AllowedBackendCallers`
+/// and its pattern refuses a value that lists nobody (empty, `" , "`), and a built function
+/// given one anyway refuses every caller, an admin's session too, before Kombo or the table
+/// is asked; `*` (said on purpose) leaves it to IAM.
+#[tokio::test]
+async fn the_backend_refuses_every_caller_when_the_allow_list_is_empty() {
+    let t = template();
+    let param = &t["Parameters"]["AllowedBackendCallers"];
+    assert!(
+        param.get("Default").is_none(),
+        "a default opens it: {param}"
+    );
+    // CloudFormation's AllowedPattern matches the whole value.
+    let pattern = regex_lite::Regex::new(param["AllowedPattern"].as_str().unwrap()).unwrap();
+    for refused in ["", " , ", ",", "everyone", "arn:aws:iam::123:role/x", "*,*"] {
+        assert!(!pattern.is_match(refused), "{refused:?} accepted");
+    }
+    for accepted in [
+        "*",
+        "arn:aws:iam::123456789012:role/team/backend",
+        "arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:user/ci",
+    ] {
+        assert!(pattern.is_match(accepted), "{accepted:?} refused");
+    }
+
+    let stack = Stack::new("closed");
+    let kombo = FakeKombo::start();
+    let dir = std::env::temp_dir().join(format!("kombo-closed-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lookup = backend_event(
+        "GET",
+        "GET /customers/{origin_id}/integrations",
+        "/customers/42/integrations",
+        json!({"origin_id": "42"}),
+        None,
+    );
+    lookup["requestContext"]["authorizer"]["iam"]["userArn"] =
+        json!("arn:aws:sts::123456789012:assumed-role/Admin/someone");
+    let file = dir.join("lookup.json");
+    std::fs::write(&file, lookup.to_string()).unwrap();
+    for (allowed, expected) in [("", 403), (" , ", 403), ("*", 200)] {
+        let env = with_env(
+            with_env(
+                template_env(&stack, "customer-integrations"),
+                "ALLOWED_BACKEND_CALLERS",
+                allowed,
+            ),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        );
+        let (r, log) = invoke_files(
+            "customer-integrations",
+            &env,
+            std::slice::from_ref(&file),
+            10_000,
+        );
+        let (code, body) = response_bodies(&r).swap_remove(0);
+        assert_eq!(code, expected, "{allowed:?}: {body}\n{log}");
+        if expected == 403 {
+            assert_eq!(body["error"]["code"], "caller_not_allowed");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("AllowedBackendCallers is empty"),
+                "{body}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every `origin_id` path parameter is checked against DynamoDB's key limit: over it is the
 /// caller's mistake (400 naming it), never a 500 that counts toward the 5xx alarm; Kombo is
 /// not asked.

@@ -64,11 +64,20 @@ pub(super) fn admit(
     Ok(())
 }
 
-/// Refuses (403 `caller_not_allowed`) a caller not in `allowed` (`AllowedBackendCallers`);
-/// an empty list leaves it to IAM (whoever may `execute-api:Invoke` the route).
+/// Refuses (403 `caller_not_allowed`) a caller not in `allowed` (`AllowedBackendCallers`).
+/// Closed by default: an empty list admits nobody; `*` (the one way to say it) leaves it to
+/// IAM (whoever may `execute-api:Invoke` the route).
 pub fn check_caller(req: &ApiGatewayV2httpRequest, allowed: &[String]) -> Result<(), Error> {
-    if allowed.is_empty() {
+    if allowed.iter().any(|a| a == ANY_CALLER) {
         return Ok(());
+    }
+    if allowed.is_empty() {
+        return Err(Error::Forbidden {
+            code: "caller_not_allowed",
+            message: "AllowedBackendCallers is empty, so no caller may use the backend routes: \
+                      set it to your backend role's ARN (or * for whoever IAM allows)"
+                .into(),
+        });
     }
     match caller_arn(req) {
         Some(caller) if allowed.iter().any(|a| caller_is(a, caller)) => Ok(()),
@@ -78,6 +87,9 @@ pub fn check_caller(req: &ApiGatewayV2httpRequest, allowed: &[String]) -> Result
         }),
     }
 }
+
+/// The `AllowedBackendCallers` entry that admits whoever IAM lets invoke the API.
+pub const ANY_CALLER: &str = "*";
 
 /// Whether `caller` (a verified `userArn`) is the principal `allowed` names: the same ARN, or
 /// a session of the role it names (`arn:aws:sts::123456789012:assumed-role/Name/session` is
@@ -218,6 +230,31 @@ mod tests {
         let mut r = ApiGatewayV2httpRequest::default();
         r.raw_path = Some(raw_path.to_owned());
         r
+    }
+
+    #[test]
+    fn the_backend_is_closed_unless_a_caller_is_named_or_star_is_said() {
+        let by = |arn: &str| {
+            serde_json::from_value::<ApiGatewayV2httpRequest>(serde_json::json!({
+                "requestContext": {"authorizer": {"iam": {"userArn": arn}}, "http": {"method": "GET"}}
+            }))
+            .unwrap()
+        };
+        let admin = by("arn:aws:sts::123456789012:assumed-role/Admin/x");
+        let backend = by("arn:aws:sts::123456789012:assumed-role/backend/x");
+        let code = |r: Result<(), Error>| r.err().map(|e| e.code());
+        assert_eq!(code(check_caller(&admin, &[])), Some("caller_not_allowed"));
+        assert_eq!(
+            code(check_caller(&backend, &[])),
+            Some("caller_not_allowed")
+        );
+        let only = ["arn:aws:iam::123456789012:role/backend".to_owned()];
+        assert_eq!(code(check_caller(&backend, &only)), None);
+        assert_eq!(
+            code(check_caller(&admin, &only)),
+            Some("caller_not_allowed")
+        );
+        assert_eq!(code(check_caller(&admin, &["*".to_owned()])), None);
     }
 
     #[test]
