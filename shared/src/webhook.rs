@@ -44,6 +44,7 @@ impl Webhook for event::IssueStatusChanged {
 /// The request's figures as CloudWatch metrics (Embedded Metric Format, namespace
 /// `KomboWebhooks`), carried in its one log line: no call to CloudWatch.
 struct Metrics {
+    signatures_verified: u8,
     signature_failures: u8,
     signature_mismatches: u8,
     alerts_published: u8,
@@ -54,7 +55,7 @@ struct Metrics {
 }
 
 impl Metrics {
-    fn of(result: &Result<Outcome, Error>) -> Self {
+    fn of(result: &Result<Outcome, Error>, verified: bool) -> Self {
         let published = matches!(
             result,
             Ok(Outcome::Alerted
@@ -64,6 +65,7 @@ impl Metrics {
                 | Outcome::IssueNoticed)
         );
         Metrics {
+            signatures_verified: u8::from(verified),
             signature_failures: u8::from(matches!(result, Err(Error::Unauthorized(_)))),
             signature_mismatches: u8::from(matches!(
                 result,
@@ -83,6 +85,7 @@ impl Metrics {
     }
 
     /// The `_aws` block: the metrics are the line's own fields `webhooks`, `latency_ms`,
+    /// `signatures_verified` (a body whose signature verified: Kombo's own deliveries),
     /// `signature_failures` (every 401), `signature_mismatches` (a well-formed signature that
     /// matches no secret: what a one-sided rotation looks like), `alerts_published` (pages
     /// and notices that need someone), `alerts_folded` (failures counted instead of paged,
@@ -90,7 +93,7 @@ impl Metrics {
     /// "recovered" notices), `dependency_failures`, `FleetIncidentsOpened`, by `event_type` and
     /// `outcome`, by `event_type`, and in all. Only the timestamp changes per request.
     fn emf(&self, now: OffsetDateTime) -> String {
-        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signature_failures","Unit":"Count"},{"Name":"signature_mismatches","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"},{"Name":"FleetIncidentsOpened","Unit":"Count"}]}]"#;
+        const DIRECTIVE: &str = r#""CloudWatchMetrics":[{"Namespace":"KomboWebhooks","Dimensions":[["event_type","outcome"],["event_type"],[]],"Metrics":[{"Name":"webhooks","Unit":"Count"},{"Name":"latency_ms","Unit":"Milliseconds"},{"Name":"signatures_verified","Unit":"Count"},{"Name":"signature_failures","Unit":"Count"},{"Name":"signature_mismatches","Unit":"Count"},{"Name":"alerts_published","Unit":"Count"},{"Name":"alerts_folded","Unit":"Count"},{"Name":"alerts_resolved","Unit":"Count"},{"Name":"dependency_failures","Unit":"Count"},{"Name":"FleetIncidentsOpened","Unit":"Count"}]}]"#;
         let ms = now.unix_timestamp_nanos() / 1_000_000;
         format!(r#"{{"Timestamp":{ms},{DIRECTIVE}}}"#)
     }
@@ -106,6 +109,8 @@ pub struct App<S, P> {
 /// What the log line of a request says (never the body, the email or the secret).
 #[derive(Default)]
 struct Facts {
+    /// The body's signature verified.
+    verified: bool,
     event_id: Option<String>,
     integration_id: Option<String>,
 }
@@ -142,7 +147,7 @@ impl<S: Store, P: AlertPublisher> App<S, P> {
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let (event_id, integration_id) =
             (facts.event_id.as_deref(), facts.integration_id.as_deref());
-        let m = Metrics::of(&result);
+        let m = Metrics::of(&result, facts.verified);
         let emf = m.emf((self.effects.clock)());
         // The one line: the same fields (and metrics) whatever happened; the level, the
         // message and, on an error, its text and cause by outcome.
@@ -157,6 +162,7 @@ impl<S: Store, P: AlertPublisher> App<S, P> {
                     status = $status,
                     latency_ms,
                     webhooks = 1,
+                    signatures_verified = m.signatures_verified,
                     signature_failures = m.signature_failures,
                     signature_mismatches = m.signature_mismatches,
                     alerts_published = m.alerts_published,
@@ -221,6 +227,7 @@ impl<S: Store, P: AlertPublisher> App<S, P> {
             }
             other => other?,
         };
+        facts.verified = true;
         let envelope = event::parse::<E>(&body).map_err(|e| match e {
             ParseError::Invalid(m) => Error::BadRequest(m),
             ParseError::WrongType { expected, got } => Error::WrongEventType { expected, got },

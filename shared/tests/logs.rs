@@ -97,12 +97,14 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
     // names fields of the same line, which CloudWatch turns into metrics. A well-formed
     // signature that matches no secret is a mismatch (the alarm's metric); a missing one only
     // a signature failure (the dashboard's).
-    for (line, (sig, mismatch, alerts, dep)) in lines.iter().zip([
-        (0, 0, 0, 0),
-        (1, 1, 0, 0),
-        (1, 0, 0, 0),
-        (0, 0, 1, 0),
-        (0, 0, 0, 1),
+    // A body whose signature verified (whatever came after) is `signatures_verified`: the
+    // alarm pages only while none does.
+    for (line, (verified, sig, mismatch, alerts, dep)) in lines.iter().zip([
+        (1, 0, 0, 0, 0),
+        (0, 1, 1, 0, 0),
+        (0, 1, 0, 0, 0),
+        (1, 0, 0, 1, 0),
+        (1, 0, 0, 0, 1),
     ]) {
         let emf = &line["_aws"];
         assert!(emf["Timestamp"].is_i64(), "{line}");
@@ -125,12 +127,13 @@ async fn one_json_log_line_per_request_without_email_or_secret() {
         assert_eq!(line["webhooks"], 1);
         assert_eq!(
             (
+                line["signatures_verified"].as_u64().unwrap(),
                 line["signature_failures"].as_u64().unwrap(),
                 line["signature_mismatches"].as_u64().unwrap(),
                 line["alerts_published"].as_u64().unwrap(),
                 line["dependency_failures"].as_u64().unwrap()
             ),
-            (sig, mismatch, alerts, dep),
+            (verified, sig, mismatch, alerts, dep),
             "{line}"
         );
     }

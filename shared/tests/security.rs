@@ -718,23 +718,110 @@ fn functions_deploy_as_arm64_by_default() {
     }
 }
 
-/// The mappings table survives a `DeleteTable` (Retain only covers a stack deletion), and
-/// the signature alarm pages only for well-formed signatures that match no secret, with no
-/// OK action a stranger could toggle.
+/// The mappings table survives a `DeleteTable` (Retain only covers a stack deletion).
 #[test]
-fn the_table_is_deletion_protected_and_the_signature_alarm_counts_only_mismatches() {
+fn the_table_is_deletion_protected() {
     let t = template();
     let table = &t["Resources"]["MappingsTable"];
     assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true);
     assert_eq!(table["DeletionPolicy"], "Retain");
-    let alarm = &t["Resources"]["SignatureFailuresAlarm"]["Properties"];
-    assert_eq!(alarm["MetricName"], "signature_mismatches");
-    assert_eq!(alarm["Namespace"], "KomboWebhooks");
+}
+
+/// The signature alarm, as CloudWatch evaluates its metric math over one 15-minute period:
+/// `IF(FILL(mismatches, 0) >= N AND FILL(verified, 0) == 0, 1, 0)` against 1.
+fn signature_alarm_fires(mismatches: u64, verified: u64) -> bool {
+    let alarm = &template()["Resources"]["SignatureFailuresAlarm"]["Properties"];
+    let metrics = alarm["Metrics"].as_array().unwrap();
+    let metric = |id: &str| {
+        let m = metrics.iter().find(|m| m["Id"] == id).unwrap();
+        assert_eq!(m["MetricStat"]["Metric"]["Namespace"], "KomboWebhooks");
+        assert_eq!(m["MetricStat"]["Stat"], "Sum");
+        assert_eq!(m["MetricStat"]["Period"], 900);
+        m["MetricStat"]["Metric"]["MetricName"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(metric("mismatches"), "signature_mismatches");
+    assert_eq!(metric("verified"), "signatures_verified");
+    let expression = metrics.iter().find(|m| m["ReturnData"] == true).unwrap()["Expression"]
+        .as_str()
+        .unwrap();
+    let shape = regex_lite::Regex::new(
+        r"^IF\(FILL\(mismatches, 0\) >= (\d+) AND FILL\(verified, 0\) == 0, 1, 0\)$",
+    )
+    .unwrap();
+    let threshold: u64 = shape
+        .captures(expression)
+        .unwrap_or_else(|| panic!("the alarm's expression changed: {expression}"))[1]
+        .parse()
+        .unwrap();
+    assert_eq!(threshold, 5, "docs/security.md: 5 in 15 minutes");
+    assert_eq!(alarm["Threshold"], 1);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
     assert!(alarm.get("OKActions").is_none(), "{alarm}");
     assert!(alarm["AlarmActions"].is_array());
-    // The metric the alarm reads is one the webhooks emit (the EMF directive names it).
+    mismatches >= threshold && verified == 0
+}
+
+/// The signature alarm pages only when Kombo's own deliveries fail: a stranger's flood of
+/// well-formed forged signatures while signed deliveries verify pages nobody; the same
+/// flood with nothing verifying (a one-sided rotation) pages. The figures are what the built
+/// binary emits (its EMF lines), summed as CloudWatch sums them.
+#[test]
+fn the_signature_alarm_fires_only_while_no_delivery_verifies() {
+    let stack = Stack::new("sig-alarm");
+    let dir = std::env::temp_dir().join(format!("kombo-sig-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let forged: Vec<std::path::PathBuf> = (0..6)
+        .map(|i| {
+            let body = created_body(&format!("sig-f{i}"), "workday:sig", Some("42"));
+            let event = api_event(CREATED, &body, json!({"x-kombo-signature": "A".repeat(43)}));
+            let p = dir.join(format!("forged-{i}.json"));
+            std::fs::write(&p, serde_json::to_string(&event).unwrap()).unwrap();
+            p
+        })
+        .collect();
+    let good = event_file(
+        &dir,
+        "good",
+        CREATED,
+        &created_body("sig-ok", "workday:sig", Some("42")),
+    );
+    let emitted = |files: &[std::path::PathBuf]| {
+        let (r, log) = invoke_files(
+            "integration-created",
+            &template_env(&stack, "integration-created"),
+            files,
+            10_000,
+        );
+        assert_eq!(answers(&r).len(), files.len(), "{log}");
+        let (mut mismatches, mut verified) = (0, 0);
+        for line in log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        {
+            if line["_aws"].is_object() {
+                mismatches += line["signature_mismatches"].as_u64().unwrap();
+                verified += line["signatures_verified"].as_u64().unwrap();
+            }
+        }
+        (mismatches, verified)
+    };
+    let mut flood_and_kombo = forged.clone();
+    flood_and_kombo.push(good);
+    let (m, v) = emitted(&flood_and_kombo);
+    assert_eq!((m, v), (6, 1));
+    assert!(!signature_alarm_fires(m, v), "a stranger's flood paged");
+    let (m, v) = emitted(&forged);
+    assert_eq!((m, v), (6, 0));
+    assert!(signature_alarm_fires(m, v), "Kombo refused and nobody told");
+    // The metrics the alarm reads are ones the webhooks declare (the EMF directive).
     let webhook = std::fs::read_to_string(repo_root().join("shared/src/webhook.rs")).unwrap();
-    assert!(webhook.contains(r#"{"Name":"signature_mismatches","Unit":"Count"}"#));
+    for name in ["signature_mismatches", "signatures_verified"] {
+        assert!(webhook.contains(&format!(r#"{{"Name":"{name}","Unit":"Count"}}"#)));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `BackendCallerPolicy` grants `execute-api:Invoke` on exactly the IAM-authorized routes the
