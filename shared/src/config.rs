@@ -95,6 +95,10 @@ impl Settings {
                         "FLEET_WINDOW_SECONDS",
                         d.fleet.window.whole_seconds(),
                     )?),
+                    max_life: Duration::hours(positive(
+                        "FLEET_INCIDENT_MAX_HOURS",
+                        d.fleet.max_life.whole_hours(),
+                    )?),
                 },
                 setup_notice_after: Duration::hours(positive(
                     "SETUP_NOTICE_HOURS",

@@ -38,6 +38,9 @@ pub enum AlertKind {
     IssueResolved,
     /// A customer has two live integrations of one tool (low urgency).
     DuplicateIntegration,
+    /// An established customer's first failure inside a fleet incident (low urgency: the
+    /// incident pages).
+    InIncidentNotice,
 }
 
 impl AlertKind {
@@ -60,6 +63,7 @@ impl AlertKind {
             AlertKind::EnvironmentIssue => "environment-issue",
             AlertKind::IssueResolved => "issue-resolved",
             AlertKind::DuplicateIntegration => "duplicate-integration",
+            AlertKind::InIncidentNotice => "fleet-incident-customer",
         }
     }
 }
@@ -188,8 +192,11 @@ pub(crate) fn alert(
         AlertKind::ConnectionFlowResolved | AlertKind::IntegrationRecovered => {
             "Nothing to do: close the earlier page if it is still open".to_owned()
         }
-        // Built by [`fleet`], not here.
-        AlertKind::FleetIncident | AlertKind::FleetIncidentUpdate | AlertKind::FleetIncidentOver => {
+        // Built by [`fleet`] (or from a page), not here.
+        AlertKind::FleetIncident
+        | AlertKind::FleetIncidentUpdate
+        | AlertKind::FleetIncidentOver
+        | AlertKind::InIncidentNotice => {
             "See the incident's thread".to_owned()
         }
     });

@@ -3,15 +3,24 @@
 //! kind instead of a page per customer.
 //!
 //! Every failure of a kind (a failed connection flow; an integration turning INVALID, by
-//! webhook or reconcile) is counted on its tool's fleet record ([`Strike`]): the customer,
-//! when it last failed, how often. What the record held before the strike decides
-//! ([`judge`]): below [`Fleet::customers`] distinct customers within [`Fleet::window`] the
-//! customer is paged as before; at the threshold one incident opens (one page, the
-//! customers so far); while it is open, further customers page nobody and are counted on
-//! it. The sweep sends at most one update per window while it grows and one "incident over"
-//! once a whole window passed without a failure ([`update_notice`], [`over_notice`]).
+//! webhook or reconcile; a paging issue) is counted on its tool's fleet record
+//! ([`Strike`]) under its **customer** (`origin_id`: a tenant weighs one however many
+//! integrations or attempts it has): when it last failed, how often, and whether it is
+//! **established** (it has a live integration: an INVALID or an issue always is; a failed
+//! connection is when the customer has one). What the record held before the strike decides
+//! ([`judge`]): below [`Fleet::customers`] distinct established customers within
+//! [`Fleet::window`] the customer is paged as before (sign-ups never open an incident); at
+//! the threshold one incident opens (one page, the customers so far); while it is open,
+//! further customers page nobody and are counted on it, except that an established
+//! customer's first failure in it still sends one low-urgency notice. An incident lives while
+//! at least two of its customers fail within a window (one alone cannot hold it) and at most
+//! [`Fleet::max_life`]; after it a wave that goes on opens a new one, which pages. The sweep
+//! sends at most one update per window while it grows and one "incident over" at its end
+//! ([`update_notice`], [`over_notice`]). A record lists at most [`MEMBER_CAP`] customers,
+//! names capped at [`NAME_CAP`]: beyond that customers are only counted.
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use time::Duration;
 
 use super::alert::{Alert, AlertKind, sns_subject};
@@ -86,19 +95,68 @@ impl FleetKind {
     }
 }
 
-/// `FLEET_INCIDENT_CUSTOMERS` and `FLEET_WINDOW_SECONDS`.
+/// `FLEET_INCIDENT_CUSTOMERS`, `FLEET_WINDOW_SECONDS` and `FLEET_INCIDENT_MAX_HOURS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fleet {
-    /// Distinct customers within [`Self::window`] that open an incident (default 3).
+    /// Distinct established customers within [`Self::window`] that open an incident
+    /// (default 3).
     pub customers: u32,
     /// How far back customers count, and how long an incident must be quiet to end
     /// (default 600 s).
     pub window: Duration,
+    /// The longest an incident lives (default 4 h): then it ends, and a wave that goes on
+    /// opens (and pages) a new one.
+    pub max_life: Duration,
+}
+
+/// Customers a fleet record lists; beyond it they are only counted (`overflow`), so the
+/// item stays far below DynamoDB's 400 KB whatever the storm.
+pub const MEMBER_CAP: usize = 200;
+/// Characters of an organization name a fleet record keeps.
+pub const NAME_CAP: usize = 100;
+/// Bytes of a customer id a fleet record names a customer by; a longer one by its prefix
+/// and a hash.
+const CUSTOMER_CAP: usize = 64;
+
+/// `s` cut to `n` characters (an ellipsis marks the cut).
+fn capped(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+/// How a fleet record names `customer`: as it is, or, if longer than [`CUSTOMER_CAP`]
+/// bytes, by its first 40 characters and a hash of the whole (so a record's attribute names
+/// stay short whatever `origin_id` is).
+pub fn member_key(customer: &str) -> String {
+    if customer.len() <= CUSTOMER_CAP {
+        return customer.to_owned();
+    }
+    let digest = Sha256::digest(customer.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let head: String = customer.chars().take(40).collect();
+    format!("{head}~{hash}")
 }
 
 impl Fleet {
     pub fn window_ms(&self) -> i64 {
         i64::try_from(self.window.whole_milliseconds()).unwrap_or(i64::MAX)
+    }
+
+    pub fn max_life_ms(&self) -> i64 {
+        i64::try_from(self.max_life.whole_milliseconds()).unwrap_or(i64::MAX)
+    }
+
+    fn hours(&self) -> String {
+        let h = self.max_life.whole_hours();
+        if h == 1 {
+            "1 hour".into()
+        } else if h > 1 {
+            format!("{h} hours")
+        } else {
+            format!("{} min", self.max_life.whole_minutes())
+        }
     }
 
     fn minutes(&self) -> String {
@@ -122,13 +180,17 @@ pub struct Strike {
     pub kind: FleetKind,
     pub tool: String,
     pub category: String,
-    /// Who failed: the failure record's customer (connection failures) or the integration
-    /// id (INVALID: each integration is one customer's).
+    /// Who failed: the customer (`origin_id`, or the organization for one without), as
+    /// [`member_key`] names it: each tenant is one, however many integrations it has.
     pub customer: String,
     pub organization: String,
     /// The Kombo log of the failed flow, or the integration id.
     pub reference: String,
     pub event_id: String,
+    /// The customer has a live integration (an INVALID's or an issue's always has; a failed
+    /// connection's is known once its customer's rows are read): only established
+    /// customers open an incident.
+    pub established: bool,
 }
 
 impl Strike {
@@ -136,7 +198,9 @@ impl Strike {
         fleet_key(self.kind, &self.tool)
     }
 
-    /// A failed connection flow, counted for its failure record's customer.
+    /// A failed connection flow (not known to be established until its customer's rows
+    /// are read), or an issue's page (established: the integration exists), counted for its
+    /// failure record's customer.
     pub fn of_failure(f: &Failure) -> Strike {
         let customer = customer_in_key(&f.key, &f.tool).unwrap_or(&f.key);
         Strike {
@@ -146,14 +210,16 @@ impl Strike {
             },
             tool: f.tool.clone(),
             category: f.category.clone(),
-            customer: customer.to_owned(),
-            organization: f.organization_name.clone(),
-            reference: f.log_url.clone(),
+            customer: member_key(customer),
+            organization: capped(&f.organization_name, NAME_CAP),
+            reference: capped(&f.log_url, 2 * NAME_CAP),
             event_id: f.event_id.clone(),
+            established: f.kind == FailureKind::Issue,
         }
     }
 
-    /// An integration turning INVALID (`None`: its tool is not known, so no fleet).
+    /// An integration turning INVALID, counted for its customer (`None`: its tool is not
+    /// known, so no fleet).
     pub fn of_invalid(u: &StateUpdate, event_id: &str) -> Option<Strike> {
         let d = &u.descriptive;
         let tool = d.tool.clone().filter(|t| !t.is_empty())?;
@@ -162,14 +228,21 @@ impl Strike {
             kind: FleetKind::Invalid,
             tool,
             category: d.category.clone().unwrap_or_default(),
-            customer: u.integration_id.clone(),
-            organization: match &d.origin_id {
-                Some(origin) => format!("{org} (customer {origin})"),
-                None => org,
-            },
-            reference: u.integration_id.clone(),
+            customer: Self::customer_of_update(u),
+            organization: capped(&org, NAME_CAP),
+            reference: capped(&u.integration_id, 2 * NAME_CAP),
             event_id: event_id.to_owned(),
+            established: true,
         })
+    }
+
+    /// The customer an integration's state update is counted for.
+    pub fn customer_of_update(u: &StateUpdate) -> String {
+        let d = &u.descriptive;
+        member_key(&keys::customer(
+            d.origin_id.as_deref(),
+            d.organization_name.as_deref().unwrap_or_default(),
+        ))
     }
 
     /// Where a create that resolves a customer's failures marks it connected: its tool's
@@ -227,6 +300,8 @@ pub struct Member {
     pub reference: String,
     /// Its last failure (epoch ms).
     pub last_ms: i64,
+    /// Its first failure on the record (epoch ms): when it joined an incident.
+    pub first_ms: i64,
     /// Failures counted.
     pub failures: u32,
     /// Its last strike's place in the record's order of strikes (1, 2, ...).
@@ -234,6 +309,8 @@ pub struct Member {
     /// ACTIVE again since it last turned INVALID; for connection failures, connected since
     /// it last failed.
     pub recovered: bool,
+    /// It has a live integration ([`Strike::established`]).
+    pub established: bool,
 }
 
 /// An open incident, as its record holds it.
@@ -294,6 +371,8 @@ pub struct FleetRecord {
     pub last_ms: i64,
     /// Strikes counted so far (the last one's place in their order).
     pub seq: u64,
+    /// Strikes of customers not listed: the record held [`MEMBER_CAP`] already.
+    pub overflow: u32,
 }
 
 impl FleetRecord {
@@ -308,6 +387,7 @@ impl FleetRecord {
             incident: None,
             last_ms: 0,
             seq: 0,
+            overflow: 0,
         }
     }
 
@@ -321,18 +401,29 @@ impl FleetRecord {
         }
     }
 
-    /// Whether `customer` is counted on the incident.
+    /// Whether `customer` (as a failure record or an update names it) is counted on the
+    /// incident.
     pub fn in_incident(&self, customer: &str, fleet: &Fleet) -> bool {
+        let customer = member_key(customer);
         self.incident_members(fleet)
             .iter()
             .any(|m| m.customer == customer)
     }
 
-    /// The incident is over: no failure of its customers for a whole window.
+    /// The incident is over: past its maximum life, or no customer joined it for a whole
+    /// window (a customer already counted failing again does not keep it open).
     pub fn incident_over(&self, fleet: &Fleet, now_ms: i64) -> bool {
         self.incident.as_ref().is_some_and(|i| {
-            quiet_since(&self.incident_members(fleet), i) < now_ms - fleet.window_ms()
+            let members = self.incident_members(fleet);
+            !alive(&members, i, fleet, now_ms)
         })
+    }
+
+    /// The incident ended (or ends) because it reached [`Fleet::max_life`].
+    pub fn past_max_life(&self, fleet: &Fleet, now_ms: i64) -> bool {
+        self.incident
+            .as_ref()
+            .is_some_and(|i| now_ms - i.opened_ms > fleet.max_life_ms())
     }
 
     /// The record with `strike` counted at `now_ms`; `repeat`: it is counted already (the
@@ -358,16 +449,20 @@ impl FleetRecord {
                 m.reference.clone_from(&strike.reference);
                 m.organization.clone_from(&strike.organization);
                 m.recovered = false;
+                m.established |= strike.established;
                 after.members.push(m);
             }
+            None if after.members.len() >= MEMBER_CAP => after.overflow += 1,
             None => after.members.push(Member {
                 customer: strike.customer.clone(),
                 organization: strike.organization.clone(),
                 reference: strike.reference.clone(),
                 last_ms: now_ms,
+                first_ms: now_ms,
                 failures: 1,
                 seq,
                 recovered: false,
+                established: strike.established,
             }),
         }
         after.last_ms = now_ms;
@@ -395,11 +490,19 @@ fn chain<'a>(
     out
 }
 
-/// The incident's last failure (its opening, if its customers' entries are gone).
-fn quiet_since(members: &[&Member], incident: &Incident) -> i64 {
-    members
-        .last()
-        .map_or(incident.opened_ms, |m| m.last_ms.max(incident.opened_ms))
+/// Whether `incident` (its customers `members`) is still open at `now_ms`: inside its
+/// maximum life, and a customer joined it (its first failure, or the opening) within the
+/// last window. A customer already counted failing again does not keep it open: one
+/// customer, or a few taking turns, cannot hold it.
+fn alive(members: &[&Member], incident: &Incident, fleet: &Fleet, now_ms: i64) -> bool {
+    if now_ms - incident.opened_ms > fleet.max_life_ms() {
+        return false;
+    }
+    let joined = members
+        .iter()
+        .map(|m| m.first_ms)
+        .fold(incident.opened_ms, i64::max);
+    joined >= now_ms - fleet.window_ms()
 }
 
 /// What a strike means for on-call.
@@ -407,8 +510,10 @@ fn quiet_since(members: &[&Member], incident: &Incident) -> i64 {
 pub enum Verdict {
     /// No incident and below the threshold: the customer's own page (or fold), as ever.
     Alone,
-    /// An incident is open: counted on it, the customer's own page folded into it.
-    InIncident { incident_id: String },
+    /// An incident is open: counted on it, the customer's own page folded into it; `notice`:
+    /// an established customer's first failure in it, which still sends one low-urgency
+    /// notice of its own.
+    InIncident { incident_id: String, notice: bool },
     /// This strike reached the threshold (or is a retry of the one that did): open the
     /// incident `incident_id` with the customers failing since `since_ms`, and page it.
     Open { incident_id: String, since_ms: i64 },
@@ -451,20 +556,25 @@ pub fn judge(
             };
         }
         let members = chain(others, incident.since_ms, fleet.window_ms());
-        return if quiet_since(&members, incident) >= since_ms {
+        return if alive(&members, incident, fleet, now_ms) {
             Verdict::InIncident {
                 incident_id: incident.id.clone(),
+                notice: strike.established
+                    && !members.iter().any(|m| m.customer == strike.customer),
             }
         } else {
-            // Over (a whole window quiet), not yet ended by the sweep: a new storm starts
-            // from zero, its customers paged on their own until the sweep ends this one.
+            // Over (past its life, or nobody joined it for a window), not yet ended by the
+            // sweep: customers are paged on their own until the sweep ends it
+            // (a wave that goes on then opens a new one).
             Verdict::Alone
         };
     }
-    // Distinct customers: one entry each, this one's counted once.
-    let customers = 1 + others
-        .filter(|m| m.last_ms >= since_ms && m.customer != strike.customer)
-        .count();
+    // Distinct established customers (sign-ups never open an incident): one entry each,
+    // this one's counted once.
+    let customers = usize::from(strike.established)
+        + others
+            .filter(|m| m.last_ms >= since_ms && m.customer != strike.customer && m.established)
+            .count();
     if u32::try_from(customers).unwrap_or(u32::MAX) >= fleet.customers {
         Verdict::Open {
             incident_id: keys::incident(strike.kind.as_str(), &strike.tool, now_ms),
@@ -500,19 +610,23 @@ struct Tally<'a> {
     failures: u64,
     /// Better since: recovered (INVALID) or connected (connection failures).
     recovered: usize,
+    /// Customers counted but not listed on the record (it was full).
+    overflow: usize,
 }
 
 impl<'a> Tally<'a> {
-    fn of(members: Vec<&'a Member>) -> Tally<'a> {
+    fn of(members: Vec<&'a Member>, r: &FleetRecord) -> Tally<'a> {
         Tally {
-            failures: members.iter().map(|m| u64::from(m.failures)).sum(),
+            failures: members.iter().map(|m| u64::from(m.failures)).sum::<u64>()
+                + u64::from(r.overflow),
             recovered: members.iter().filter(|m| m.recovered).count(),
+            overflow: r.overflow as usize,
             members,
         }
     }
 
     fn customers(&self) -> usize {
-        self.members.len()
+        self.members.len() + self.overflow
     }
 
     /// Still INVALID, or not connected.
@@ -632,7 +746,7 @@ fn since(r: &FleetRecord, since_ms: i64) -> Vec<&Member> {
 /// The incident page: "Kombo connections failing for workday: 3 customers in 10 min".
 /// `r`: the record with the opening strike counted.
 pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) -> Alert {
-    let t = Tally::of(since(r, since_ms));
+    let t = Tally::of(since(r, since_ms), r);
     let head = format!(
         "{} for {}: {} in {}",
         r.kind.headline(),
@@ -649,10 +763,11 @@ pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) ->
         format!(
             "{head} — likely the tool or Kombo, not the customers. Further customers page \
              nobody: they are counted on this incident, with an update at most every {} while \
-             it grows, and its end once {} for {}, in this thread.",
+             it grows, and its end once {} for {} (or after {} at most), in this thread.",
             fleet.minutes(),
             r.kind.quiet(&r.tool),
-            fleet.minutes()
+            fleet.minutes(),
+            fleet.hours()
         ),
         vec![
             format!(
@@ -661,7 +776,8 @@ pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) ->
                 r.tool
             ),
             "The customers need nothing from you until it is fixed: their own pages are \
-             folded into this incident"
+             folded into this incident (a customer with live integrations failing in it gets \
+             one low-urgency notice of its own)"
                 .to_owned(),
         ],
     )
@@ -670,7 +786,7 @@ pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) ->
 /// The sweep's update of an incident that grew: "now 17 customers".
 pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
     let incident = r.incident.as_ref()?;
-    let t = Tally::of(r.incident_members(fleet));
+    let t = Tally::of(r.incident_members(fleet), r);
     let head = format!(
         "{} for {}: now {}",
         r.kind.headline(),
@@ -696,10 +812,11 @@ pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
     ))
 }
 
-/// The sweep's end of an incident quiet for a whole window.
-pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
+/// The sweep's end of an incident at `now_ms`: quiet for a whole window, only one of its
+/// customers failing lately, or past its maximum life.
+pub fn over_notice(r: &FleetRecord, fleet: &Fleet, now_ms: i64) -> Option<Alert> {
     let incident = r.incident.as_ref()?;
-    let t = Tally::of(r.incident_members(fleet));
+    let t = Tally::of(r.incident_members(fleet), r);
     let (tail, steps) = match r.kind {
         FleetKind::ConnectionFailures => (
             format!(
@@ -746,11 +863,34 @@ pub fn over_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
         &incident.id,
         &t,
         subject,
-        format!(
-            "{} for {}: the incident is over. {tail} A failure from now on starts from zero.",
-            capitalized(&r.kind.quiet(&r.tool)),
-            fleet.minutes(),
-        ),
+        {
+            let quiet = t
+                .members
+                .iter()
+                .all(|m| m.last_ms < now_ms - fleet.window_ms());
+            if r.past_max_life(fleet, now_ms) {
+                format!(
+                    "It reached its maximum life ({}): the incident is over. {tail} Failures \
+                     from now on page again; if the wave goes on, a new incident opens (and \
+                     pages).",
+                    fleet.hours()
+                )
+            } else if quiet {
+                format!(
+                    "{} for {}: the incident is over. {tail} A failure from now on starts \
+                     from zero.",
+                    capitalized(&r.kind.quiet(&r.tool)),
+                    fleet.minutes(),
+                )
+            } else {
+                format!(
+                    "No new customer joined it for {}: the incident is over (customers already \
+                     counted failing again do not hold it). {tail} A failure from now on starts \
+                     from zero.",
+                    fleet.minutes(),
+                )
+            }
+        },
         vec![steps.to_owned()],
     ))
 }
@@ -762,6 +902,7 @@ mod tests {
     const FLEET: Fleet = Fleet {
         customers: 3,
         window: Duration::minutes(10),
+        max_life: Duration::hours(4),
     };
     const MIN: i64 = 60_000;
 
@@ -774,6 +915,14 @@ mod tests {
             organization: format!("Org {customer}"),
             reference: format!("https://app.kombo.dev/logs/{event}"),
             event_id: event.into(),
+            established: true,
+        }
+    }
+
+    fn signup(customer: &str, event: &str) -> Strike {
+        Strike {
+            established: false,
+            ..strike(customer, event)
         }
     }
 
@@ -861,7 +1010,8 @@ mod tests {
         assert_eq!(
             judge(&r, &strike("b", "e-b2"), false, &FLEET, t + 5_000),
             Verdict::InIncident {
-                incident_id: "i1".into()
+                incident_id: "i1".into(),
+                notice: false
             }
         );
     }
@@ -877,8 +1027,26 @@ mod tests {
         assert_eq!(
             judge(&r, &strike("d", "e4"), false, &FLEET, now),
             Verdict::InIncident {
-                incident_id: "i1".into()
-            }
+                incident_id: "i1".into(),
+                notice: true
+            },
+            "an established customer's first failure in it: a notice of its own"
+        );
+        assert_eq!(
+            judge(&r, &signup("d", "e4"), false, &FLEET, now),
+            Verdict::InIncident {
+                incident_id: "i1".into(),
+                notice: false
+            },
+            "a sign-up's: counted only"
+        );
+        assert_eq!(
+            judge(&r, &strike("a", "e5"), false, &FLEET, now),
+            Verdict::InIncident {
+                incident_id: "i1".into(),
+                notice: false
+            },
+            "one of its own again: counted only"
         );
         assert_eq!(
             judge(&r, &strike("c", "e-c"), true, &FLEET, now),
@@ -964,7 +1132,7 @@ mod tests {
         assert_eq!(json["not_listed"], 2);
         assert_eq!(json["list"].as_array().unwrap().len(), 10);
         assert_eq!(page.thread_id, "kombo-fleet-connection-failures-workday");
-        let over = over_notice(&r, &FLEET).unwrap();
+        let over = over_notice(&r, &FLEET, now).unwrap();
         assert_eq!(over.kind, AlertKind::FleetIncidentOver);
         assert!(
             over.summary.contains("13 failed attempts"),
@@ -985,7 +1153,7 @@ mod tests {
         }
         r.members[1].recovered = true;
         let r = with_incident(r, "e-i3", now - MIN);
-        let over = over_notice(&r, &FLEET).unwrap();
+        let over = over_notice(&r, &FLEET, now).unwrap();
         assert!(
             over.message.contains("Still INVALID: 2"),
             "{}",
@@ -993,6 +1161,199 @@ mod tests {
         );
         assert!(over.message.contains("Recovered: 1"), "{}", over.message);
         assert_eq!(over.incident.as_ref().unwrap()["still_invalid"], 2);
+    }
+
+    #[test]
+    fn one_customer_is_one_however_many_integrations_or_attempts_it_has() {
+        let now = 100 * MIN;
+        // Three INVALID integrations of one customer: one customer, no incident.
+        let before = record(&[("a", now - 2 * MIN)]);
+        let before = before.with_strike(&strike("a", "e2"), false, now - MIN);
+        assert_eq!(before.members.len(), 1);
+        assert_eq!(
+            judge(&before, &strike("a", "e3"), false, &FLEET, now),
+            Verdict::Alone
+        );
+        // Strikes of one INVALID update name its customer, not the integration.
+        use crate::decide::row::{Descriptive, StateFields};
+        let mut u = StateUpdate {
+            integration_id: "workday:1".into(),
+            fields: StateFields {
+                state: "INVALID".into(),
+                setup_status: "COMPLETED".into(),
+                qa_status: None,
+                state_updated_at: "t".into(),
+                state_updated_at_ms: 1,
+                updated_at: "t".into(),
+                last_event_id: "s1".into(),
+            },
+            descriptive: Descriptive {
+                tool: Some("workday".into()),
+                origin_id: Some("42".into()),
+                ..Descriptive::default()
+            },
+            invalid: true,
+            recovers: false,
+            stored_qa_status: None,
+        };
+        let a = Strike::of_invalid(&u, "s1").unwrap();
+        u.integration_id = "workday:2".into();
+        let b = Strike::of_invalid(&u, "s2").unwrap();
+        assert_eq!((a.customer.as_str(), a.established), ("42", true));
+        assert_eq!(a.customer, b.customer);
+        assert_ne!(a.reference, b.reference, "the integration is the reference");
+    }
+
+    #[test]
+    fn sign_ups_never_open_an_incident_established_customers_do() {
+        let now = 100 * MIN;
+        let mut r = FleetRecord::empty(FleetKind::ConnectionFailures, "workday");
+        for c in ["s1", "s2", "s3", "s4"] {
+            assert_eq!(
+                judge(&r, &signup(c, &format!("e-{c}")), false, &FLEET, now),
+                Verdict::Alone,
+                "{c}"
+            );
+            r = r.with_strike(&signup(c, &format!("e-{c}")), false, now);
+        }
+        // Two established customers and the sign-ups: still two.
+        r = r.with_strike(&strike("a", "e-a"), false, now);
+        assert_eq!(
+            judge(&r, &strike("b", "e-b"), false, &FLEET, now),
+            Verdict::Alone
+        );
+        r = r.with_strike(&strike("b", "e-b"), false, now);
+        assert!(matches!(
+            judge(&r, &strike("c", "e-c"), false, &FLEET, now),
+            Verdict::Open { .. }
+        ));
+        assert_eq!(
+            judge(&r, &signup("s5", "e-s5"), false, &FLEET, now),
+            Verdict::Alone,
+            "a sign-up does not make the third"
+        );
+    }
+
+    #[test]
+    fn an_incident_ends_at_its_maximum_life_and_a_wave_that_goes_on_pages_again() {
+        let opened = 100 * MIN;
+        let late = opened + 4 * 60 * MIN + 1;
+        let mut r = record(&[("a", opened - 2 * MIN), ("b", opened - MIN), ("c", opened)]);
+        // Kept busy all along: three customers failing within the last minute.
+        for c in ["a", "b", "c"] {
+            r = r.with_strike(&strike(c, &format!("late-{c}")), false, late - MIN);
+        }
+        let r = with_incident(r, "e-c", opened);
+        assert!(r.past_max_life(&FLEET, late));
+        assert!(r.incident_over(&FLEET, late));
+        assert_eq!(
+            judge(&r, &strike("d", "e-d"), false, &FLEET, late),
+            Verdict::Alone,
+            "past its life it takes nobody: paged on their own"
+        );
+        let over = over_notice(&r, &FLEET, late).unwrap();
+        assert!(
+            over.summary.contains("maximum life (4 hours)"),
+            "{}",
+            over.summary
+        );
+        // Its end forgets it: the wave, still on, opens a new incident.
+        let mut ended = r.clone();
+        ended.incident = None;
+        assert!(matches!(
+            judge(&ended, &strike("d", "e-d"), false, &FLEET, late),
+            Verdict::Open { .. }
+        ));
+        // Before its life is up it stays open.
+        assert!(!r.past_max_life(&FLEET, opened + 60 * MIN));
+    }
+
+    #[test]
+    fn one_customer_alone_cannot_hold_an_incident_open() {
+        let opened = 100 * MIN;
+        let now = opened + 30 * MIN;
+        let mut r = record(&[("a", opened - 2 * MIN), ("b", opened - MIN), ("c", opened)]);
+        // Only `a` keeps failing, every nine minutes.
+        for (i, at) in [9, 18, 27].iter().enumerate() {
+            r = r.with_strike(&strike("a", &format!("a{i}")), false, opened + at * MIN);
+        }
+        let r = with_incident(r, "e-c", opened);
+        assert_eq!(
+            judge(&r, &strike("a", "a-now"), false, &FLEET, now),
+            Verdict::Alone,
+            "paged on its own"
+        );
+        assert!(r.incident_over(&FLEET, now));
+        // Three taking turns (each every 27 minutes, one every 9): a failure every 9
+        // minutes, yet nobody new joins: over once a window passed since the opening.
+        let mut turns = record(&[("a", opened - 2 * MIN), ("b", opened - MIN), ("c", opened)]);
+        for (i, at) in (9..=180).step_by(9).enumerate() {
+            let who = ["a", "b", "c"][i % 3];
+            turns = turns.with_strike(&strike(who, &format!("t{i}")), false, opened + at * MIN);
+        }
+        let turns = with_incident(turns, "e-c", opened);
+        let now = opened + 181 * MIN;
+        assert!(turns.incident_over(&FLEET, now));
+        let over = over_notice(&turns, &FLEET, now).unwrap();
+        assert!(
+            over.summary.contains("No new customer joined it"),
+            "{}",
+            over.summary
+        );
+        assert_eq!(
+            judge(&turns, &strike("d", "e-d"), false, &FLEET, now),
+            Verdict::Alone,
+            "a fourth, established customer is paged on its own"
+        );
+        // A new customer joining keeps it open.
+        let mut joined = turns.clone();
+        joined = joined.with_strike(&strike("e", "e-e"), false, now - MIN);
+        assert!(!joined.incident_over(&FLEET, now));
+        assert!(matches!(
+            judge(&joined, &strike("d", "e-d"), false, &FLEET, now),
+            Verdict::InIncident { notice: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_record_lists_at_most_the_cap_and_counts_the_rest() {
+        let now = 100 * MIN;
+        let mut r = FleetRecord::empty(FleetKind::ConnectionFailures, "workday");
+        for i in 0..MEMBER_CAP + 5 {
+            r = r.with_strike(&strike(&format!("c{i}"), &format!("e{i}")), false, now);
+        }
+        assert_eq!((r.members.len(), r.overflow), (MEMBER_CAP, 5));
+        let page = incident_page(&r, "i1", now - 10 * MIN, &FLEET);
+        assert_eq!(page.incident.as_ref().unwrap()["customers"], MEMBER_CAP + 5);
+        // Names and long customer ids are capped.
+        let failure = Failure {
+            kind: FailureKind::ConnectionFlow,
+            key: crate::keys::failure_record(&"9".repeat(2_000), "workday"),
+            origin_id: Some("9".repeat(2_000)),
+            organization_name: "O".repeat(500),
+            tool: "workday".into(),
+            category: "LMS".into(),
+            log_url: "https://app.kombo.dev/logs/x".into(),
+            event_id: "e".into(),
+            at: "t".into(),
+            page: page.clone(),
+        };
+        let s = Strike::of_failure(&failure);
+        assert!(
+            !s.established,
+            "a failed connection's is known once its rows are read"
+        );
+        assert!(
+            s.organization.chars().count() <= NAME_CAP + 1,
+            "{}",
+            s.organization
+        );
+        assert!(s.customer.len() <= 64, "{}", s.customer);
+        assert_eq!(member_key("42"), "42");
+        assert_ne!(
+            member_key(&"9".repeat(2_000)),
+            member_key(&"9".repeat(1_999))
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Default for Rules {
             fleet: Fleet {
                 customers: 3,
                 window: Duration::minutes(10),
+                max_life: Duration::hours(4),
             },
             setup_notice_after: Duration::hours(24),
             issue_page_types: vec![issues::AUTHENTICATION_FAILED.to_owned()],

@@ -31,6 +31,26 @@ pub fn page_with_folded(page: &Alert, carried: u32) -> Alert {
     )
 }
 
+/// The low-urgency notice of an established customer's first failure inside the fleet
+/// incident `incident_id`: its own page's facts, as a notice that names the incident.
+pub fn in_incident_notice(page: &Alert, incident_id: &str) -> Alert {
+    let mut notice = page.clone().with_fact(
+        "Fleet incident",
+        incident_id.to_owned(),
+        "It is counted on the tool's fleet incident (which paged); this customer has live \
+         integrations, so it gets this one low-urgency notice of its own: look at it once the \
+         incident is over.",
+    );
+    notice.kind = AlertKind::InIncidentNotice;
+    notice.subject = super::alert::sns_subject(&format!("In incident: {}", page.subject));
+    for (name, value) in &mut notice.attributes {
+        if *name == "event_type" {
+            *value = AlertKind::InIncidentNotice.as_str().to_owned();
+        }
+    }
+    notice
+}
+
 /// "Resolved: Acme, Inc. connected workday after 3 failed attempts".
 pub fn resolved_notice(r: &Resolution, failed: u32) -> Alert {
     let org = &r.end_user.organization_name;

@@ -82,9 +82,9 @@ pub fn keep(r: &FleetRecord, fleet: &Fleet, now_ms: i64) -> Keep {
         };
     };
     // The incident's customers, as the notices count them.
-    let customers = r.incident_members(fleet).len();
+    let customers = r.incident_members(fleet).len() + r.overflow as usize;
     if r.incident_over(fleet, now_ms) {
-        return match fleet::over_notice(r, fleet) {
+        return match fleet::over_notice(r, fleet, now_ms) {
             Some(notice) => Keep::End {
                 notice,
                 claim: keys::incident_over(&incident.id),
@@ -113,6 +113,7 @@ mod tests {
     const FLEET: Fleet = Fleet {
         customers: 3,
         window: Duration::minutes(10),
+        max_life: Duration::hours(4),
     };
     const MIN: i64 = 60_000;
 
@@ -125,6 +126,7 @@ mod tests {
             organization: format!("Org {customer}"),
             reference: "https://app.kombo.dev/logs/x".into(),
             event_id: format!("e-{customer}"),
+            established: true,
         }
     }
 

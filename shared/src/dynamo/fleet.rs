@@ -3,8 +3,10 @@
 //! handful of top-level attributes named after it (`s#<customer>`: its last failure in
 //! epoch ms, `q#`: that strike's place in the record's order (`seq`), `n#`: failures
 //! counted, `l#`: the last event counted, `o#`: organization and log URL or integration
-//! id, `r#`: recovered), so one `UpdateItem` counts a strike whatever the item holds, and a
-//! repeat of the customer's last event is refused. An open incident is a few `incident_*`
+//! id, `r#`: recovered, `e#`: established, `f#`: its first failure), so one `UpdateItem` counts a strike whatever the
+//! item holds, and a repeat of the customer's last event is refused. Once the record lists
+//! `MEMBER_CAP` customers it is marked `full`: a new customer's strike is refused and only
+//! counted (`overflow`), so the item stays bounded whatever the storm. An open incident is a few `incident_*`
 //! attributes, set by one conditional write. The records sit in the sweep's sparse index
 //! under `sweep = "fleet"`.
 
@@ -14,15 +16,18 @@ use time::OffsetDateTime;
 
 use super::expr::{Conditional, Expr};
 use super::schema::records::{
-    CATEGORY, EVENT_ID, EXPIRES_AT, FLEET_KIND, INCIDENT, INCIDENT_ID, INCIDENT_OPENED_BY,
-    INCIDENT_OPENED_MS, INCIDENT_OPENED_SEQ, INCIDENT_REPORTED, INCIDENT_REPORTED_MS,
-    INCIDENT_SINCE_MS, LAST_MS, MEMBER, MEMBER_DETAIL, MEMBER_FAILURES, MEMBER_LAST_EVENT,
-    MEMBER_LAST_MS, MEMBER_RECOVERED, MEMBER_SEQ, PENDING_SUMMARIES_INDEX, RECORD_TYPE, SEQ, SWEEP,
-    SWEEP_FLEET, TOOL, WINDOW_START_MS, member, member_of,
+    CATEGORY, EVENT_ID, EXPIRES_AT, FLEET_FULL, FLEET_KIND, FLEET_OVERFLOW, INCIDENT, INCIDENT_ID,
+    INCIDENT_OPENED_BY, INCIDENT_OPENED_MS, INCIDENT_OPENED_SEQ, INCIDENT_REPORTED,
+    INCIDENT_REPORTED_MS, INCIDENT_SINCE_MS, LAST_MS, MEMBER, MEMBER_DETAIL, MEMBER_ESTABLISHED,
+    MEMBER_FAILURES, MEMBER_FIRST_MS, MEMBER_LAST_EVENT, MEMBER_LAST_MS, MEMBER_RECOVERED,
+    MEMBER_SEQ, PENDING_SUMMARIES_INDEX, RECORD_TYPE, SEQ, SWEEP, SWEEP_FLEET, TOOL,
+    WINDOW_START_MS, member, member_of,
 };
 use super::store::{DynamoStore, Item, Table, count, n, number, s, string};
 use crate::clock::epoch_ms;
-use crate::decide::fleet::{FleetKind, FleetRecord, Incident, Member, Opened, Strike, Struck};
+use crate::decide::fleet::{
+    FleetKind, FleetRecord, Incident, MEMBER_CAP, Member, Opened, Strike, Struck, member_key,
+};
 use crate::error::Error;
 use crate::ports::FleetStore;
 
@@ -99,20 +104,32 @@ impl DynamoStore {
 
 impl FleetStore for DynamoStore {
     async fn strike(&self, strike: &Strike, now: OffsetDateTime) -> Result<Struck, Error> {
+        let established = if strike.established {
+            formatcp!(", #{MEMBER_ESTABLISHED} = :one")
+        } else {
+            ""
+        };
         let expr = Expr::default()
             // Failing again: not recovered (connected) any more.
-            .update(formatcp!(
-                "SET #{MEMBER_LAST_MS} = :now, #{MEMBER_LAST_EVENT} = :me, \
-                 #{MEMBER_DETAIL} = :detail, #{LAST_MS} = :now, #{TOOL} = :tool, \
-                 #{MEMBER_SEQ} = if_not_exists(#{SEQ}, :zero) + :one, \
-                 #{SEQ} = if_not_exists(#{SEQ}, :zero) + :one, \
-                 #{FLEET_KIND} = :kind, #{CATEGORY} = if_not_exists(#{CATEGORY}, :category), \
-                 #{RECORD_TYPE} = :fleet, #{SWEEP} = :fleet, #{WINDOW_START_MS} = :now, \
-                 #{EXPIRES_AT} = :ttl \
-                 ADD #{MEMBER_FAILURES} :one REMOVE #{MEMBER_RECOVERED}"
+            .update(format!(
+                "{}{established} {}",
+                formatcp!(
+                    "SET #{MEMBER_LAST_MS} = :now, #{MEMBER_LAST_EVENT} = :me, \
+                     #{MEMBER_FIRST_MS} = if_not_exists(#{MEMBER_FIRST_MS}, :now), \
+                     #{MEMBER_DETAIL} = :detail, #{LAST_MS} = :now, #{TOOL} = :tool, \
+                     #{MEMBER_SEQ} = if_not_exists(#{SEQ}, :zero) + :one, \
+                     #{SEQ} = if_not_exists(#{SEQ}, :zero) + :one, \
+                     #{FLEET_KIND} = :kind, #{CATEGORY} = if_not_exists(#{CATEGORY}, :category), \
+                     #{RECORD_TYPE} = :fleet, #{SWEEP} = :fleet, #{WINDOW_START_MS} = :now, \
+                     #{EXPIRES_AT} = :ttl"
+                ),
+                formatcp!("ADD #{MEMBER_FAILURES} :one REMOVE #{MEMBER_RECOVERED}")
             ))
+            // Not the customer's last counted event (a repeat), and a customer listed
+            // already or room for one.
             .condition(formatcp!(
-                "attribute_not_exists(#{MEMBER_LAST_EVENT}) OR #{MEMBER_LAST_EVENT} <> :me"
+                "(attribute_not_exists(#{MEMBER_LAST_EVENT}) OR #{MEMBER_LAST_EVENT} <> :me) \
+                 AND (attribute_exists(#{MEMBER_LAST_MS}) OR attribute_not_exists(#{FLEET_FULL}))"
             ))
             .value(":zero", n(0))
             .value(":now", n(epoch_ms(now)))
@@ -127,23 +144,70 @@ impl FleetStore for DynamoStore {
             .value(":fleet", s(SWEEP_FLEET))
             .value(":ttl", n((now + self.retention).unix_timestamp()))
             .value(":one", n(1));
-        let expr = members_of(expr, &strike.customer, &MEMBER);
+        // Every member attribute the expression names (`e#` only where it sets it).
+        let named: Vec<&str> = MEMBER
+            .into_iter()
+            .filter(|p| strike.established || *p != MEMBER_ESTABLISHED)
+            .collect();
+        let expr = members_of(expr, &strike.customer, &named);
         let empty = || FleetRecord::empty(strike.kind, &strike.tool);
-        Ok(
-            match self
-                .update(Table::Records, &strike.key(), expr, ReturnValue::AllOld)
-                .await?
-            {
-                Conditional::Written(old) => Struck {
-                    before: fleet_record(&old).unwrap_or_else(empty),
+        let key = strike.key();
+        match self
+            .update(Table::Records, &key, expr, ReturnValue::AllOld)
+            .await?
+        {
+            Conditional::Written(old) => {
+                let before = fleet_record(&old).unwrap_or_else(empty);
+                let new = !before.members.iter().any(|m| m.customer == strike.customer);
+                if new && before.members.len() + 1 >= MEMBER_CAP {
+                    // The cap reached: later customers are only counted.
+                    let full = Expr::default()
+                        .update(formatcp!("SET #{FLEET_FULL} = :one"))
+                        .value(":one", n(1));
+                    self.update(Table::Records, &key, full, ReturnValue::None)
+                        .await?;
+                }
+                Ok(Struck {
+                    before,
                     repeat: false,
-                },
-                Conditional::Refused(now) => Struck {
-                    before: now.as_ref().and_then(fleet_record).unwrap_or_else(empty),
-                    repeat: true,
-                },
-            },
-        )
+                })
+            }
+            Conditional::Refused(stands) => {
+                let before = stands.as_ref().and_then(fleet_record).unwrap_or_else(empty);
+                let listed = before.members.iter().any(|m| m.customer == strike.customer);
+                if listed {
+                    // Its last counted event is this one: a repeat.
+                    return Ok(Struck {
+                        before,
+                        repeat: true,
+                    });
+                }
+                // The record is full: counted, not listed.
+                let count = Expr::default()
+                    .update(formatcp!(
+                        "SET #{LAST_MS} = :now ADD #{FLEET_OVERFLOW} :one, #{SEQ} :one"
+                    ))
+                    .value(":now", n(epoch_ms(now)))
+                    .value(":one", n(1));
+                self.update(Table::Records, &key, count, ReturnValue::None)
+                    .await?;
+                Ok(Struck {
+                    before,
+                    repeat: false,
+                })
+            }
+        }
+    }
+
+    async fn mark_established(&self, key: &str, customer: &str) -> Result<(), Error> {
+        let expr = Expr::default()
+            .update(formatcp!("SET #{MEMBER_ESTABLISHED} = :one"))
+            .condition(formatcp!("attribute_exists(#{MEMBER_LAST_MS})"))
+            .value(":one", n(1));
+        let expr = members_of(expr, customer, &[MEMBER_ESTABLISHED, MEMBER_LAST_MS]);
+        self.update(Table::Records, key, expr, ReturnValue::None)
+            .await?;
+        Ok(())
     }
 
     async fn unstrike(&self, strike: &Strike) -> Result<(), Error> {
@@ -202,6 +266,7 @@ impl FleetStore for DynamoStore {
     }
 
     async fn recover(&self, key: &str, customer: &str) -> Result<Option<FleetRecord>, Error> {
+        let customer = &member_key(customer);
         let expr = Expr::default()
             .update(formatcp!("SET #{MEMBER_RECOVERED} = :one"))
             .condition(formatcp!("attribute_exists(#{MEMBER_LAST_MS})"))
@@ -295,11 +360,15 @@ impl FleetStore for DynamoStore {
             self.delete(Table::Records, &r.key, expr).await?;
             return Ok(());
         }
-        for chunk in stale.chunks(CHUNK) {
-            let names: Vec<String> = chunk
+        for (i, chunk) in stale.chunks(CHUNK).enumerate() {
+            let mut names: Vec<String> = chunk
                 .iter()
                 .flat_map(|m| MEMBER.map(|p| member(p, &m.customer)))
                 .collect();
+            if i == 0 {
+                // Room again for new customers.
+                names.push(FLEET_FULL.to_owned());
+            }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             if !self.forget(&r.key, &names, Some(r.last_ms), None).await? {
                 break;
@@ -326,9 +395,13 @@ fn fleet_record(item: &Item) -> Option<FleetRecord> {
                 organization: organization.to_owned(),
                 reference: reference.to_owned(),
                 last_ms: n(&member(MEMBER_LAST_MS, customer)),
+                // A customer counted before `f#` was kept: joined at its last failure.
+                first_ms: number(item, &member(MEMBER_FIRST_MS, customer))
+                    .unwrap_or_else(|| n(&member(MEMBER_LAST_MS, customer))),
                 failures: count(item, &member(MEMBER_FAILURES, customer)),
                 seq: seq(&member(MEMBER_SEQ, customer)),
                 recovered: item.contains_key(&member(MEMBER_RECOVERED, customer)),
+                established: item.contains_key(&member(MEMBER_ESTABLISHED, customer)),
             }
         })
         .filter(|m| m.last_ms > 0)
@@ -353,5 +426,6 @@ fn fleet_record(item: &Item) -> Option<FleetRecord> {
         incident,
         last_ms: n(LAST_MS),
         seq: seq(SEQ),
+        overflow: count(item, FLEET_OVERFLOW),
     })
 }

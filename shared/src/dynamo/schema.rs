@@ -150,6 +150,10 @@ pub mod records {
     pub const INCIDENT_SINCE_MS: &str = "incident_since_ms";
     pub const INCIDENT_REPORTED: &str = "incident_reported";
     pub const INCIDENT_REPORTED_MS: &str = "incident_reported_ms";
+    /// Set once the record lists `MEMBER_CAP` customers: a new one is only counted
+    /// (`overflow`).
+    pub const FLEET_FULL: &str = "full";
+    pub const FLEET_OVERFLOW: &str = "overflow";
     /// A fleet record's customer: `<prefix>#<customer>`, one attribute per fact.
     pub const MEMBER_LAST_MS: &str = "s";
     pub const MEMBER_SEQ: &str = "q";
@@ -157,6 +161,8 @@ pub mod records {
     pub const MEMBER_LAST_EVENT: &str = "l";
     pub const MEMBER_DETAIL: &str = "o";
     pub const MEMBER_RECOVERED: &str = "r";
+    pub const MEMBER_ESTABLISHED: &str = "e";
+    pub const MEMBER_FIRST_MS: &str = "f";
 
     // The reconcile cursor.
     pub const AFTER: &str = "after";
@@ -167,7 +173,7 @@ pub mod records {
     pub const SWEEP_FLEET: &str = "fleet";
 
     /// Every attribute with a fixed name (a fleet record's customers' are [`member`]'s).
-    pub const ALL: [&str; 37] = [
+    pub const ALL: [&str; 39] = [
         EVENT_ID,
         STATUS,
         EXPIRES_AT,
@@ -205,6 +211,8 @@ pub mod records {
         INCIDENT_SINCE_MS,
         INCIDENT_REPORTED,
         INCIDENT_REPORTED_MS,
+        FLEET_FULL,
+        FLEET_OVERFLOW,
     ];
 
     /// The open incident's attributes.
@@ -219,13 +227,15 @@ pub mod records {
     ];
 
     /// A customer's attributes on a fleet record.
-    pub const MEMBER: [&str; 6] = [
+    pub const MEMBER: [&str; 8] = [
         MEMBER_LAST_MS,
         MEMBER_SEQ,
         MEMBER_FAILURES,
         MEMBER_LAST_EVENT,
         MEMBER_DETAIL,
         MEMBER_RECOVERED,
+        MEMBER_ESTABLISHED,
+        MEMBER_FIRST_MS,
     ];
 
     /// The attribute `prefix` ([`MEMBER`]) of `customer` on a fleet record.

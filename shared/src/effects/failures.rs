@@ -13,8 +13,9 @@ use crate::clock::epoch_ms;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::Failure;
 use crate::decide::failures::{Count, Counted};
-use crate::decide::fleet::{self, Incident, Opened, Strike, Struck, Verdict};
-use crate::decide::notices::page_with_folded;
+use crate::decide::fleet::{self, FleetKind, Incident, Opened, Strike, Struck, Verdict};
+use crate::decide::notices::{in_incident_notice, page_with_folded};
+use crate::decide::row::Status;
 use crate::error::Error;
 use crate::ports::{AlertPublisher, Store};
 
@@ -40,7 +41,11 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     }
 
     /// [`Self::count_failure`] with `also`, a step sent beside the counts (and the claim),
-    /// whose result may end it there (`skip`: the outcome, the counts taken back).
+    /// whose result may end it there (`skip`: the outcome, the counts taken back). Beside
+    /// them too, for a failed connection, the customer's rows: a customer with a live
+    /// integration is established (only those open a fleet incident). A strike (or that
+    /// read) that fails never stops the customer's own page: without it the failure is
+    /// judged alone.
     pub(super) async fn count_failure_with<A>(
         &self,
         event_id: &str,
@@ -52,14 +57,38 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     ) -> Result<Outcome, Error> {
         let soft = deadline.earlier(UNDO_RESERVE);
         let strike = Strike::of_failure(failure);
-        let strike = &strike;
+        let origin = failure
+            .origin_id
+            .as_deref()
+            .filter(|_| strike.kind == FleetKind::ConnectionFailures);
+        let striking = {
+            let strike = strike.clone();
+            async move {
+                Ok::<_, Error>(tolerated(
+                    event_id,
+                    soft.run(DDB, self.store.strike(&strike, now)).await,
+                ))
+            }
+        };
+        let established = async move {
+            match origin {
+                Some(origin) => {
+                    let rows =
+                        tolerated(event_id, soft.run(DDB, self.store.by_origin(origin)).await);
+                    Ok(rows.is_some_and(|rows| rows.iter().any(|r| r.status == Status::Active)))
+                }
+                None => Ok(false),
+            }
+        };
         let counts = Box::pin(async move {
             tokio::try_join!(
                 Box::pin(soft.run(DDB, self.store.count_failure(failure, now))),
-                Box::pin(soft.run(DDB, self.store.strike(strike, now))),
+                Box::pin(striking),
+                Box::pin(established),
                 Box::pin(also),
             )
         });
+        let strike = &strike;
         self.once_alongside(
             event_id,
             now,
@@ -67,35 +96,82 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Duplicate {
                 answer: Outcome::AlreadyAlerted,
                 // What the counts beside the claim changed, taken back.
-                undo: |(count, struck, _): (Count, Struck, A)| {
+                undo: |(count, struck, _, _): (Count, Option<Struck>, bool, A)| {
                     self.uncount(event_id, failure, strike, count, struck, deadline)
                 },
             },
             counts,
-            |(count, struck, also)| async move {
+            |(count, struck, established, also)| async move {
                 if let Some(outcome) = skip(also) {
                     self.uncount(event_id, failure, strike, count, struck, deadline)
                         .await;
                     return Ok(outcome);
                 }
-                match self.judge(strike, &struck, now) {
-                    Verdict::InIncident { .. } => Ok(Outcome::InIncident),
-                    Verdict::Open {
-                        incident_id,
-                        since_ms,
-                    } => {
-                        self.open_incident(strike, &struck, incident_id, since_ms, now, soft)
-                            .await
+                let mut strike = strike.clone();
+                strike.established |= established;
+                let verdict = struck
+                    .as_ref()
+                    .map_or(Verdict::Alone, |struck| self.judge(&strike, struck, now));
+                // A failed connection's customer found established: marked on its record
+                // (after what comes next, so the page is not kept waiting by it) for the
+                // strikes after it; once, where its strike found it unmarked.
+                let marking = async {
+                    let unmarked = struck.as_ref().is_some_and(|s| {
+                        !s.repeat
+                            && !s
+                                .before
+                                .members
+                                .iter()
+                                .any(|m| m.customer == strike.customer && m.established)
+                    });
+                    if established && unmarked {
+                        let key = strike.key();
+                        let mark = self.store.mark_established(&key, &strike.customer);
+                        tolerated(event_id, soft.run(DDB, mark).await);
                     }
-                    Verdict::Alone => match count.counted {
-                        Counted::Folded => Ok(Outcome::Folded),
-                        Counted::Page { carried } => {
-                            let page = page_with_folded(&failure.page, carried);
-                            soft.run(SNS, self.alerts.publish(&page)).await?;
-                            Ok(Outcome::Alerted)
+                };
+                let acting = async {
+                    match verdict {
+                        Verdict::InIncident {
+                            incident_id,
+                            notice,
+                        } => {
+                            if notice {
+                                let notice = in_incident_notice(&failure.page, &incident_id);
+                                soft.run(SNS, self.alerts.publish(&notice)).await?;
+                            }
+                            Ok(Outcome::InIncident)
                         }
-                    },
-                }
+                        Verdict::Open {
+                            incident_id,
+                            since_ms,
+                        } => match &struck {
+                            Some(struck) => {
+                                self.open_incident(
+                                    &strike,
+                                    struck,
+                                    incident_id,
+                                    since_ms,
+                                    now,
+                                    soft,
+                                )
+                                .await
+                            }
+                            None => unreachable!("an opening is judged from its strike"),
+                        },
+                        Verdict::Alone => match count.counted {
+                            Counted::Folded => Ok(Outcome::Folded),
+                            Counted::Page { carried } => {
+                                let page = page_with_folded(&failure.page, carried);
+                                soft.run(SNS, self.alerts.publish(&page)).await?;
+                                Ok(Outcome::Alerted)
+                            }
+                        },
+                    }
+                };
+                let outcome = Box::pin(acting).await;
+                Box::pin(marking).await;
+                outcome
             },
         )
         .await
@@ -109,7 +185,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         failure: &Failure,
         strike: &Strike,
         count: Count,
-        struck: Struck,
+        struck: Option<Struck>,
         deadline: Deadline,
     ) {
         let uncount = async {
@@ -119,10 +195,11 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             }
         };
         let unstrike = async {
-            if struck.repeat {
-                Ok(())
-            } else {
-                deadline.run(DDB, self.store.unstrike(strike)).await
+            match struck {
+                Some(struck) if !struck.repeat => {
+                    deadline.run(DDB, self.store.unstrike(strike)).await
+                }
+                _ => Ok(()),
             }
         };
         let (a, b) = tokio::join!(Box::pin(uncount), Box::pin(unstrike));
@@ -167,6 +244,18 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                 soft.run(SNS, self.alerts.publish(&page)).await?;
                 Ok(Outcome::IncidentOpened)
             }
+        }
+    }
+}
+
+/// A fleet step's result, its failure logged and dropped: the fleet record counts for
+/// incidents, and losing one strike must never stop the customer's own page.
+pub(super) fn tolerated<T>(event_id: &str, result: Result<T, Error>) -> Option<T> {
+    match result {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(event_id, error = %e, "a fleet record step failed: judged without it");
+            None
         }
     }
 }

@@ -6,9 +6,11 @@ use time::OffsetDateTime;
 
 use super::claims::{Duplicate, nothing, settle};
 use super::engine::{DDB, Effects, Outcome, SNS, recorded};
+use super::failures::tolerated;
 use crate::clock::epoch_ms;
 use crate::deadline::{Deadline, UNDO_RESERVE};
 use crate::decide::fleet::{Strike, Verdict};
+use crate::decide::notices::in_incident_notice;
 use crate::decide::state::{PAGE_SENT, PageClaim, PageStep};
 use crate::decide::{Alert, StateUpdate};
 use crate::error::Error;
@@ -81,9 +83,11 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         // customers: the notice is folded into the incident's end.
         let key = Strike::recovery_key(update);
         let id = update.integration_id.as_str();
+        let customer = Strike::customer_of_update(update);
+        let customer = customer.as_str();
         let recovering = Box::pin(async move {
             match &key {
-                Some(key) => soft.run(DDB, self.store.recover(key, id)).await,
+                Some(key) => soft.run(DDB, self.store.recover(key, customer)).await,
                 None => Ok(None),
             }
         });
@@ -97,7 +101,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             },
             recovering,
             |record| async move {
-                let folded = record.is_some_and(|r| r.in_incident(id, &self.rules.fleet));
+                let folded = record.is_some_and(|r| r.in_incident(customer, &self.rules.fleet));
                 // Both awaited, whatever the other does: the row keeps the name even when
                 // the notice fails (its retry, perhaps after a newer state, finds it there).
                 let publish = async {
@@ -128,11 +132,13 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     /// made the integration INVALID and that INVALID period still stands (a second INVALID,
     /// an older one arriving late, or one already superseded pages nobody). The page's claim
     /// lives on the row and is set by the state write itself where none stands: an INVALID
-    /// that pages nobody, or a duplicate, costs that one write; a page three round trips
-    /// (the write, the publish, marking the claim sent). Beside the write the INVALID is
-    /// counted on its tool's fleet record: inside an incident its page is folded into it
-    /// (the claim marked sent all the same), and the INVALID that reaches the threshold
-    /// opens the incident and pages it instead.
+    /// that pages nobody, or a duplicate, costs that one write; a page four round trips
+    /// (the write, the fleet strike, the publish, marking the claim sent). Only an INVALID
+    /// that pages is counted on its tool's fleet record (a duplicate, a stale or a
+    /// non-paging detail strikes nothing), for its customer: inside an incident its page is
+    /// folded into it (the claim marked sent all the same; an established customer's first
+    /// in it still gets a low-urgency notice), and the INVALID that reaches the threshold
+    /// opens the incident and pages it instead. A strike that fails never stops the page.
     pub(super) async fn record_invalid(
         &self,
         event_id: &str,
@@ -145,21 +151,9 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         let until = now + self.rules.claim_expiry;
         let mine = PageClaim::value(event_id, &uuid::Uuid::new_v4().to_string(), epoch_ms(until));
         let id = update.integration_id.as_str();
-        // Counted on the tool's fleet record at the same time (one round trip for both).
-        let strike = Strike::of_invalid(update, event_id);
-        let striking = async {
-            match &strike {
-                Some(strike) => soft
-                    .run(DDB, self.store.strike(strike, now))
-                    .await
-                    .map(|struck| Some((strike, struck))),
-                None => Ok(None),
-            }
-        };
-        let (result, fleet) = tokio::try_join!(
-            Box::pin(soft.run(DDB, self.store.update_state(update, Some(&mine)))),
-            Box::pin(striking),
-        )?;
+        let result = soft
+            .run(DDB, self.store.update_state(update, Some(&mine)))
+            .await?;
         let stated = |outcome| Stated {
             outcome,
             qa_failed: result.qa_failed,
@@ -167,6 +161,17 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         if !result.announce {
             return Ok(stated(recorded(result.applied)));
         }
+        // The INVALID that pages, counted on its tool's fleet record (its retry: a repeat,
+        // judged as the first try was).
+        let strike = Strike::of_invalid(update, event_id);
+        let fleet = match &strike {
+            Some(strike) => tolerated(
+                event_id,
+                soft.run(DDB, self.store.strike(strike, now)).await,
+            )
+            .map(|struck| (strike, struck)),
+            None => None,
+        };
         let verdict = fleet.as_ref().map_or(Verdict::Alone, |(strike, struck)| {
             self.judge(strike, struck, now)
         });
@@ -180,7 +185,22 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             }
         }
         let paged = match (verdict, &fleet) {
-            (Verdict::InIncident { .. }, _) => Ok(Outcome::InIncident),
+            (
+                Verdict::InIncident {
+                    incident_id,
+                    notice,
+                },
+                _,
+            ) => {
+                let notice = notice.then(|| in_incident_notice(alert, &incident_id));
+                match notice {
+                    Some(notice) => soft
+                        .run(SNS, self.alerts.publish(&notice))
+                        .await
+                        .map(|()| Outcome::InIncident),
+                    None => Ok(Outcome::InIncident),
+                }
+            }
             (
                 Verdict::Open {
                     incident_id,

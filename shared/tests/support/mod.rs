@@ -534,6 +534,30 @@ impl Stack {
         scan(&self.ddb().await, &self.table, "integration_id").await
     }
 
+    /// Gives each of `customers` a live integration (of the tool `bamboohr`, which nothing
+    /// else here fails), as an account that had integrations before: established customers,
+    /// the only ones that open a fleet incident.
+    pub async fn establish(&self, customers: &[&str]) {
+        use aws_sdk_dynamodb::types::AttributeValue::{Bool, S};
+        let ddb = self.ddb().await;
+        for c in customers {
+            ddb.put_item()
+                .table_name(&self.table)
+                .item("integration_id", S(format!("bamboohr:est-{c}")))
+                .item("origin_id", S((*c).to_owned()))
+                .item("tool", S("bamboohr".into()))
+                .item("category", S("HRIS".into()))
+                .item("organization_name", S(format!("Org {c}")))
+                .item("status", S("ACTIVE".into()))
+                .item("usable", Bool(true))
+                .item("updated_at", S("2026-11-01T00:00:00Z".into()))
+                .item("last_event_id", S(format!("est-{c}")))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// One row by integration id (`Null` when there is none).
     pub async fn row(&self, integration_id: &str) -> Value {
         self.rows()
