@@ -345,10 +345,10 @@ def check_report(fx, event, report, stderr):
 
 
 def check_reconcile(fx, event, report, stderr):
-    """The reconcile run after the lifecycle: two live rows (the assigned workday integration
-    and the duplicate, ACTIVE in the fake Kombo too), the others tombstones it does not ask
-    about."""
-    if report.get("checked") != 2 or report.get("in_step") != 2 or report.get("failures") != 0 \
+    """The reconcile run after the lifecycle: three live rows (the assigned workday
+    integration, the duplicate and 51007's imported one, ACTIVE in the fake Kombo too), the
+    others tombstones it does not ask about."""
+    if report.get("checked") != 3 or report.get("in_step") != 3 or report.get("failures") != 0 \
             or report.get("stopped") is not None:
         fail(f"{event}: unexpected report {report}\n{stderr}")
     if report.get("dry_run") != (event == "reconcile-dry-run.json"):
@@ -522,6 +522,13 @@ def main():
         covered = sorted(event for _, event, _, _ in INVOKES)
         expect(samples == covered, f"events/ and this test disagree: {samples} vs {covered}")
 
+        # Customer 51007 (the third of the fleet samples) had an integration before the
+        # stack (an imported one): established, so its failure opens the tool's incident.
+        fx.ddb.put_item(TableName=fx.table, Item={
+            "integration_id": {"S": "bamboohr:imported-51007"}, "origin_id": {"S": "51007"},
+            "tool": {"S": "bamboohr"}, "category": {"S": "HRIS"}, "status": {"S": "ACTIVE"},
+            "usable": {"BOOL": True}, "organization_name": {"S": "Gamma Ltd"},
+            "updated_at": {"S": "2026-11-01T00:00:00Z"}, "last_event_id": {"S": "import:51007"}})
         flow_failed_at = last_failure_at = None
         for function, event, status, want in INVOKES:
             if event == "failure-sweep-scheduled.json" and flow_failed_at is not None:

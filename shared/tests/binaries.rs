@@ -23,6 +23,9 @@ type Case = (
 #[tokio::test]
 async fn every_sample_event_through_its_built_binary() {
     let stack = Stack::new("binaries");
+    // The two other customers of the fleet samples had integrations before (as imported
+    // ones): established, so the third customer's failure opens the tool's incident.
+    stack.establish(&["48213", "51007"]).await;
     let cases: [Case; 3] = [
         (
             "integration-created",
@@ -99,6 +102,12 @@ async fn every_sample_event_through_its_built_binary() {
     let rows = stack.rows().await;
     let summary: Vec<(String, String, Option<String>)> = rows
         .iter()
+        .filter(|r| {
+            !r["integration_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("bamboohr:est-")
+        })
         .map(|r| {
             (
                 r["integration_id"].as_str().unwrap().to_owned(),

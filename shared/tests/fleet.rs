@@ -540,6 +540,27 @@ async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
         d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]),
         ["alerted", "alerted"]
     );
+    // C and D are on the record already, established, from a failure an hour ago (outside
+    // the window: not counted), so their deliveries' only UpdateItems are the count, the
+    // strike and the opening (no mark).
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    let an_hour_ago = (time::OffsetDateTime::now_utc().unix_timestamp() - 3_600) * 1_000;
+    d.stack
+        .ddb()
+        .await
+        .update_item()
+        .table_name(&d.stack.idempotency_table)
+        .key("event_id", S(FLEET_KEY.into()))
+        .update_expression("SET #cs = :old, #ce = :one, #ds = :old, #de = :one")
+        .expression_attribute_names("#cs", "s#C")
+        .expression_attribute_names("#ce", "e#C")
+        .expression_attribute_names("#ds", "s#D")
+        .expression_attribute_names("#de", "e#D")
+        .expression_attribute_values(":old", N(an_hour_ago.to_string()))
+        .expression_attribute_values(":one", N("1".into()))
+        .send()
+        .await
+        .unwrap();
     // C's delivery counts itself (the count and the strike pass), then its opening write is
     // held 0.9 s by a proxy; D fails meanwhile: both saw three customers and no incident.
     let proxy = FaultServer::proxy(

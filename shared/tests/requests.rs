@@ -2,8 +2,10 @@
 //! and the sequential round trips they make: a request sent while another is in flight
 //! rides the same round trip (the interceptor sees it leave before the other's answer).
 //! A deleted webhook, a create and a state change that pages nobody cost one round trip
-//! and one write (a create's read of the failure record rides along); a page costs at
-//! most three (the claim with the write, the publish, the completion); a duplicate one.
+//! and one write (a create's read of the failure record rides along); a connection-failure
+//! or issue page three (the claim with the writes, the publish, the completion); an INVALID
+//! page four (the write, then the fleet strike of only the INVALID that pages); a duplicate
+//! one.
 
 mod support;
 
@@ -142,6 +144,8 @@ fn outcome(r: &ApiGatewayV2httpResponse) -> String {
 #[tokio::test]
 async fn requests_per_event_on_the_wire() {
     let stack = Stack::new("requests");
+    // The fleet's customers below have live integrations (imported before): established.
+    stack.establish(&["42", "43", "44", "45"]).await;
     let (app, ddb, sns, wire) = counted(&stack).await;
     let mut table: Vec<Row> = Vec::new();
     macro_rules! send {
@@ -252,7 +256,8 @@ async fn requests_per_event_on_the_wire() {
             flow_failed_body(id, Some(customer))
         );
     }
-    // The same for INVALID (workday:req turned INVALID above), and a recovery in it.
+    // The same for INVALID (workday:req, customer 42's, turned INVALID above), each of
+    // another customer, and a recovery in it.
     for (what, id, integration, state) in [
         (
             "state-changed INVALID (2nd)",
@@ -288,7 +293,18 @@ async fn requests_per_event_on_the_wire() {
             what,
             IntegrationStateChanged,
             STATE_CHANGED,
-            state_changed_body(id, integration, Some("46"), state, "PASSED", at)
+            state_changed_body(
+                id,
+                integration,
+                Some(match integration {
+                    "workday:inv-b" => "47",
+                    "workday:inv-c" => "48",
+                    _ => "49",
+                }),
+                state,
+                "PASSED",
+                at,
+            )
         );
     }
     // Kombo's issues: a login failing on 42's workday (a page), its repeat, its resolution;
@@ -450,19 +466,20 @@ async fn requests_per_event_on_the_wire() {
                 0,
                 1
             ),
-            // claim with the open and the fleet strike, page, complete
-            ("connection-flow-failed (new)", o("alerted"), 4, 1, 3),
+            // claim with the open, the fleet strike and the customer's rows (established:
+            // marked beside the page), page, complete
+            ("connection-flow-failed (new)", o("alerted"), 6, 1, 3),
             // the claim finds COMPLETED; the fold and the strike beside it are refused (this
             // event opened the window, and is the customer's last strike)
             (
                 "connection-flow-failed (duplicate)",
                 o("already_alerted"),
-                3,
+                4,
                 0,
                 1
             ),
             // claim with the fold (this container saw the window open) and the strike, complete
-            ("connection-flow-failed (folded)", o("folded"), 4, 0, 2),
+            ("connection-flow-failed (folded)", o("folded"), 5, 0, 2),
             // write with the reads alongside, claim with the resolving write and the fleet's
             // "connected" mark, notice, complete
             (
@@ -491,26 +508,25 @@ async fn requests_per_event_on_the_wire() {
             ),
             // the write (its old row says it was not INVALID)
             ("state-changed ACTIVE", o("state_recorded"), 1, 0, 1),
-            // the write (it sets the page's claim on the row) with the fleet strike, page,
-            // the claim marked sent
+            // the write (it sets the page's claim on the row), then the fleet strike (only
+            // the INVALID that pages strikes), page, the claim marked sent
             (
                 "state-changed becomes INVALID",
                 o("state_recorded_alerted"),
                 3,
                 1,
-                3
+                4
             ),
-            // the write and the strike, refused (this event's own): the row says the page
-            // was sent
+            // the write, refused (this event's own): the row says the page was sent; no strike
             (
                 "state-changed INVALID (duplicate)",
                 o("already_alerted"),
-                2,
+                1,
                 0,
                 1
             ),
-            // the write (the period's claim stands: it pages nobody) with the strike
-            ("state-changed INVALID again", o("state_recorded"), 2, 0, 1),
+            // the write (the period's claim stands: it pages nobody); no strike
+            ("state-changed INVALID again", o("state_recorded"), 1, 0, 1),
             // the write (it was INVALID), claim with the fleet's recovery mark, the row's
             // recovered_event_id with the notice, complete
             (
@@ -533,49 +549,52 @@ async fn requests_per_event_on_the_wire() {
             (
                 "connection-flow-failed (2nd customer)",
                 o("alerted"),
-                4,
+                6,
                 1,
                 3
             ),
-            // claim with the open and the strike, the incident's opening, its page, complete
+            // claim with the open, the strike and the rows, the incident's opening, its page,
+            // complete
             (
                 "connection-flow-failed (opens incident)",
                 o("incident_opened"),
-                5,
+                7,
                 1,
                 4
             ),
-            // claim with the open and the strike, complete: no page
+            // claim with the open, the strike and the rows, the customer's one low-urgency
+            // notice (its first in the incident), complete
             (
                 "connection-flow-failed (in incident)",
                 o("folded_into_incident"),
-                4,
-                0,
-                2
+                6,
+                1,
+                3
             ),
             (
                 "state-changed INVALID (2nd)",
                 o("state_recorded_alerted"),
                 3,
                 1,
-                3
+                4
             ),
-            // the write with the strike, the incident's opening, its page, the row's claim
-            // marked sent
+            // the write, the strike, the incident's opening, its page, the row's claim marked
+            // sent
             (
                 "state-changed INVALID (opens incident)",
                 o("incident_opened"),
                 4,
                 1,
-                4
+                5
             ),
-            // the write with the strike, the row's claim marked sent: no page
+            // the write, the strike, the customer's notice (its first in the incident), the
+            // row's claim marked sent
             (
                 "state-changed INVALID (in incident)",
                 o("folded_into_incident"),
                 3,
-                0,
-                2
+                1,
+                4
             ),
             // the write, claim with the recovery mark, recovered_event_id, complete: no notice
             (

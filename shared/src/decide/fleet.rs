@@ -763,9 +763,9 @@ pub fn incident_page(r: &FleetRecord, id: &str, since_ms: i64, fleet: &Fleet) ->
         format!(
             "{head} — likely the tool or Kombo, not the customers. Further customers page \
              nobody: they are counted on this incident, with an update at most every {} while \
-             it grows, and its end once {} for {} (or after {} at most), in this thread.",
+             it grows, and its end once {} pass without a new customer (or after {} at most), \
+             in this thread.",
             fleet.minutes(),
-            r.kind.quiet(&r.tool),
             fleet.minutes(),
             fleet.hours()
         ),
@@ -800,10 +800,11 @@ pub fn update_notice(r: &FleetRecord, fleet: &Fleet) -> Option<Alert> {
         &t,
         head.clone(),
         format!(
-            "{head} ({} more since the last message) — still open: it ends once {} for {}.",
+            "{head} ({} more since the last message) — still open: it ends once {} pass \
+             without a new customer (or {} after it opened at most).",
             t.customers().saturating_sub(incident.reported as usize),
-            r.kind.quiet(&r.tool),
-            fleet.minutes()
+            fleet.minutes(),
+            fleet.hours()
         ),
         vec![format!(
             "Keep following {}'s and Kombo's status; nothing per customer yet",

@@ -113,8 +113,8 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                     .as_ref()
                     .map_or(Verdict::Alone, |struck| self.judge(&strike, struck, now));
                 // A failed connection's customer found established: marked on its record
-                // (after what comes next, so the page is not kept waiting by it) for the
-                // strikes after it; once, where its strike found it unmarked.
+                // (beside what comes next: no round trip of its own) for the strikes after
+                // it; once, where its strike found it unmarked.
                 let marking = async {
                     let unmarked = struck.as_ref().is_some_and(|s| {
                         !s.repeat
@@ -169,8 +169,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                         },
                     }
                 };
-                let outcome = Box::pin(acting).await;
-                Box::pin(marking).await;
+                let (outcome, ()) = tokio::join!(Box::pin(acting), Box::pin(marking));
                 outcome
             },
         )

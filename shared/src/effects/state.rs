@@ -161,6 +161,15 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         if !result.announce {
             return Ok(stated(recorded(result.applied)));
         }
+        match result.page.step(event_id, epoch_ms(now)) {
+            PageStep::Page => {}
+            PageStep::AlreadySent => return Ok(stated(Outcome::AlreadyAlerted)),
+            PageStep::InProgress => return Err(Error::InProgress(event_id.to_owned())),
+            PageStep::TakeOver { from } => {
+                self.take_page_claim(event_id, id, from.as_deref(), &mine, soft)
+                    .await?
+            }
+        }
         // The INVALID that pages, counted on its tool's fleet record (its retry: a repeat,
         // judged as the first try was).
         let strike = Strike::of_invalid(update, event_id);
@@ -175,15 +184,6 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
         let verdict = fleet.as_ref().map_or(Verdict::Alone, |(strike, struck)| {
             self.judge(strike, struck, now)
         });
-        match result.page.step(event_id, epoch_ms(now)) {
-            PageStep::Page => {}
-            PageStep::AlreadySent => return Ok(stated(Outcome::AlreadyAlerted)),
-            PageStep::InProgress => return Err(Error::InProgress(event_id.to_owned())),
-            PageStep::TakeOver { from } => {
-                self.take_page_claim(event_id, id, from.as_deref(), &mine, soft)
-                    .await?
-            }
-        }
         let paged = match (verdict, &fleet) {
             (
                 Verdict::InIncident {
