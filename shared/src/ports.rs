@@ -77,6 +77,10 @@ pub trait MappingStore: Send + Sync {
         origin_id: &str,
         token_sha256: &str,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Writes `row`'s `setup_status` (with its `usable` and reason) onto the stored row if
+    /// that has none yet and is not deleted: a Connect completion's token filling in the
+    /// webhook's row. `true`: written.
+    fn fill_setup(&self, row: &Mapping) -> impl Future<Output = Result<bool, Error>> + Send;
     /// Sets the row's `usable` to [`Mapping::usable_now`], provided its status, state and
     /// setup status are still what `row` holds (a row written before the attribute existed,
     /// or one it disagrees with): one conditional write. `true`: written.

@@ -147,6 +147,7 @@ where
         };
         // A notice in flight is the other way in's to send (the webhook, which Kombo retries
         // if it fails): the row is stored, so the customer hears "connected" now.
+        let token_setup = named.setup_status.clone();
         let created = self.effects.create(&m, &resolution, now, deadline).await?;
         let completed = routes::completed(created.inserted, m, &origin_id, &digest)?;
         let outcome = completed.outcome();
@@ -168,6 +169,22 @@ where
                 Some(row)
             }
             Completed::AlreadyStored { row, .. } => row,
+        };
+        // The webhook's row knows no setup status; the token does: an unfinished setup is
+        // not usable, whichever way in came first.
+        let row = match row
+            .as_ref()
+            .and_then(|r| connect::with_token_setup(r, token_setup.as_deref()))
+        {
+            Some(filled) => {
+                let fill = self.effects.store.fill_setup(&filled);
+                if deadline.run(DDB, fill).await? {
+                    Some(Box::new(filled))
+                } else {
+                    row
+                }
+            }
+            None => row,
         };
         Ok(json!({ "origin_id": origin_id, "outcome": outcome, "integration": row }))
     }

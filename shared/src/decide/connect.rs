@@ -80,6 +80,19 @@ pub fn complete(
     Completion::Store(Box::new(mapping), Box::new(resolution))
 }
 
+/// The customer's row (stored first by the webhook, which brings no `setup_status`) with the
+/// token's `setup_status` where the row has none (`None`: nothing to fill): an integration
+/// whose setup is unfinished is not usable, whichever way in came first.
+pub fn with_token_setup(row: &Mapping, token_setup: Option<&str>) -> Option<Mapping> {
+    let setup =
+        token_setup.filter(|_| row.setup_status.is_none() && row.status == Status::Active)?;
+    let mut filled = row.clone();
+    filled.setup_status = Some(setup.to_owned());
+    filled.usable = Some(filled.usable_now());
+    filled.unusable_reason = filled.unusable_now();
+    Some(filled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +151,33 @@ mod tests {
                 Completion::AnotherCustomer { .. }
             ));
         }
+    }
+    #[test]
+    fn the_tokens_unfinished_setup_fills_the_webhooks_row_once() {
+        let now = datetime!(2026-12-01 10:00 UTC);
+        let Completion::Store(m, _) = complete(&token(Some("42")), "42", "h", now) else {
+            panic!("stores");
+        };
+        // The webhook's row: no setup status, usable.
+        let mut row = (*m).clone();
+        row.setup_status = None;
+        row = row.with_usable_now();
+        assert_eq!(row.usable, Some(true));
+        let filled = with_token_setup(&row, Some("INCOMPLETE")).expect("filled");
+        assert_eq!(filled.setup_status.as_deref(), Some("INCOMPLETE"));
+        assert_eq!(filled.usable, Some(false));
+        assert_eq!(
+            filled.unusable_reason,
+            Some(crate::decide::row::Unusable::SetupIncomplete)
+        );
+        // A finished setup fills in too, and stays usable.
+        let done = with_token_setup(&row, Some("COMPLETED")).expect("filled");
+        assert_eq!(done.usable, Some(true));
+        // Nothing to fill: the row knows its setup, the token tells none, the row is deleted.
+        assert_eq!(with_token_setup(&filled, Some("COMPLETED")), None);
+        assert_eq!(with_token_setup(&row, None), None);
+        let mut gone = row.clone();
+        gone.status = Status::Deleted;
+        assert_eq!(with_token_setup(&gone, Some("INCOMPLETE")), None);
     }
 }

@@ -196,6 +196,41 @@ impl MappingStore for DynamoStore {
         Ok(write.await?.written())
     }
 
+    async fn fill_setup(&self, row: &Mapping) -> Result<bool, Error> {
+        let Some(setup) = row.setup_status.as_deref() else {
+            return Ok(false);
+        };
+        let (set, expr) = match row.unusable_now() {
+            None => (
+                formatcp!(
+                    "SET #{SETUP_STATUS} = :setup, #{USABLE} = :usable REMOVE #{UNUSABLE_REASON}"
+                ),
+                Expr::default(),
+            ),
+            Some(r) => (
+                formatcp!(
+                    "SET #{SETUP_STATUS} = :setup, #{USABLE} = :usable, #{UNUSABLE_REASON} = :reason"
+                ),
+                Expr::default().value(":reason", s(r.as_str())),
+            ),
+        };
+        let expr = expr
+            .update(set)
+            .condition(formatcp!(
+                "attribute_not_exists(#{SETUP_STATUS}) AND #{STATUS} <> :deleted"
+            ))
+            .value(":setup", s(setup))
+            .value(":usable", AttributeValue::Bool(row.usable_now()))
+            .value(":deleted", deleted());
+        let write = self.update(
+            Table::Mappings,
+            &row.integration_id,
+            expr,
+            ReturnValue::None,
+        );
+        Ok(write.await?.written())
+    }
+
     async fn tombstone(&self, t: &Tombstone) -> Result<Tombstoned, Error> {
         let mut mark = to_item(&t.mark)?;
         usability(&mut mark, Some(Unusable::Deleted));
