@@ -189,13 +189,6 @@ pub trait FleetStore: Send + Sync {
     ) -> impl Future<Output = Result<Struck, Error>> + Send;
     /// Takes back the failure a duplicate counted again (if it is still the customer's last).
     fn unstrike(&self, strike: &Strike) -> impl Future<Output = Result<(), Error>> + Send;
-    /// Marks `customer` (as [`Strike::customer`] names it) established on the record `key`,
-    /// if it is on it: a failed connection's customer, once its rows show a live integration.
-    fn mark_established(
-        &self,
-        key: &str,
-        customer: &str,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
     /// Opens `incident` on the record `key` unless one is open.
     fn open_incident(
         &self,

@@ -1,11 +1,13 @@
 //! Requests per event, counted on the wire (an SDK interceptor sees every HTTP attempt),
-//! and the sequential round trips they make: a request sent while another is in flight
-//! rides the same round trip (the interceptor sees it leave before the other's answer).
+//! and the sequential round trips they make: the longest chain of requests each sent after
+//! the one before it was answered (a request's depth is one more than the deepest answered
+//! when it left: requests sent together share a depth whatever order their answers come
+//! in, so the figure is the same on a fast or a loaded machine).
 //! A deleted webhook, a create and a state change that pages nobody cost one round trip
 //! and one write (a create's read of the failure record rides along); a connection-failure
-//! or issue page three (the claim with the writes, the publish, the completion); an INVALID
-//! page four (the write, then the fleet strike of only the INVALID that pages); a duplicate
-//! one.
+//! page four (the claim with the counts and the customer's rows, the fleet strike that says
+//! whether the customer is established, the publish, the completion); an INVALID page four
+//! (the write, then the fleet strike of only the INVALID that pages); a duplicate one or two.
 
 mod support;
 
@@ -27,12 +29,20 @@ use shared::signature::Secrets;
 use shared::{App, AwsApp};
 use support::*;
 
-/// What both clients sent: requests per service, and round trips (a request that leaves
-/// while none is in flight starts one).
+/// What both clients sent: requests per service, and round trips (the deepest request: one
+/// deeper than the deepest answered when it left).
 #[derive(Debug, Default)]
 struct Wire {
     in_flight: AtomicUsize,
-    round_trips: AtomicUsize,
+    answered_depth: AtomicUsize,
+}
+
+/// A request's depth, kept in its own config bag from its leaving to its answer.
+#[derive(Debug, Clone, Copy)]
+struct Depth(usize);
+
+impl aws_smithy_types::config_bag::Storable for Depth {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +70,7 @@ impl Wire {
             0,
             "a request still in flight"
         );
-        self.round_trips.swap(0, Ordering::SeqCst)
+        self.answered_depth.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -72,20 +82,22 @@ impl Intercept for Count {
         &self,
         _: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        if self.wire.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.wire.round_trips.fetch_add(1, Ordering::SeqCst);
-        }
+        self.wire.in_flight.fetch_add(1, Ordering::SeqCst);
+        let depth = self.wire.answered_depth.load(Ordering::SeqCst) + 1;
+        cfg.interceptor_state().store_put(Depth(depth));
         Ok(())
     }
     fn read_before_deserialization(
         &self,
         _: &BeforeDeserializationInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let Depth(depth) = *cfg.load::<Depth>().expect("stored when it left");
+        self.wire.answered_depth.fetch_max(depth, Ordering::SeqCst);
         self.wire.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
@@ -466,20 +478,21 @@ async fn requests_per_event_on_the_wire() {
                 0,
                 1
             ),
-            // claim with the open, the fleet strike and the customer's rows (established:
-            // marked beside the page), page, complete
-            ("connection-flow-failed (new)", o("alerted"), 6, 1, 3),
-            // the claim finds COMPLETED; the fold and the strike beside it are refused (this
+            // claim with the open and the customer's rows, then the fleet strike (which says
+            // whether the customer is established), page, complete
+            ("connection-flow-failed (new)", o("alerted"), 5, 1, 4),
+            // the claim finds COMPLETED; the fold and the strike (after the rows) are refused (this
             // event opened the window, and is the customer's last strike)
             (
                 "connection-flow-failed (duplicate)",
                 o("already_alerted"),
                 4,
                 0,
-                1
+                2
             ),
             // claim with the fold (this container saw the window open) and the strike, complete
-            ("connection-flow-failed (folded)", o("folded"), 5, 0, 2),
+            // (the strike after the customer's rows), complete
+            ("connection-flow-failed (folded)", o("folded"), 5, 0, 3),
             // write with the reads alongside, claim with the resolving write and the fleet's
             // "connected" mark, notice, complete
             (
@@ -549,27 +562,27 @@ async fn requests_per_event_on_the_wire() {
             (
                 "connection-flow-failed (2nd customer)",
                 o("alerted"),
-                6,
+                5,
                 1,
-                3
+                4
             ),
-            // claim with the open, the strike and the rows, the incident's opening, its page,
+            // claim with the open and the rows, the strike, the incident's opening, its page,
             // complete
             (
                 "connection-flow-failed (opens incident)",
                 o("incident_opened"),
-                7,
+                6,
                 1,
-                4
+                5
             ),
-            // claim with the open, the strike and the rows, the customer's one low-urgency
+            // claim with the open and the rows, the strike, the customer's one low-urgency
             // notice (its first in the incident), complete
             (
                 "connection-flow-failed (in incident)",
                 o("folded_into_incident"),
-                6,
+                5,
                 1,
-                3
+                4
             ),
             (
                 "state-changed INVALID (2nd)",

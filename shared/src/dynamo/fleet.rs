@@ -199,17 +199,6 @@ impl FleetStore for DynamoStore {
         }
     }
 
-    async fn mark_established(&self, key: &str, customer: &str) -> Result<(), Error> {
-        let expr = Expr::default()
-            .update(formatcp!("SET #{MEMBER_ESTABLISHED} = :one"))
-            .condition(formatcp!("attribute_exists(#{MEMBER_LAST_MS})"))
-            .value(":one", n(1));
-        let expr = members_of(expr, customer, &[MEMBER_ESTABLISHED, MEMBER_LAST_MS]);
-        self.update(Table::Records, key, expr, ReturnValue::None)
-            .await?;
-        Ok(())
-    }
-
     async fn unstrike(&self, strike: &Strike) -> Result<(), Error> {
         let expr = Expr::default()
             .update(formatcp!("ADD #{MEMBER_FAILURES} :minus"))

@@ -41,11 +41,11 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
     }
 
     /// [`Self::count_failure`] with `also`, a step sent beside the counts (and the claim),
-    /// whose result may end it there (`skip`: the outcome, the counts taken back). Beside
-    /// them too, for a failed connection, the customer's rows: a customer with a live
-    /// integration is established (only those open a fleet incident). A strike (or that
-    /// read) that fails never stops the customer's own page: without it the failure is
-    /// judged alone.
+    /// whose result may end it there (`skip`: the outcome, the counts taken back). For a
+    /// failed connection the strike waits for the customer's rows (one read beside the
+    /// counts): a customer with a live integration is established (only those open a fleet
+    /// incident), and its strike says so. A strike (or that read) that fails never stops
+    /// the customer's own page: without it the failure is judged alone.
     pub(super) async fn count_failure_with<A>(
         &self,
         event_id: &str,
@@ -61,34 +61,30 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             .origin_id
             .as_deref()
             .filter(|_| strike.kind == FleetKind::ConnectionFailures);
-        let striking = {
-            let strike = strike.clone();
-            async move {
-                Ok::<_, Error>(tolerated(
-                    event_id,
-                    soft.run(DDB, self.store.strike(&strike, now)).await,
-                ))
+        // The customer's rows first, for a failed connection: a customer with a live
+        // integration is established, and its strike says so in the same write (strikes at
+        // once then count exactly the established customers before them). A read that fails
+        // strikes as a sign-up: the customer is still paged.
+        let striking = async move {
+            let mut strike = strike;
+            if let Some(origin) = origin {
+                let rows = tolerated(event_id, soft.run(DDB, self.store.by_origin(origin)).await);
+                strike.established |=
+                    rows.is_some_and(|rows| rows.iter().any(|r| r.status == Status::Active));
             }
-        };
-        let established = async move {
-            match origin {
-                Some(origin) => {
-                    let rows =
-                        tolerated(event_id, soft.run(DDB, self.store.by_origin(origin)).await);
-                    Ok(rows.is_some_and(|rows| rows.iter().any(|r| r.status == Status::Active)))
-                }
-                None => Ok(false),
-            }
+            let struck = tolerated(
+                event_id,
+                soft.run(DDB, self.store.strike(&strike, now)).await,
+            );
+            Ok::<_, Error>((strike, struck))
         };
         let counts = Box::pin(async move {
             tokio::try_join!(
                 Box::pin(soft.run(DDB, self.store.count_failure(failure, now))),
                 Box::pin(striking),
-                Box::pin(established),
                 Box::pin(also),
             )
         });
-        let strike = &strike;
         self.once_alongside(
             event_id,
             now,
@@ -96,40 +92,21 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
             Duplicate {
                 answer: Outcome::AlreadyAlerted,
                 // What the counts beside the claim changed, taken back.
-                undo: |(count, struck, _, _): (Count, Option<Struck>, bool, A)| {
-                    self.uncount(event_id, failure, strike, count, struck, deadline)
+                undo: |(count, (strike, struck), _): (Count, (Strike, Option<Struck>), A)| async move {
+                    self.uncount(event_id, failure, &strike, count, struck, deadline)
+                        .await
                 },
             },
             counts,
-            |(count, struck, established, also)| async move {
+            |(count, (strike, struck), also)| async move {
                 if let Some(outcome) = skip(also) {
-                    self.uncount(event_id, failure, strike, count, struck, deadline)
+                    self.uncount(event_id, failure, &strike, count, struck, deadline)
                         .await;
                     return Ok(outcome);
                 }
-                let mut strike = strike.clone();
-                strike.established |= established;
                 let verdict = struck
                     .as_ref()
                     .map_or(Verdict::Alone, |struck| self.judge(&strike, struck, now));
-                // A failed connection's customer found established: marked on its record
-                // (beside what comes next: no round trip of its own) for the strikes after
-                // it; once, where its strike found it unmarked.
-                let marking = async {
-                    let unmarked = struck.as_ref().is_some_and(|s| {
-                        !s.repeat
-                            && !s
-                                .before
-                                .members
-                                .iter()
-                                .any(|m| m.customer == strike.customer && m.established)
-                    });
-                    if established && unmarked {
-                        let key = strike.key();
-                        let mark = self.store.mark_established(&key, &strike.customer);
-                        tolerated(event_id, soft.run(DDB, mark).await);
-                    }
-                };
                 let acting = async {
                     match verdict {
                         Verdict::InIncident {
@@ -169,8 +146,7 @@ impl<S: Store, P: AlertPublisher> Effects<S, P> {
                         },
                     }
                 };
-                let (outcome, ()) = tokio::join!(Box::pin(acting), Box::pin(marking));
-                outcome
+                acting.await
             },
         )
         .await
