@@ -1,10 +1,11 @@
 //! Fleet incidents through the built binaries (a Lambda Runtime API server on loopback,
-//! DynamoDB Local, SNS on moto) with a fleet window of seconds: a tool failing for many
-//! customers pages its first customers, then opens one incident, folds every later customer
-//! into it, gets one update per window and one "incident over"; twenty customers failing at
-//! once from three containers open exactly one; the INVALID kind works the same from the
-//! webhook and the reconcile run, and folds "recovered" notices; a failed incident page goes
-//! out on Kombo's retry, once.
+//! DynamoDB Local, SNS on moto) with the default ten-minute fleet window, time moved by
+//! travel ([`Stack::travel`]: the stored moments moved earlier), never by waiting: a tool
+//! failing for many customers pages its first customers, then opens one incident, folds
+//! every later customer into it, gets one update per window and one "incident over"; twenty
+//! customers failing at once from three containers open exactly one; the INVALID kind works
+//! the same from the webhook and the reconcile run, and folds "recovered" notices; a failed
+//! incident page goes out on Kombo's retry, once.
 //!
 //! Guards, and the test that fails without each (mutation notes, each run on 2026-12-02):
 //! - the strike's repeat guard (`attribute_not_exists(#l) OR #l <> :me`, dynamo/fleet.rs):
@@ -32,7 +33,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
@@ -72,14 +73,6 @@ fn ok(answers: Vec<(i64, String)>) -> Vec<String> {
         .collect()
 }
 
-fn sleep_ms(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
-}
-
-fn sleep_until(at: Instant) {
-    std::thread::sleep(at.saturating_duration_since(Instant::now()));
-}
-
 fn subjects(alerts: &[(String, Value)]) -> Vec<&str> {
     alerts.iter().map(|(s, _)| s.as_str()).collect()
 }
@@ -88,14 +81,14 @@ const FLEET_KEY: &str = "fleet#connection-failures#workday";
 
 #[tokio::test]
 async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_update_and_the_end() {
-    // Every wait below is measured from what it depends on, with seconds of margin either
-    // way for a slow machine.
-    const W: u64 = 15;
-    let mut d = desk("storm", W);
+    // Time moves by travel (the stored moments moved earlier), never by waiting: each step
+    // has minutes of margin either way against the real seconds a slow machine takes.
+    const W: f64 = 600.0;
+    let mut d = desk("storm", W as u64);
     // A, B, C (and later F, H, I) have live integrations; D, E, G are sign-ups (counted on
     // the incident, never opening one, no notice of their own).
     d.stack.establish(&["A", "B", "C", "F", "H", "I"]).await;
-    d.set(FOLD, 1);
+    d.set(FOLD, 60);
     // Two customers page as ever (A's second failure folds into A's window); the third
     // customer within the window opens the incident; later ones are counted on it. Another
     // tool pages as ever.
@@ -119,15 +112,10 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
             "folded_into_incident"
         ]
     );
-    let opened = Instant::now();
-    // A's summary of its folded failure (its 1 s window closed) is folded into the
+    // A's summary of its folded failure (its 60 s window closed) is folded into the
     // incident; the incident is not a window old yet: no update.
-    sleep_until(opened + Duration::from_millis(1_200));
+    d.stack.travel(61.0).await;
     let report = d.sweep();
-    assert!(
-        opened.elapsed() < Duration::from_secs(W - 2),
-        "too slow to tell"
-    );
     assert_eq!(report["folded_into_incidents"], 1, "{report}");
     assert_eq!(
         (
@@ -137,14 +125,13 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         (Some(0), Some(0)),
         "{report}"
     );
-    // G fails seconds after the opening, so that the sweeps below, a window after the page,
-    // have seconds before the incident is a window quiet (a window after G).
-    sleep_until(opened + Duration::from_secs(6));
+    // G fails half a window after the opening, so that the sweeps below, a window after the
+    // page, come minutes before the incident is a window quiet (a window after G).
+    d.stack.travel(W / 2.0 - 61.0).await;
     assert_eq!(
         d.fail(&[failure("g1", "G", "workday")]),
         ["folded_into_incident"]
     );
-    let last = Instant::now();
     // The other kind of the same tool pages as ever.
     assert_eq!(
         d.state(&[state(
@@ -162,7 +149,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
         [
             "Kombo connection failed: Org A (workday LMS)",
             "Kombo connection failed: Org B (workday LMS)",
-            "Kombo connections failing for workday: 3 customers in 15 s",
+            "Kombo connections failing for workday: 3 customers in 10 min",
             "Kombo connection failed: Org X (personio LMS)",
             "Kombo integration invalid: Acme, Inc. (workday LMS)",
         ],
@@ -196,13 +183,9 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
     assert!(d.alerts().await.is_empty());
 
     // A window after the page, it grew: one update; the next run sends none.
-    sleep_until(opened + Duration::from_millis(W * 1000 + 300));
+    d.stack.travel(W / 2.0 + 60.0).await;
     let report = d.sweep();
     let again = d.sweep();
-    assert!(
-        last.elapsed() < Duration::from_secs(W - 1),
-        "too slow to tell"
-    );
     assert_eq!(report["incident_updates"], 1, "{report}");
     assert_eq!(again["incident_updates"], 0, "{again}");
     let alerts = d.alerts().await;
@@ -216,7 +199,7 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
     // A whole window without a failure: the next failure starts from zero (paged on its
     // own) even before the sweep ends the incident; the sweep's end counts the incident's
     // six customers and seven failures, not the new one.
-    sleep_until(last + Duration::from_millis(W * 1000 + 300));
+    d.stack.travel(W / 2.0).await;
     assert_eq!(d.fail(&[failure("f1", "F", "workday")]), ["alerted"]);
     let report = d.sweep();
     assert_eq!(report["incidents_ended"], 1, "{report}");
@@ -260,8 +243,9 @@ async fn a_tools_storm_pages_its_first_customers_then_one_incident_then_one_upda
 #[tokio::test]
 async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_containers_open_one_incident()
  {
-    // A window longer than the deliveries take on a slow machine: one incident throughout.
-    let d = desk("twenty", 10);
+    // A window far longer than the deliveries take on a slow machine: one incident
+    // throughout.
+    let d = desk("twenty", 600);
     let names: Vec<String> = (0..20).map(|i| format!("cust{i:02}")).collect();
     d.stack
         .establish(&names.iter().map(String::as_str).collect::<Vec<_>>())
@@ -316,7 +300,7 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
     assert!(record["incident_id"].is_string(), "{record}");
 
     // Over after a quiet window: twenty customers, twenty failures.
-    sleep_ms(10_600);
+    d.stack.travel(601.0).await;
     assert_eq!(d.sweep()["incidents_ended"], 1);
     let alerts = d.alerts().await;
     assert_eq!(
@@ -333,28 +317,23 @@ async fn twenty_customers_failing_at_once_each_delivered_three_times_from_three_
 
 #[tokio::test]
 async fn two_sweeps_at_once_send_one_update_and_one_end() {
-    const W: u64 = 12;
-    let d = desk("sweeps", W);
+    const W: f64 = 600.0;
+    let d = desk("sweeps", W as u64);
     d.stack.establish(&["A", "B", "C"]).await;
     d.fail(&[
         failure("a1", "A", "workday"),
         failure("b1", "B", "workday"),
         failure("c1", "C", "workday"),
     ]);
-    let opened = Instant::now();
-    sleep_until(opened + Duration::from_secs(3));
+    d.stack.travel(W / 2.0).await;
     d.fail(&[failure("d1", "D", "workday")]);
-    let last = Instant::now();
     d.alerts().await;
     // Two sweeps held until the same moment (they must have overlapped).
-    let both = |d: &Desk, at: Instant| -> Vec<Value> {
-        d.two_sweeps_at(moment_in(
-            at.saturating_duration_since(Instant::now()).as_millis() as u64,
-        ))
-    };
-    // A window after the page, before the incident goes quiet (D failed 3 s after it).
-    let reports = both(&d, opened + Duration::from_millis(W * 1000 + 500));
-    assert!(last.elapsed() < Duration::from_secs(W), "too slow to tell");
+    let both = |d: &Desk| -> Vec<Value> { d.two_sweeps_at(moment_in(1_500)) };
+    // A window after the page, before the incident goes quiet (D failed half a window
+    // after it).
+    d.stack.travel(W / 2.0 + 60.0).await;
+    let reports = both(&d);
     let updates: i64 = reports
         .iter()
         .map(|r| r["incident_updates"].as_i64().unwrap())
@@ -362,7 +341,8 @@ async fn two_sweeps_at_once_send_one_update_and_one_end() {
     assert_eq!(updates, 1, "{reports:?}");
     assert_eq!(d.alerts().await.len(), 1);
     // A window after D: over.
-    let reports = both(&d, last + Duration::from_millis(W * 1000 + 500));
+    d.stack.travel(W / 2.0).await;
+    let reports = both(&d);
     let ended: i64 = reports
         .iter()
         .map(|r| r["incidents_ended"].as_i64().unwrap())
@@ -378,7 +358,7 @@ async fn two_sweeps_at_once_send_one_update_and_one_end() {
 #[tokio::test]
 async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incident_and_fold_recoveries()
  {
-    let d = desk("invalid", 60);
+    let d = desk("invalid", 600);
     let kombo = FakeKombo::start();
     let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
     assert_eq!(
@@ -398,7 +378,7 @@ async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incid
     let alerts = d.alerts().await;
     assert_eq!(
         subjects(&alerts)[2],
-        "Kombo integrations INVALID for workday: 3 customers in 1 min"
+        "Kombo integrations INVALID for workday: 3 customers in 10 min"
     );
     assert_eq!(alerts.len(), 4, "{alerts:?}");
 
@@ -480,7 +460,7 @@ async fn invalid_integrations_from_webhooks_and_the_reconcile_run_open_one_incid
 
 #[tokio::test]
 async fn an_incident_page_whose_publish_failed_goes_out_on_the_retry_once() {
-    let d = desk("retry", 60);
+    let d = desk("retry", 600);
     // D (below) is a sign-up: counted on the incident, no notice of its own.
     d.stack.establish(&["A", "B", "C"]).await;
     d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]);
@@ -517,13 +497,13 @@ async fn an_incident_page_whose_publish_failed_goes_out_on_the_retry_once() {
     let alerts = d.alerts().await;
     assert_eq!(
         subjects(&alerts),
-        ["Kombo connections failing for workday: 4 customers in 1 min"]
+        ["Kombo connections failing for workday: 4 customers in 10 min"]
     );
 }
 
 #[tokio::test]
 async fn a_late_duplicate_after_another_failure_of_the_same_customer_counts_once() {
-    let d = desk("late-dup", 60);
+    let d = desk("late-dup", 600);
     let first = failure("a1", "A", "workday");
     assert_eq!(
         d.fail(&[first.clone(), failure("a2", "A", "workday"), first]),
@@ -534,7 +514,7 @@ async fn a_late_duplicate_after_another_failure_of_the_same_customer_counts_once
 
 #[tokio::test]
 async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
-    let d = desk("race", 60);
+    let d = desk("race", 600);
     d.stack.establish(&["A", "B", "C", "D"]).await;
     assert_eq!(
         d.fail(&[failure("a1", "A", "workday"), failure("b1", "B", "workday")]),
@@ -606,14 +586,14 @@ async fn two_customers_reaching_the_threshold_at_once_open_one_incident() {
         [
             "Kombo connection failed: Org A (workday LMS)",
             "Kombo connection failed: Org B (workday LMS)",
-            "Kombo connections failing for workday: 4 customers in 1 min"
+            "Kombo connections failing for workday: 4 customers in 10 min"
         ]
     );
 }
 
 #[tokio::test]
 async fn a_strike_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
-    let d = desk("sdk-retry", 60);
+    let d = desk("sdk-retry", 600);
     // The failure's two writes beside its claim (its count and its strike) are applied,
     // then answered 500: the SDK sends each again.
     let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, &["apply-then-500:UpdateItem:2"]);
@@ -639,7 +619,7 @@ async fn a_strike_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
 /// a page for each integration, never a fleet incident.
 #[tokio::test]
 async fn one_customer_with_three_invalid_integrations_is_paged_for_each_never_an_incident() {
-    let d = desk("one-tenant", 60);
+    let d = desk("one-tenant", 600);
     let t = |s: u32| format!("2026-01-01T00:00:{s:02}Z");
     assert_eq!(
         d.state(&[
@@ -681,7 +661,7 @@ async fn one_customer_with_three_invalid_integrations_is_paged_for_each_never_an
 /// the wave that goes on pages again.
 #[tokio::test]
 async fn sign_ups_never_open_an_incident_and_an_established_customer_still_reaches_on_call() {
-    let d = desk("sign-ups", 60);
+    let d = desk("sign-ups", 600);
     d.stack.establish(&["A", "B", "C", "D", "E", "F"]).await;
     assert_eq!(
         d.fail(&[
@@ -770,7 +750,7 @@ async fn sign_ups_never_open_an_incident_and_an_established_customer_still_reach
 /// number) never stops the customer's own page.
 #[tokio::test]
 async fn a_failing_strike_never_stops_the_customers_page() {
-    let d = desk("bad-fleet", 60);
+    let d = desk("bad-fleet", 600);
     let ddb = d.stack.ddb().await;
     use aws_sdk_dynamodb::types::AttributeValue::S;
     ddb.put_item()

@@ -593,6 +593,64 @@ impl Stack {
         scan(&self.ddb().await, &self.idempotency_table, "event_id").await
     }
 
+    /// Moves time on by `seconds` for everything the functions stored about it: every moment
+    /// on the records table (claims, failure records, fleet records: epoch milliseconds,
+    /// epoch seconds and RFC 3339 text) is rewritten that much earlier, as if that long had
+    /// passed since. The functions read the real clock; a test that travels waits on no
+    /// window, so its windows can be far longer than the test (no race with a slow machine).
+    /// The mappings table is left as it is: its moments are Kombo's events', not the
+    /// clock's. Call it between deliveries, never beside one.
+    pub async fn travel(&self, seconds: f64) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        use time::format_description::well_known::Rfc3339;
+        fn earlier(v: &AttributeValue, seconds: f64) -> Option<AttributeValue> {
+            match v {
+                AttributeValue::N(n) => {
+                    let x: i64 = n.parse().ok()?;
+                    let moved = match x {
+                        1_000_000_000_000..=9_999_999_999_999 => x - (seconds * 1000.0) as i64,
+                        1_000_000_000..=9_999_999_999 => x - seconds.ceil() as i64,
+                        _ => return None,
+                    };
+                    Some(AttributeValue::N(moved.to_string()))
+                }
+                AttributeValue::S(t) => {
+                    let at = time::OffsetDateTime::parse(t, &Rfc3339).ok()?;
+                    let moved = at - time::Duration::seconds_f64(seconds);
+                    Some(AttributeValue::S(moved.format(&Rfc3339).unwrap()))
+                }
+                _ => None,
+            }
+        }
+        let ddb = self.ddb().await;
+        let items: Vec<_> = ddb
+            .scan()
+            .table_name(&self.idempotency_table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .unwrap();
+        for mut item in items {
+            for (name, v) in item.iter_mut() {
+                if name == "event_id" {
+                    continue;
+                }
+                if let Some(moved) = earlier(v, seconds) {
+                    *v = moved;
+                }
+            }
+            ddb.put_item()
+                .table_name(&self.idempotency_table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// The failure record of `key` (`failures#<customer>#<tool>`), `Null` if none.
     pub async fn failure_record(&self, key: &str) -> Value {
         self.idempotency_items()
