@@ -1,5 +1,6 @@
 //! On-call across event sequences, through the built binaries (a Lambda Runtime API server
-//! on loopback) with a fold window of seconds: a storm of connection failures pages once
+//! on loopback) with a ten-minute fold window, time moved past it by travel
+//! ([`Stack::travel`]), never by waiting: a storm of connection failures pages once
 //! and its count is reported by the next page or by the sweep; concurrent duplicates stay
 //! exactly-once; a create after failures sends one "resolved" notice; an integration
 //! leaving INVALID one "recovered" notice; customers never fold into each other.
@@ -47,11 +48,9 @@ impl Desk {
         sweep_run(&env, &self.dir, None).0
     }
 
-    /// Waits until the window opened now has closed.
-    fn after_window(&self) {
-        std::thread::sleep(std::time::Duration::from_millis(
-            self.setting(FOLD) * 1000 + 600,
-        ));
+    /// Moves time past the window opened now ([`Stack::travel`]): no wait, no race.
+    async fn after_window(&self) {
+        self.stack.travel(self.setting(FOLD) as f64 + 1.0).await;
     }
 }
 
@@ -80,7 +79,7 @@ const KEY: &str = "failures#36123#workday";
 
 #[tokio::test]
 async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_reports_the_count() {
-    let d = desk("storm", 3);
+    let d = desk("storm", 600);
     let storm: Vec<String> = (1..=6)
         .map(|i| failure_body(&format!("f{i}"), Some("36123"), ACME, "workday"))
         .collect();
@@ -116,7 +115,7 @@ async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_report
     let report = d.sweep_inside_window();
     assert_eq!(report["summaries"], 0, "{report}");
 
-    d.after_window();
+    d.after_window().await;
     let got = d.fail(&[failure_body("f7", Some("36123"), ACME, "workday")]);
     assert_eq!(outcomes(&got), ["alerted"]);
     let alerts = d.alerts().await;
@@ -131,7 +130,7 @@ async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_report
         alerts[0].1
     );
     // Reported by that page: the sweep has nothing to add, now or after the new window.
-    d.after_window();
+    d.after_window().await;
     assert_eq!(d.sweep()["summaries"], 0);
     assert!(d.alerts().await.is_empty());
     assert_eq!(d.record(KEY).await["total"], 7);
@@ -139,7 +138,7 @@ async fn six_failures_in_a_window_page_once_and_the_next_failure_after_it_report
 
 #[tokio::test]
 async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_once() {
-    let d = desk("sweep", 3);
+    let d = desk("sweep", 600);
     let storm: Vec<String> = (1..=3)
         .map(|i| failure_body(&format!("s{i}"), Some("36123"), ACME, "workday"))
         .collect();
@@ -148,7 +147,7 @@ async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_onc
     let report = d.sweep_inside_window();
     assert_eq!(report["summaries"], 0, "the window is still open: {report}");
 
-    d.after_window();
+    d.after_window().await;
     let report = d.sweep();
     assert_eq!(report["summaries"], 1, "{report}");
     let alerts = d.alerts().await;
@@ -184,7 +183,7 @@ async fn the_sweep_reports_a_window_that_closed_with_folded_failures_exactly_onc
 
 #[tokio::test]
 async fn interleaved_customers_and_tools_never_fold_into_each_other() {
-    let d = desk("interleave", 60);
+    let d = desk("interleave", 600);
     let round = |n: u32| -> Vec<String> {
         vec![
             failure_body(&format!("a{n}"), Some("36123"), ACME, "workday"),
@@ -232,7 +231,7 @@ async fn interleaved_customers_and_tools_never_fold_into_each_other() {
 
 #[tokio::test]
 async fn a_create_after_failures_sends_one_resolved_notice_and_closes_the_record() {
-    let d = desk("resolve", 3);
+    let d = desk("resolve", 600);
     let storm: Vec<String> = (1..=3)
         .map(|i| failure_body(&format!("r{i}"), Some("36123"), ACME, "workday"))
         .collect();
@@ -270,7 +269,7 @@ async fn a_create_after_failures_sends_one_resolved_notice_and_closes_the_record
     assert_eq!(outcomes(&d.create(&[create])), ["already_stored"]);
     assert!(d.alerts().await.is_empty());
     // The folded failures were told by the notice: the sweep owes nothing.
-    d.after_window();
+    d.after_window().await;
     assert_eq!(d.sweep()["summaries"], 0);
     assert!(d.alerts().await.is_empty());
 
@@ -296,7 +295,7 @@ fn without_sns(env: Vec<(String, String)>) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_once() {
-    let d = desk("retry", 60);
+    let d = desk("retry", 600);
     let first = failure_body("p1", Some("36123"), ACME, "workday");
     let broken = without_sns(d.env("connection-flow-failed"));
     let got = d.deliver_with(
@@ -347,7 +346,7 @@ async fn a_page_or_notice_whose_publish_failed_goes_out_on_the_retry_and_only_on
 
 #[tokio::test]
 async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once() {
-    let d = desk("concurrent", 8);
+    let d = desk("concurrent", 600);
     let storm: Vec<String> = (1..=4)
         .map(|i| failure_body(&format!("k{i}"), Some("36123"), ACME, "workday"))
         .collect();
@@ -368,7 +367,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
 
     // Two sweeps at once after the window (held until the same moment; they must have
     // overlapped): one summary.
-    d.after_window();
+    d.after_window().await;
     let reports = d.two_sweeps_at(moment_in(2_500));
     let sent: i64 = reports
         .iter()
@@ -393,7 +392,7 @@ async fn concurrent_duplicates_of_failures_creates_and_sweeps_stay_exactly_once(
 /// INVALID → INACTIVE → ACTIVE pages once (the INVALID) and then says nothing.
 #[tokio::test]
 async fn invalid_then_inactive_then_active_says_nothing_after_the_page() {
-    let d = desk("via-inactive", 60);
+    let d = desk("via-inactive", 600);
     let id = "workday:via-inactive";
     let state = |event: &str, state: &str, at: &str| {
         state_changed_body(event, id, Some("36123"), state, "PASSED", at)
@@ -424,7 +423,7 @@ async fn invalid_then_inactive_then_active_says_nothing_after_the_page() {
 
 #[tokio::test]
 async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
-    let d = desk("recover", 60);
+    let d = desk("recover", 600);
     let id = "workday:acme";
     let invalid = state_changed_body(
         "i1",
@@ -562,7 +561,7 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
 
 #[tokio::test]
 async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
-    let d = desk("sdk-retry", 60);
+    let d = desk("sdk-retry", 600);
     let through = |rules: &[&str], body: String| {
         let proxy = FaultServer::proxy(&d.stack.ddb_endpoint, rules);
         let env = with_env(

@@ -436,10 +436,9 @@ async fn a_recovered_notice_lost_to_sns_is_sent_by_its_retry_even_after_a_newer_
 #[tokio::test]
 async fn a_late_duplicate_of_a_failure_handled_before_is_not_counted_again() {
     let run = Run::new("seq-late-duplicate");
-    // Windows of three seconds: the first duplicate below comes after the window that
-    // counted it, the second inside f3's (three seconds leave room for a process start on a
-    // loaded machine; one second did not always).
-    let env = [("ALERT_FOLD_WINDOW_SECONDS", "3")];
+    // A ten-minute window, moved past by travel (no wait): the first duplicate below comes
+    // after the window that counted it, the second inside f3's.
+    let env = [("ALERT_FOLD_WINDOW_SECONDS", "600")];
     let (f1, f2) = (
         flow_failed_body("f-late-1", Some("42")),
         flow_failed_body("f-late-2", Some("42")),
@@ -449,7 +448,7 @@ async fn a_late_duplicate_of_a_failure_handled_before_is_not_counted_again() {
         &env,
     );
     assert_eq!(first, pairs(&[(200, "alerted"), (200, "folded")]));
-    std::thread::sleep(std::time::Duration::from_millis(3_200));
+    run.stack.travel(601.0).await;
     // A duplicate of the page, after its window closed: it must not open a window (then the
     // next real failure would fold into it and page nobody).
     let late = run.deliver(&[(FLOW_FAILED, f1)], &env);
