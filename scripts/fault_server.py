@@ -18,8 +18,8 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
           pass            forward as usual (with TIMES, before another rule for the same
                           operation: "pass:UpdateItem:2 hang:UpdateItem" hangs the third)
           slow            wait SLOW_S (0.9 s; FAULT_SLOW_S in the environment sets it),
-                          then forward: a round trip made long, so sequential requests
-                          show up in the time they take
+                          then forward: a round trip made long, so requests meant to
+                          run at once can be seen to overlap (GET /__slow)
         OPERATION `*` matches every operation; TIMES (default: always) limits how often the
         rule fires.
 
@@ -27,7 +27,8 @@ Prints "PORT <n>" once listening; GET /__count answers how many requests it fail
 proxy, how many its rules caught); GET /__ops lists every request the proxy saw as
 [IAM action, resource] (`["dynamodb:PutItem", "table-name"]`, with `/index/NAME` for an
 index; `["sns:Publish", "topic-arn"]`), for the least-privilege test; GET /__published lists the
-parameters of every SNS Publish it saw (Subject, Message, MessageStructure), as sent.
+parameters of every SNS Publish it saw (Subject, Message, MessageStructure), as sent; GET
+/__slow lists each slowed request as [operation, arrived, answered] (epoch seconds).
 """
 
 import json
@@ -102,6 +103,7 @@ SLOW_S = float(os.environ.get("FAULT_SLOW_S", "0.9"))
 
 OPS = []
 PUBLISHED = []
+SLOW_SPANS = []
 
 
 def service_of(headers):
@@ -160,6 +162,8 @@ def proxy_handler(upstream, rules):
                     return self.reply(200, "application/json", json.dumps(OPS).encode())
                 if self.path == "/__published":
                     return self.reply(200, "application/json", json.dumps(PUBLISHED).encode())
+                if self.path == "/__slow":
+                    return self.reply(200, "application/json", json.dumps(SLOW_SPANS).encode())
                 self.reply(200, "text/plain", str(COUNT[0]).encode())
 
         def forward(self, body):
@@ -190,6 +194,7 @@ def proxy_handler(upstream, rules):
             if action == "hang":
                 time.sleep(3600)
                 return
+            started = time.time()
             if action == "slow":
                 time.sleep(SLOW_S)
             if action == "500":
@@ -198,6 +203,9 @@ def proxy_handler(upstream, rules):
                 return self.reply(400, "application/x-amz-json-1.1",
                                   b'{"__type":"AccessDeniedException","message":"Access denied (fault_server)."}')
             status, ctype, payload, headers = self.forward(body)
+            if action == "slow":
+                with LOCK:
+                    SLOW_SPANS.append([op, started, time.time()])
             if action == "apply-then-500":
                 return self.reply(*error_for(op))
             keep = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection", "date", "server")]

@@ -26,7 +26,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::error::Error;
 
@@ -127,6 +127,8 @@ pub struct Cached<T> {
     attempted_at: Mutex<Instant>,
     /// When a refusal of a stale secret was last logged.
     stale_said_at: Mutex<Option<Instant>>,
+    /// The clock the ages are read on (a function so a test can move time).
+    now: fn() -> Instant,
 }
 
 impl<T> std::fmt::Debug for Cached<T> {
@@ -157,11 +159,16 @@ pub struct Stale {
 }
 
 impl<T> Cached<T> {
-    fn with(value: T, source: Option<Source>, parse: fn(&str) -> Result<T, Error>) -> Self {
+    fn with(
+        value: T,
+        source: Option<Source>,
+        parse: fn(&str) -> Result<T, Error>,
+        now: fn() -> Instant,
+    ) -> Self {
         Cached {
             held: RwLock::new(Held {
                 value: Arc::new(value),
-                read_at: Instant::now(),
+                read_at: now(),
             }),
             // Only a secret from Secrets Manager is ever re-read: a fixed one reads nothing.
             refresh_every: if source.is_some() {
@@ -176,23 +183,41 @@ impl<T> Cached<T> {
             },
             source,
             parse,
-            attempted_at: Mutex::new(Instant::now()),
+            attempted_at: Mutex::new(now()),
             stale_said_at: Mutex::new(None),
+            now,
         }
+    }
+
+    /// How long ago `at` was.
+    fn since(&self, at: Instant) -> Duration {
+        (self.now)().saturating_duration_since(at)
     }
 
     /// A value that never changes (the plain environment variable mode, tests).
     pub fn fixed(value: T) -> Self {
-        Self::with(value, None, |_| {
-            unreachable!("a fixed secret is never re-read")
-        })
+        Self::with(
+            value,
+            None,
+            |_| unreachable!("a fixed secret is never re-read"),
+            Instant::now,
+        )
     }
 
     /// Reads `source` now (during init): an error names the ARN.
     pub async fn load(source: Source, parse: fn(&str) -> Result<T, Error>) -> Result<Self, Error> {
+        Self::load_on(source, parse, Instant::now).await
+    }
+
+    /// [`Self::load`] with ages read on the clock `now` (a test's).
+    pub async fn load_on(
+        source: Source,
+        parse: fn(&str) -> Result<T, Error>,
+        now: fn() -> Instant,
+    ) -> Result<Self, Error> {
         let text = source.read().await?;
         let value = parse(&text).map_err(|e| Error::Config(format!("{}: {e}", source.arn)))?;
-        Ok(Self::with(value, Some(source), parse))
+        Ok(Self::with(value, Some(source), parse, now))
     }
 
     /// The cached value.
@@ -206,17 +231,18 @@ impl<T> Cached<T> {
     pub fn current(&self) -> Result<Arc<T>, Error> {
         let held = self.held.read().expect("not poisoned");
         let limit = self.max_age * STALE_FACTOR;
-        let (Some(source), true) = (&self.source, held.read_at.elapsed() > limit) else {
+        let age = self.since(held.read_at);
+        let (Some(source), true) = (&self.source, age > limit) else {
             return Ok(held.value.clone());
         };
         let stale = Stale {
             arn: source.arn.clone(),
-            age_s: held.read_at.elapsed().as_secs(),
+            age_s: age.as_secs(),
             limit_s: limit.as_secs(),
         };
         let mut said = self.stale_said_at.lock().expect("not poisoned");
-        if said.is_none_or(|at| at.elapsed() >= STALE_SAID_EVERY) {
-            *said = Some(Instant::now());
+        if said.is_none_or(|at| self.since(at) >= STALE_SAID_EVERY) {
+            *said = Some((self.now)());
             tracing::error!(
                 secret = source.arn(),
                 age_s = stale.age_s,
@@ -230,10 +256,10 @@ impl<T> Cached<T> {
     /// Takes the one attempt per `SECRET_REFRESH_SECONDS`, if it is free.
     fn take_attempt(&self) -> bool {
         let mut at = self.attempted_at.lock().expect("not poisoned");
-        if at.elapsed() < self.refresh_every {
+        if self.since(*at) < self.refresh_every {
             return false;
         }
-        *at = Instant::now();
+        *at = (self.now)();
         true
     }
 
@@ -241,7 +267,7 @@ impl<T> Cached<T> {
     /// attempt is free). Called only for a request that is worth it (a well-formed
     /// signature, an API call).
     pub async fn refresh_if_old(&self) {
-        let old = self.held.read().expect("not poisoned").read_at.elapsed() >= self.max_age;
+        let old = self.since(self.held.read().expect("not poisoned").read_at) >= self.max_age;
         if old && self.source.is_some() && self.take_attempt() {
             self.reread("older than its maximum age").await;
         }
@@ -264,7 +290,7 @@ impl<T> Cached<T> {
             Ok(value) => {
                 *self.held.write().expect("not poisoned") = Held {
                     value: Arc::new(value),
-                    read_at: Instant::now(),
+                    read_at: (self.now)(),
                 };
                 tracing::info!(secret = source.arn(), reason = why, "secret re-read");
                 true

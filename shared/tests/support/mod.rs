@@ -189,6 +189,17 @@ impl FaultServer {
         }
     }
 
+    /// As a proxy: each request a `slow` rule slowed, as (operation, arrived, answered) in
+    /// epoch seconds.
+    pub async fn slow_spans(&self) -> Vec<(String, f64, f64)> {
+        reqwest::get(format!("{}/__slow", self.endpoint))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// As a proxy: every request it saw, as (IAM action, resource name or ARN).
     pub async fn operations(&self) -> Vec<(String, String)> {
         reqwest::get(format!("{}/__ops", self.endpoint))
