@@ -325,15 +325,14 @@ impl FleetStore for DynamoStore {
         let Some(incident) = &r.incident else {
             return Ok(());
         };
-        // Nothing counted since the read: the customers go with it.
+        // Ended here (not by another sweep first): the stale customers go with it, unless
+        // something was counted since the read (prune's own condition).
         if self
-            .forget(&r.key, &INCIDENT, Some(r.last_ms), Some(&incident.id))
+            .forget(&r.key, &INCIDENT, None, Some(&incident.id))
             .await?
         {
             return self.prune(r, stale_before_ms).await;
         }
-        self.forget(&r.key, &INCIDENT, None, Some(&incident.id))
-            .await?;
         Ok(())
     }
 
