@@ -326,3 +326,86 @@ async fn a_late_duplicates_strike_is_taken_back_only_while_it_is_the_customers_l
     store.unstrike(&strike("A", "A2")).await.unwrap();
     assert_eq!(read(&store).await.members[0].failures, 1);
 }
+
+/// The failure `id` of customer 42 (workday) as the webhook decides it at `now`.
+fn failure(stack: &Stack, id: &str, now: OffsetDateTime) -> shared::decide::Failure {
+    use shared::decide::{Decide, Decision};
+    let e = shared::event::parse::<shared::event::ConnectionFlowFailed>(
+        flow_failed_body(id, Some("42")).as_bytes(),
+    )
+    .unwrap();
+    match shared::event::ConnectionFlowFailed::decide(e, now, &stack.settings().rules) {
+        Decision::Failure(f) => f,
+        other => panic!("{other:?}"),
+    }
+}
+
+const RECORD: &str = "failures#42#workday";
+
+#[tokio::test]
+async fn a_late_duplicates_count_is_taken_back_only_from_the_window_that_counted_it() {
+    // Guards: `window_opened_by = :me AND window_start_ms = :w` and `contains(folded_ids,
+    // :me) AND window_start_ms = :w` (uncount): a take-back that comes after the record
+    // moved on takes nothing from the window standing, whichever part moved.
+    use shared::decide::failures::Wrote;
+    use shared::ports::FailureStore;
+    let stack = Stack::new("cond-uncount");
+    let store = stack.app().await.effects.store;
+    let window = stack.settings().rules.fold_window;
+    let at = |w: i32, s: i64| T0 + window * w + time::Duration::seconds(10 * i64::from(w) + s);
+    let count = |id: &'static str, when: OffsetDateTime| {
+        let f = failure(&stack, id, when);
+        let store = &store;
+        async move {
+            let wrote = store.count_failure(&f, when).await.unwrap().wrote.unwrap();
+            (f, wrote)
+        }
+    };
+    let record = || async { stack.failure_record(RECORD).await };
+    // f1 opens window 0, f2 window 1, and f1 again (a late duplicate) window 2.
+    let (f1, w0) = count("f1", at(0, 0)).await;
+    assert!(matches!(w0, Wrote::Opened { .. }));
+    count("f2", at(1, 0)).await;
+    let (_, w2) = count("f1", at(2, 0)).await;
+    assert!(matches!(w2, Wrote::Opened { .. }));
+    // The take-back of window 0's opening: f1 opened the standing window too, but not at
+    // window 0's start.
+    let stands = record().await;
+    store.uncount(&f1, w0).await.unwrap();
+    assert_eq!(record().await, stands, "window 2 untouched");
+    // f3 folds into window 2; f5 opens window 3 and f3, again, folds into it. The take-back
+    // of the fold into window 2 (f3 is folded into the standing window, but not that one)
+    // and of a fold that never happened (f9) take nothing.
+    let (f3, fold2) = count("f3", at(2, 1)).await;
+    assert!(matches!(fold2, Wrote::Folded { .. }));
+    let (f5, w3) = count("f5", at(3, 0)).await;
+    let (_, fold3) = count("f3", at(3, 1)).await;
+    assert!(
+        matches!(fold3, Wrote::Folded { .. }),
+        "{fold3:?} {}",
+        record().await
+    );
+    let stands = record().await;
+    store.uncount(&f3, fold2).await.unwrap();
+    let f9 = failure(&stack, "f9", at(3, 2));
+    store.uncount(&f9, fold3).await.unwrap();
+    assert_eq!(record().await, stands, "window 3 untouched");
+    // f5's window taken back (a duplicate's), then f6 opens one at the same moment: f5's
+    // repeated take-back finds the same start but another opener: nothing.
+    store.uncount(&f5, w3).await.unwrap();
+    count("f6", at(3, 0)).await;
+    let stands = record().await;
+    assert_eq!(stands["window_opened_by"], "f6", "{stands}");
+    store.uncount(&f5, w3).await.unwrap();
+    assert_eq!(record().await, stands, "f6's window untouched");
+    // Its own, while it stands: taken back.
+    let (f7, fold7) = count("f7", at(3, 3)).await;
+    let before = record().await;
+    store.uncount(&f7, fold7).await.unwrap();
+    let after = record().await;
+    assert_eq!(
+        after["total"].as_i64().unwrap(),
+        before["total"].as_i64().unwrap() - 1,
+        "{after}"
+    );
+}
