@@ -20,8 +20,9 @@ fault-injection tests (the real SDK, its retries and its error parsing are exerc
           slow            wait SLOW_S (0.9 s; FAULT_SLOW_S in the environment sets it),
                           then forward: a round trip made long, so requests meant to
                           run at once can be seen to overlap (GET /__slow)
-        OPERATION `*` matches every operation; TIMES (default: always) limits how often the
-        rule fires.
+        OPERATION `*` matches every operation; OPERATION@TEXT only a request whose body
+        holds TEXT (`UpdateItem@failures#42`: the writes of one record); TIMES (default:
+        always) limits how often the rule fires.
 
 Prints "PORT <n>" once listening; GET /__count answers how many requests it failed (or, as a
 proxy, how many its rules caught); GET /__ops lists every request the proxy saw as
@@ -185,7 +186,8 @@ def proxy_handler(upstream, rules):
                     form = urllib.parse.parse_qs(body.decode(errors="replace"))
                     PUBLISHED.append({k: form.get(k, [None])[0] for k in ("Subject", "Message", "MessageStructure")})
                 for rule in rules:
-                    if rule["op"] in (op, "*") and rule["left"] != 0:
+                    about = rule["about"] is None or rule["about"].encode() in body
+                    if rule["op"] in (op, "*") and about and rule["left"] != 0:
                         rule["left"] -= 1
                         action = rule["action"]
                         if action != "pass":
@@ -218,7 +220,9 @@ def parse_rule(text):
     parts = text.split(":")
     if len(parts) not in (2, 3) or parts[0] not in ("hang", "500", "apply-then-500", "denied", "pass", "slow"):
         raise SystemExit(f"bad rule {text!r}\n{__doc__}")
-    return {"action": parts[0], "op": parts[1], "left": int(parts[2]) if len(parts) == 3 else -1}
+    op, _, about = parts[1].partition("@")
+    return {"action": parts[0], "op": op, "about": about or None,
+            "left": int(parts[2]) if len(parts) == 3 else -1}
 
 
 def main():

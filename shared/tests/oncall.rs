@@ -559,6 +559,16 @@ async fn an_integration_leaving_invalid_sends_one_recovered_notice() {
     );
 }
 
+/// The `UpdateItem` requests that went through `proxy`.
+async fn updates(proxy: &FaultServer) -> usize {
+    proxy
+        .operations()
+        .await
+        .iter()
+        .filter(|(op, _)| op == "dynamodb:UpdateItem")
+        .count()
+}
+
 #[tokio::test]
 async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_counts_once() {
     let d = desk("sdk-retry", 600);
@@ -572,21 +582,32 @@ async fn a_failure_record_write_the_sdk_repeated_after_dynamodb_applied_it_count
         let got = d.deliver_with("connection-flow-failed", &env, FLOW_FAILED, &[body]);
         (got, proxy)
     };
-    // The opening write is applied, its answer lost (500), and the SDK sends it again: the
-    // repeat finds the window opened by this very failure and pages (once).
+    // The opening write of the failure record (its key picks it out of the writes sent at
+    // once) is applied, its answer lost (500), and the SDK sends it again: the repeat finds
+    // the window opened by this very failure and pages (once).
     let (got, proxy) = through(
-        &["pass:UpdateItem:1", "apply-then-500:UpdateItem:1"],
+        &["apply-then-500:UpdateItem@failures#36123:1"],
         failure_body("w1", Some("36123"), ACME, "workday"),
     );
     assert_eq!(outcomes(&got), ["alerted"]);
     assert_eq!(proxy.count().await, 1, "the repeated write was reached");
-    // The same for a fold: the repeat finds this failure already in `folded_ids`.
+    // The record's open and the SDK's repeat of it (recognised at once: no fold tried),
+    // the fleet strike, the claim's completion.
+    assert_eq!(updates(&proxy).await, 4);
+    // The same for a fold (the record's second write: a fresh process tries to open first,
+    // refused): the repeat finds this failure already in `folded_ids`.
     let (got, proxy) = through(
-        &["apply-then-500:UpdateItem:1"],
+        &[
+            "pass:UpdateItem@failures#36123:1",
+            "apply-then-500:UpdateItem@failures#36123:1",
+        ],
         failure_body("w2", Some("36123"), ACME, "workday"),
     );
     assert_eq!(outcomes(&got), ["folded"]);
     assert_eq!(proxy.count().await, 1);
+    // The open tried first (refused: the window is open), the fold and the SDK's repeat of
+    // it (recognised at once: no second open tried), the strike, the completion.
+    assert_eq!(updates(&proxy).await, 5);
     assert_eq!(d.alerts().await.len(), 1);
     let record = d.record(KEY).await;
     assert_eq!(
