@@ -22,8 +22,15 @@ with SigV4 (docs/connect.md). Locally the functions run behind
 `cargo lambda watch` function URLs, which take no signature.
 
     connect_backend.py --functions URL [--host H] [--port N] [--organization NAME] [--email E]
+                       [--connect-origin ORIGIN ...]
         prints "PORT <n>" once listening; URL is the function URL base
         (http://127.0.0.1:9000/lambda-url)
+
+The page is served with a Content-Security-Policy: scripts from this origin only (and the
+inline import map, by its hash), calls to this origin only, and frames from Kombo Connect's
+origins only (--connect-origin, default https://connect.kombo.dev; `make dev` adds the fake
+Kombo's). A link from the backend API whose origin is not one of them is not handed to the
+page (502 `unexpected_link`).
 """
 
 import argparse
@@ -49,6 +56,24 @@ FILES = {
     "/connect.js": "connect.js",
     "/node_modules/@kombo-api/connect/dist/index.mjs": "node_modules/@kombo-api/connect/dist/index.mjs",
 }
+
+
+def csp(html, connect_origins):
+    """The page's Content-Security-Policy: its inline import map allowed by hash only."""
+    import re
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'"
+        for m in re.findall(r"<script type=\"importmap\">(.*?)</script>", html.decode(), re.S))
+    return "; ".join([
+        "default-src 'none'", f"script-src 'self' {hashes}", "style-src 'self' 'unsafe-inline'",
+        "connect-src 'self'", "img-src 'self'", f"frame-src {' '.join(connect_origins)}",
+        "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    ])
+
+
+def origin_of(url):
+    parts = urlsplit(str(url or ""))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def forward(method, url, body=None):
@@ -89,20 +114,23 @@ def for_the_page(row):
                        for i in row.get("open_issues") or []]}
 
 
-def make_handler(functions, organization, email):
+def make_handler(functions, organization, email, connect_origins):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):
             sys.stderr.write("connect_backend: " + fmt % args + "\n")
 
-        def answer(self, status, body, content_type="application/json"):
+        def answer(self, status, body, content_type="application/json", policy=None):
             if not isinstance(body, bytes):
                 body = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if policy:
+                self.send_header("Content-Security-Policy", policy)
             self.end_headers()
             self.wfile.write(body)
 
@@ -143,15 +171,27 @@ def make_handler(functions, organization, email):
                 return self.answer(500, b"run scripts/deps.sh dev (npm ci in examples/connect)", "text/plain")
             kind = "text/javascript" if name.endswith((".js", ".mjs")) else mimetypes.guess_type(name)[0]
             with open(file, "rb") as f:
-                self.answer(200, f.read(), f"{kind}; charset=utf-8")
+                content = f.read()
+            policy = csp(content, connect_origins) if name.endswith(".html") else None
+            self.answer(200, content, f"{kind}; charset=utf-8", policy)
+
+        def link_for_the_page(self, status, doc):
+            """The link the page may open in its frame: only one of Kombo Connect's origins."""
+            if status != 200:
+                return status, doc
+            if origin_of(doc.get("link")) not in connect_origins:
+                return 502, {"error": {"code": "unexpected_link",
+                                       "message": "the backend API answered a link that is not Kombo Connect's"}}
+            return 200, {"link": doc["link"]}
 
         def do_POST(self):
             path, customer = self.customer()
             c = quote(customer, safe="")
             body = self.body()
             if path == "/api/connect/link":
-                return self.answer(*forward("POST", f"{functions}/connection-link/customers/{c}/connection-link", {
-                    "end_user_email": email, "end_user_organization_name": organization}))
+                return self.answer(*self.link_for_the_page(*forward(
+                    "POST", f"{functions}/connection-link/customers/{c}/connection-link", {
+                        "end_user_email": email, "end_user_organization_name": organization})))
             if path == "/api/connect/complete":
                 status, doc = forward(
                     "POST", f"{functions}/connection-completion/customers/{c}/connection-completion",
@@ -170,9 +210,7 @@ def make_handler(functions, organization, email):
                 i = quote(integration_id, safe=":")
                 status, doc = forward("POST", f"{functions}/{function}/customers/{c}/integrations/{i}/{route}",
                                       {"link_type": "EMBEDDED"})
-                if status == 200:
-                    doc = {"link": doc.get("link")}
-                return self.answer(status, doc)
+                return self.answer(*self.link_for_the_page(status, doc))
             self.answer(404, {"error": {"code": "not_found", "message": path}})
 
     return Handler
@@ -185,8 +223,11 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--organization", default="Acme, Inc.", help="the customer's organization name for the link")
     p.add_argument("--email", default="it@acme.example", help="the e-mail for the link (obviously fake)")
+    p.add_argument("--connect-origin", action="append", default=["https://connect.kombo.dev"],
+                   help="an origin Kombo Connect links may have (repeat; https://connect.kombo.dev always)")
     a = p.parse_args()
-    server = ThreadingHTTPServer((a.host, a.port), make_handler(a.functions.rstrip("/"), a.organization, a.email))
+    server = ThreadingHTTPServer((a.host, a.port), make_handler(a.functions.rstrip("/"), a.organization, a.email,
+                                                                a.connect_origin))
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

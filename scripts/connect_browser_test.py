@@ -212,8 +212,13 @@ def nothing_secret(local, page, seen):
 
 
 def open_connect(page, local, customer):
-    """The page of `customer`, Connect opened: the sandbox's frame."""
-    page.goto(f"{local.page}/?customer={customer}")
+    """The page of `customer`, Connect opened: the sandbox's frame (the page under its
+    Content-Security-Policy, which lets frames come only from Kombo Connect's origins: the
+    flow working shows the policy lets Kombo's SDK and the sandbox run)."""
+    resp = page.goto(f"{local.page}/?customer={customer}")
+    policy = resp.headers.get("content-security-policy", "")
+    expect(f"frame-src https://connect.kombo.dev {local.kombo}" in policy and "script-src 'self' 'sha256-" in policy,
+           f"the page's Content-Security-Policy: {policy!r}")
     page.locator("#connect").click()
     frame = page.frame_locator("iframe")
     frame.locator("#succeed").wait_for(timeout=WAIT_MS)

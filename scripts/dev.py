@@ -123,7 +123,9 @@ def main():
         stack.start("fake Kombo", [sys.executable, "scripts/fake_kombo.py", "--host", bind, "--port", str(kombo_port),
                                    "--webhook-base", functions], log="fake_kombo.log")
         stack.start("Connect page", [sys.executable, "scripts/connect_backend.py", "--port", str(page_port),
-                                     "--functions", functions], log="connect_backend.log")
+                                     "--functions", functions,
+                                     "--connect-origin", f"http://127.0.0.1:{kombo_port}"],
+                    log="connect_backend.log")
         with open(os.path.join(LOCAL, "state.json"), "w") as out:
             subprocess.run([sys.executable, "scripts/local_aws.py", "create", "--endpoint", endpoint,
                             "--dynamodb-endpoint", ddb_endpoint, "--prefix", "local",

@@ -6,8 +6,9 @@ runs on Java 17+.
 
     dynamodb_local.py [--host 127.0.0.1] [--port N] [--version]
 
-Starts it in memory with one shared database (-sharedDb: not one per access key and region)
-and no telemetry, from a working folder under .local/ (it writes a metadata file there),
+Starts it in memory with one shared database (-sharedDb: not one per access key and region),
+no telemetry and CORS closed to web pages (it has no bind-address option: it listens on every
+interface, so the harness gives it a random port and nothing but fake data), from a working folder under .local/ (it writes a metadata file there),
 waits until it answers, prints "PORT <n>" (and its version on stderr), and runs until
 stopped. --version prints the bundled DynamoDB Local version and exits.
 """
@@ -67,6 +68,8 @@ def main():
     lib = os.path.join(os.path.dirname(path), "DynamoDBLocal_lib")
     child = subprocess.Popen(
         ["java", f"-Djava.library.path={lib}", "-jar", path, "-inMemory", "-sharedDb", "-disableTelemetry",
+         # No web page may call it (its default is "*"): no other origin is allowed.
+         "-cors", "http://127.0.0.1",
          "-port", str(port)],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
     )

@@ -48,6 +48,42 @@ const IMPORT: &str = "import:";
 /// The key a connection warm-up reads (no item ever has it).
 pub const WARM_UP: &str = "__warm-up__";
 
+/// `customer` as it is, if at most `cap` bytes; else its first 40 bytes (whole characters), `~`
+/// and 16 hex digits of its SHA-256: at most 57 bytes, so naming a name twice changes nothing
+/// (`cap` ≥ 57).
+pub fn bounded_customer(customer: &str, cap: usize) -> String {
+    use sha2::{Digest, Sha256};
+    if customer.len() <= cap {
+        return customer.to_owned();
+    }
+    let digest = Sha256::digest(customer.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut head = 40;
+    while !customer.is_char_boundary(head) {
+        head -= 1;
+    }
+    format!("{}~{hash}", &customer[..head])
+}
+
+/// The longest customer name a fleet record (or an over-long failure record key) keeps as it
+/// is ([`bounded_customer`]).
+pub const CUSTOMER_CAP: usize = 64;
+
+/// The longest failure record key: room is left within DynamoDB's 2,048-byte key for the
+/// claims named after it (`sweep:<key>:<ms>`).
+const FAILURE_KEY_MAX: usize = 2_000;
+
+/// A failure record's customer part: as it is where the key fits, else bounded (the way a
+/// fleet record names it, so the two agree).
+fn customer_part(customer: &str, tool: &str) -> String {
+    let fixed = FAILURES.len().max(ISSUES.len()) + 1 + tool.len();
+    if fixed + customer.len() <= FAILURE_KEY_MAX {
+        customer.to_owned()
+    } else {
+        bounded_customer(customer, CUSTOMER_CAP)
+    }
+}
+
 /// Who a failure record is about: the customer's `origin_id`, or `org:<organization name>`.
 pub fn customer(origin_id: Option<&str>, organization_name: &str) -> String {
     match origin_id {
@@ -57,13 +93,14 @@ pub fn customer(origin_id: Option<&str>, organization_name: &str) -> String {
 }
 
 /// The failure record of one customer ([`customer`]) and tool.
+/// A customer too long for the key is named bounded ([`bounded_customer`]).
 pub fn failure_record(customer: &str, tool: &str) -> String {
-    format!("{FAILURES}{customer}#{tool}")
+    format!("{FAILURES}{}#{tool}", customer_part(customer, tool))
 }
 
 /// The failure record of one customer's issue pages for a tool.
 pub fn issue_record(customer: &str, tool: &str) -> String {
-    format!("{ISSUES}{customer}#{tool}")
+    format!("{ISSUES}{}#{tool}", customer_part(customer, tool))
 }
 
 /// The customer a failure record key (of connection failures or of issues) of `tool`
@@ -213,5 +250,33 @@ mod tests {
         assert_eq!(duplicate("w:2"), "duplicate:w:2");
         assert_eq!(api_assign("r1"), "api-assign:r1");
         assert_eq!(import("f.csv", 2), "import:f.csv:2");
+    }
+    #[test]
+    fn a_customer_too_long_for_the_key_is_named_bounded_as_the_fleet_names_it() {
+        // The longest origin_id an event may carry: its record's key and the sweep's claim
+        // named after it fit DynamoDB's 2,048-byte key.
+        let longest = "x".repeat(crate::event::MAX_KEY_BYTES);
+        for key in [
+            failure_record(&longest, "successfactors"),
+            issue_record(&longest, "successfactors"),
+        ] {
+            assert!(key.len() <= FAILURE_KEY_MAX, "{}", key.len());
+            assert!(summary(&key, 1_795_608_000_000).len() <= crate::event::MAX_KEY_BYTES);
+            let named = customer_in_failure_record(&key, "successfactors").unwrap();
+            assert_eq!(named, bounded_customer(&longest, CUSTOMER_CAP));
+        }
+        // One that fits is kept as it is (keys already stored stay what they were).
+        let fits = "y".repeat(1_900);
+        assert_eq!(
+            customer_in_failure_record(&failure_record(&fits, "workday"), "workday"),
+            Some(fits.as_str())
+        );
+        // Bounded twice is bounded once, multi-byte names too (whole characters).
+        for name in ["ä".repeat(1_500), "x".repeat(65), "日本".repeat(40)] {
+            let once = bounded_customer(&name, CUSTOMER_CAP);
+            assert!(once.len() <= 57, "{once}");
+            assert_eq!(bounded_customer(&once, CUSTOMER_CAP), once);
+        }
+        assert_eq!(bounded_customer("42", CUSTOMER_CAP), "42");
     }
 }

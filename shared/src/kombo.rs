@@ -7,7 +7,8 @@
 //! (EU `https://api.kombo.dev/v1` by default, US `https://api.us.kombo.dev/v1`, CA
 //! `https://api.ca.kombo.dev/v1`), the API key as a bearer token, and every attempt inside
 //! the invocation's [`Deadline`]. Retries with exponential backoff, only where repeating
-//! the request cannot do the work twice: a `GET` or `DELETE` on 429, 5xx and transport errors; the
+//! the request cannot do the work twice: a `GET` or `DELETE` on 429, 5xx and transport errors
+//! (the Connect completion's token lookup not on 429: its caller comes back instead); the
 //! non-idempotent `POST /connect/create-link` only when the request never reached Kombo
 //! (a connect error) or Kombo refused it unprocessed (429). Kombo's error shape is parsed
 //! into [`KomboError::Api`].
@@ -207,8 +208,28 @@ pub trait KomboApi: Send + Sync {
 enum Retry {
     /// Idempotent: 429, 5xx, transport errors.
     Idempotent,
+    /// Idempotent, but a rate limit is answered at once (the caller comes back after
+    /// `Retry-After`): a lookup anyone with the route can ask for must not spend the shared
+    /// key's rate limit on retries inside the request. 5xx, transport errors.
+    NotWhenLimited,
     /// Not idempotent: only what Kombo cannot have acted on (connect errors, 429).
     Unsent,
+}
+
+impl Retry {
+    /// Whether an answer of `status` may be tried again.
+    fn on_status(self, status: u16) -> bool {
+        match self {
+            Retry::Idempotent => status == 429 || (500..600).contains(&status),
+            Retry::NotWhenLimited => (500..600).contains(&status),
+            Retry::Unsent => status == 429,
+        }
+    }
+
+    /// Whether a request sent and not (wholly) answered may be sent again.
+    fn after_sending(self) -> bool {
+        self != Retry::Unsent
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -360,13 +381,13 @@ impl KomboClient {
                 }
                 // Sent, no (whole) answer: Kombo may have acted.
                 Ok(Err(Sent::Request(e))) => {
-                    Err((retry == Retry::Idempotent, KomboError::Unknown(chain(&e))))
+                    Err((retry.after_sending(), KomboError::Unknown(chain(&e))))
                 }
                 Ok(Err(Sent::Body(e))) => {
-                    Err((retry == Retry::Idempotent, KomboError::Unknown(chain(&*e))))
+                    Err((retry.after_sending(), KomboError::Unknown(chain(&*e))))
                 }
                 Err(_) => Err((
-                    retry == Retry::Idempotent,
+                    retry.after_sending(),
                     KomboError::Unknown(format!("no answer within {} ms", budget.as_millis())),
                 )),
                 Ok(Ok((status, bytes))) => {
@@ -376,8 +397,7 @@ impl KomboClient {
                             data: Some(data), ..
                         }) if status.is_success() => Ok(data),
                         Some(Envelope { error: Some(e), .. }) if !status.is_success() => Err((
-                            status.as_u16() == 429
-                                || (retry == Retry::Idempotent && status.is_server_error()),
+                            retry.on_status(status.as_u16()),
                             KomboError::Api {
                                 status: status.as_u16(),
                                 code: e
@@ -388,8 +408,7 @@ impl KomboClient {
                             },
                         )),
                         _ => Err((
-                            status.as_u16() == 429
-                                || (retry == Retry::Idempotent && status.is_server_error()),
+                            retry.on_status(status.as_u16()),
                             KomboError::Transport(format!("unexpected answer {status} from Kombo")),
                         )),
                     }
@@ -491,7 +510,7 @@ impl KomboApi for KomboClient {
             &segment_path(&["connect", "integration-by-token"], token),
             None,
             None::<&()>,
-            Retry::Idempotent,
+            Retry::NotWhenLimited,
             deadline,
         )
         .await

@@ -51,12 +51,17 @@ pub fn machine(alert: &Alert) -> Value {
 /// mailbox (the e-mail and the machine form keep it).
 const NOT_IN_CHAT: [&str; 1] = ["Creator email"];
 
-/// Markdown-escaped: customer-provided text (organization names, origin ids, tools) in the
-/// chat's markdown says what it says: `*Acme*`, `[x](y)` or `<!channel>` are shown, not
-/// formatted, linked or expanded.
+/// Markdown-escaped, on one line: customer-provided text (organization names, origin ids,
+/// tools) in the chat's markdown says what it says: `*Acme*`, `[x](y)` or `<!channel>` are
+/// shown, not formatted, linked or expanded, and a newline (or any control character) is a
+/// space, so a name cannot add lines to the on-call message.
 fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.push(' ');
+            continue;
+        }
         if matches!(
             c,
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '~' | '!'
@@ -68,9 +73,23 @@ fn md(text: &str) -> String {
     out
 }
 
+/// `text` on one line: a newline (or any control character) is a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// An AWS Chatbot custom notification (`https`; the documented event schema: version
-/// 1.0, source `custom`, `client-markdown` text). The summary and every value are escaped
-/// ([`md`]); only the labels are formatting.
+/// 1.0, source `custom`, `client-markdown` text). Every field a person reads (the title, the
+/// summary and every value, the next steps, the keywords) is escaped ([`md`]); only the
+/// labels and the lines between them are formatting.
 pub fn chatbot(alert: &Alert) -> Value {
     let mut description = format!("{}\n", md(&alert.summary));
     for (label, value) in alert
@@ -95,21 +114,23 @@ pub fn chatbot(alert: &Alert) -> Value {
     .into_iter()
     .flatten()
     .filter(|k| !k.is_empty())
+    .map(|k| md(&k))
     .collect();
+    let next_steps: Vec<String> = alert.next_steps.iter().map(|s| md(s)).collect();
     json!({
         "version": "1.0",
         "source": "custom",
         "id": alert.event_id,
         "content": {
             "textType": "client-markdown",
-            "title": alert.subject,
+            "title": md(&alert.subject),
             "description": description,
-            "nextSteps": alert.next_steps,
+            "nextSteps": next_steps,
             "keywords": keywords,
         },
         "metadata": {
             "threadId": alert.thread_id,
-            "summary": alert.subject,
+            "summary": one_line(&alert.subject),
             "eventType": alert.kind.as_str(),
             "relatedResources": alert.log_url.iter().collect::<Vec<_>>(),
             "additionalContext": {
@@ -164,6 +185,33 @@ mod tests {
         // Nothing of it is left unescaped: every markdown character is preceded by '\\'.
         let raw_link = d.contains("[x](y)") || d.contains("<!channel>") || d.contains(" *Acme*");
         assert!(!raw_link, "{d}");
+        // No field a person reads takes a line of its own from it, nor formatting.
+        let mut b = flow_failed();
+        let lines = "Acme\n*Ops:* call 555 [now](https://evil.example)\r\u{2028}x";
+        b.subject = format!("Kombo connection failed: {lines}");
+        b.summary = format!("Connection failed for {lines}.");
+        b.fields[0].1 = lines.to_owned();
+        b.next_steps = vec![format!("Tell {lines}")];
+        let c = chatbot(&b);
+        let content = &c["content"];
+        let d = content["description"].as_str().unwrap();
+        let shown = b
+            .fields
+            .iter()
+            .filter(|(l, _)| !NOT_IN_CHAT.contains(&l.as_str()))
+            .count();
+        assert_eq!(d.lines().count(), 2 + shown, "{d}");
+        assert!(!d.contains('\u{2028}'), "{d:?}");
+        for text in [
+            content["title"].as_str().unwrap(),
+            content["nextSteps"][0].as_str().unwrap(),
+        ] {
+            assert!(!text.contains(['\n', '\r', '\u{2028}']), "{text:?}");
+            assert!(!text.contains("[now]("), "{text:?}");
+        }
+        // The notification's plain summary: one line.
+        let summary = c["metadata"]["summary"].as_str().unwrap();
+        assert!(!summary.contains(['\n', '\r', '\u{2028}']), "{summary:?}");
         // The machine form keeps the text as it is.
         assert!(
             machine(&a)
@@ -194,9 +242,10 @@ mod tests {
         assert_eq!(c["version"], "1.0");
         assert_eq!(c["source"], "custom");
         assert_eq!(c["content"]["textType"], "client-markdown");
+        // The title is markdown too (escaped as every value is).
         assert_eq!(
             c["content"]["title"],
-            "Kombo connection failed: Acme, Inc. (workday LMS)"
+            r"Kombo connection failed: Acme, Inc. \(workday LMS\)"
         );
         assert_eq!(
             c["content"]["nextSteps"][0],

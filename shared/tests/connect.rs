@@ -161,6 +161,36 @@ async fn the_completion_first_then_the_webhook_meet_in_one_row_and_no_notice() {
     assert_eq!(integration["setup_status"], "COMPLETED");
     assert!(integration.get("category").is_none(), "{integration}");
     assert!(!log.contains(&token), "the token is never logged:\n{log}");
+    // The token's digest stays in the table: in no answer, the list's neither.
+    assert!(
+        integration.get("connect_token_sha256").is_none(),
+        "{integration}"
+    );
+    assert!(run.stack.row("workday:c1").await["connect_token_sha256"].is_string());
+    let list = backend_event(
+        "GET",
+        "GET /customers/{origin_id}/integrations",
+        "/customers/42/integrations",
+        serde_json::json!({"origin_id": "42"}),
+        None,
+    );
+    let file = run.dir.join("list.json");
+    std::fs::write(&file, list.to_string()).unwrap();
+    let (r, log) = invoke_files(
+        "customer-integrations",
+        &template_env(&run.stack, "customer-integrations"),
+        &[file],
+        10_000,
+    );
+    let (status, listed) = response_bodies(&r).swap_remove(0);
+    assert_eq!(status, 200, "{listed}\n{log}");
+    assert_eq!(listed["integrations"][0]["integration_id"], "workday:c1");
+    assert!(
+        listed["integrations"][0]
+            .get("connect_token_sha256")
+            .is_none(),
+        "{listed}"
+    );
     assert_eq!(
         run.kombo_calls().await,
         [(
@@ -424,6 +454,23 @@ async fn kombo_failures_map_to_the_documented_answers() {
     assert_eq!(
         answers[0].1["error"]["kombo_code"], "PLATFORM.INPUT_INVALID",
         "Kombo's code is passed on"
+    );
+    let asked = |calls: Vec<(String, String)>, token: &str| {
+        calls
+            .iter()
+            .filter(|(_, path)| path.ends_with(token))
+            .count()
+    };
+    let calls = run.kombo_calls().await;
+    assert_eq!(
+        asked(calls.clone(), "/tok-rate-limited"),
+        1,
+        "a rate limit is answered at once, never retried inside the request: {calls:?}"
+    );
+    assert_eq!(
+        asked(calls, "/tok-broken"),
+        3,
+        "a 5xx is retried: the lookup is a GET"
     );
 
     // Retry-After on the rate limit (the raw answer).

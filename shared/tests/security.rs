@@ -727,6 +727,30 @@ fn the_table_is_deletion_protected() {
     assert_eq!(table["DeletionPolicy"], "Retain");
 }
 
+/// Every grant to an AWS service principal (CloudWatch on the alert key and topic) holds only
+/// for this account's own resources: `aws:SourceAccount` (no confused deputy).
+#[test]
+fn every_service_principal_grant_is_for_this_account_only() {
+    let t = template();
+    let statements = [
+        &t["Resources"]["AlertKey"]["Properties"]["KeyPolicy"]["Statement"],
+        &t["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"],
+    ];
+    let mut granted = 0;
+    for s in statements.iter().flat_map(|s| s.as_array().unwrap()) {
+        if s["Principal"]["Service"].is_null() {
+            continue;
+        }
+        granted += 1;
+        assert_eq!(
+            s["Condition"]["StringEquals"]["aws:SourceAccount"],
+            json!({"Ref": "AWS::AccountId"}),
+            "{s}"
+        );
+    }
+    assert_eq!(granted, 2, "the key's and the topic's grant to CloudWatch");
+}
+
 /// The signature alarm, as CloudWatch evaluates its metric math over one 15-minute period:
 /// `IF(FILL(mismatches, 0) >= N AND FILL(verified, 0) == 0, 1, 0)` against 1.
 fn signature_alarm_fires(mismatches: u64, verified: u64) -> bool {
@@ -1107,7 +1131,69 @@ async fn an_origin_id_over_the_key_limit_is_a_400_naming_it_on_every_route() {
             "{function}: {message}"
         );
     }
+    // The same for every `integration_id` path parameter (Kombo's delete is not called).
+    for (function, method, route, path, body) in [
+        (
+            "delete-integration",
+            "DELETE",
+            "DELETE /integrations/{integration_id}",
+            format!("/integrations/{long}"),
+            None,
+        ),
+        (
+            "assign-customer",
+            "PUT",
+            "PUT /integrations/{integration_id}/customer",
+            format!("/integrations/{long}/customer"),
+            Some(json!({"origin_id": "42"})),
+        ),
+        (
+            "reconnection-link",
+            "POST",
+            "POST /customers/{origin_id}/integrations/{integration_id}/reconnection-link",
+            format!("/customers/42/integrations/{long}/reconnection-link"),
+            Some(json!({})),
+        ),
+    ] {
+        let event = backend_event(
+            method,
+            route,
+            &path,
+            json!({ "origin_id": "42", "integration_id": long }),
+            body,
+        );
+        let file = dir.join(format!("{function}-id.json"));
+        std::fs::write(&file, event.to_string()).unwrap();
+        let env = with_env(
+            template_env(&stack, function),
+            "KOMBO_API_BASE_URL",
+            &kombo.base_url,
+        );
+        let (r, log) = invoke_files(function, &env, &[file], 10_000);
+        let (status, body) = response_bodies(&r).swap_remove(0);
+        assert_eq!(status, 400, "{function}: {body}\n{log}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("integration_id") && message.contains("2049 bytes"),
+            "{function}: {message}"
+        );
+    }
     assert!(kombo.calls().await.is_empty());
+
+    // The longest origin_id an event may carry: its failure is counted and paged, never a
+    // 500 (its record's key names it bounded).
+    let longest = "5".repeat(2048);
+    let body = flow_failed_body("long-origin-1", Some(&longest));
+    let file = event_file(&dir, "long-failure", FLOW_FAILED, &body);
+    let (r, log) = invoke_files(
+        "connection-flow-failed",
+        &template_env(&stack, "connection-flow-failed"),
+        &[file],
+        10_000,
+    );
+    let (status, body) = response_bodies(&r).swap_remove(0);
+    assert_eq!(status, 200, "{body}\n{log}");
+    assert_eq!(body["outcome"], "alerted", "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -30,9 +30,6 @@ use crate::event::api::TokenIntegration;
 use crate::kombo::{KomboApi, token_error};
 use crate::ports::{AlertPublisher, Store};
 
-/// The longest activation token accepted (Kombo's are JWTs of a few hundred bytes).
-pub const MAX_TOKEN_BYTES: usize = 4096;
-
 /// The completion route: the effects (the create, the claims, the notice), Kombo, and the
 /// callers allowed.
 pub struct Completer<S, P, K> {
@@ -93,9 +90,10 @@ where
         let origin_id = origin_id_param(req, route)?;
         let body: CompletionRequest = body_json(req)?;
         let token = body.token.trim();
-        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+        if !connect::token_shaped(token) {
             return Err(Error::BadRequest(format!(
-                "body: token must be the activation token showKomboConnect resolved with (1 to {MAX_TOKEN_BYTES} bytes)"
+                "body: token must be the activation token showKomboConnect resolved with (1 to {} URL-safe characters)",
+                connect::MAX_TOKEN_BYTES
             )));
         }
         let digest = token_sha256(token);
@@ -186,6 +184,7 @@ where
             }
             None => row,
         };
+        let row = row.map(|r| r.answered());
         Ok(json!({ "origin_id": origin_id, "outcome": outcome, "integration": row }))
     }
 }

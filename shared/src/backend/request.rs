@@ -132,6 +132,18 @@ pub(super) fn origin_id_param(
     Ok(origin_id)
 }
 
+/// The `integration_id` path parameter, checked against the table's key limit (over it is
+/// the caller's mistake: 400 naming it, never a 500 from DynamoDB).
+pub(super) fn integration_id_param(
+    req: &ApiGatewayV2httpRequest,
+    route: Route,
+) -> Result<String, Error> {
+    let id = path_param(req, route, "integration_id")?;
+    crate::event::fits_key(&id)
+        .map_err(|m| Error::BadRequest(format!("path parameter integration_id {m}")))?;
+    Ok(id)
+}
+
 /// A boolean query parameter: `true`, `false` or absent (false); anything else is the
 /// caller's mistake, named.
 pub(super) fn flag(req: &ApiGatewayV2httpRequest, name: &str) -> Result<bool, Error> {

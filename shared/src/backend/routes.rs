@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::request::{
-    LineFacts, admit, body_json, finish, flag, one_of, origin_id_param, path_param,
+    LineFacts, admit, body_json, finish, flag, integration_id_param, one_of, origin_id_param,
 };
 use super::route::Route;
 use crate::clock::{Clock, rfc3339};
@@ -189,14 +189,14 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                     .into_iter()
                     // What the row's fields say, also on a row written before the
                     // attributes existed (the reconcile run sets them there).
-                    .map(Mapping::with_usable_now)
+                    .map(Mapping::answered)
                     .filter(|m| include_deleted || m.status == Status::Active)
                     .filter(|m| !only_usable || m.usable == Some(true))
                     .collect();
                 Ok(json!({ "origin_id": origin_id, "integrations": rows }))
             }
             Route::DeleteIntegration => {
-                let integration_id = path_param(req, route, "integration_id")?;
+                let integration_id = integration_id_param(req, route)?;
                 let integration_id = integration_id.as_str();
                 let kombo = match self
                     .kombo()?
@@ -221,7 +221,7 @@ impl<S: MappingStore, K: KomboApi> Backend<S, K> {
                 Ok(json!({ "integration_id": integration_id, "outcome": outcome, "kombo": kombo }))
             }
             Route::AssignCustomer => {
-                let integration_id = path_param(req, route, "integration_id")?;
+                let integration_id = integration_id_param(req, route)?;
                 let body: AssignRequest = body_json(req)?;
                 let origin_id = body.origin_id.trim();
                 if origin_id.is_empty() || origin_id.len() > crate::event::MAX_KEY_BYTES {
@@ -301,7 +301,7 @@ const EMBEDDED: &str = "EMBEDDED";
 /// where it could not be a key.
 fn owner_params(req: &ApiGatewayV2httpRequest, route: Route) -> Result<(String, String), Error> {
     let origin_id = origin_id_param(req, route)?;
-    let integration_id = path_param(req, route, "integration_id")?;
+    let integration_id = integration_id_param(req, route)?;
     crate::event::fits_key(&integration_id)
         .map_err(|m| Error::BadRequest(format!("path parameter integration_id {m}")))?;
     Ok((origin_id, integration_id))

@@ -22,6 +22,19 @@ pub enum Completion {
     AnotherCustomer { token_origin_id: Option<String> },
 }
 
+/// The longest activation token accepted (Kombo's are a few dozen to a few hundred bytes).
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Whether `token` can be an activation token: 1 to [`MAX_TOKEN_BYTES`] characters of
+/// base64, base64url, a JWT or a prefixed id (letters, digits, `-_.~+/=:`). Anything else
+/// is the caller's mistake, answered 400 without spending a Kombo request.
+pub fn token_shaped(token: &str) -> bool {
+    (1..=MAX_TOKEN_BYTES).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~+/=:".contains(&b))
+}
+
 /// Decides a completion for the customer `origin_id` (the route's path) from what Kombo said
 /// of the token. The row lacks what the token does not tell (category, creator e-mail): the
 /// webhook fills those in when it comes.
@@ -179,5 +192,28 @@ mod tests {
         let mut gone = row.clone();
         gone.status = Status::Deleted;
         assert_eq!(with_token_setup(&gone, Some("INCOMPLETE")), None);
+    }
+    #[test]
+    fn only_a_token_shaped_string_is_sent_to_kombo() {
+        for ok in [
+            "act_Zx9-_",
+            "eyJhbGciOi.eyJzdWIi.sig-_",
+            "YWJj+/==",
+            "tok:1",
+            &"a".repeat(4096),
+        ] {
+            assert!(token_shaped(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\nb",
+            "<script>",
+            "a%2Fb",
+            "ä",
+            &"a".repeat(4097),
+        ] {
+            assert!(!token_shaped(bad), "{bad:?}");
+        }
     }
 }

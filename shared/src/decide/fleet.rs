@@ -20,7 +20,6 @@
 //! names capped at [`NAME_CAP`]: beyond that customers are only counted.
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::Duration;
 
 use super::alert::{Alert, AlertKind, sns_subject};
@@ -116,7 +115,7 @@ pub const MEMBER_CAP: usize = 200;
 pub const NAME_CAP: usize = 100;
 /// Bytes of a customer id a fleet record names a customer by; a longer one by its prefix
 /// and a hash.
-const CUSTOMER_CAP: usize = 64;
+const CUSTOMER_CAP: usize = keys::CUSTOMER_CAP;
 
 /// `s` cut to `n` characters (an ellipsis marks the cut).
 fn capped(s: &str, n: usize) -> String {
@@ -127,16 +126,11 @@ fn capped(s: &str, n: usize) -> String {
 }
 
 /// How a fleet record names `customer`: as it is, or, if longer than [`CUSTOMER_CAP`]
-/// bytes, by its first 40 characters and a hash of the whole (so a record's attribute names
-/// stay short whatever `origin_id` is).
+/// bytes, by its first 40 bytes (whole characters) and a hash of the whole, so a record's
+/// attribute names stay short whatever `origin_id` is ([`keys::bounded_customer`]: a failure
+/// record's key names a customer too long for it the same way, so the two always agree).
 pub fn member_key(customer: &str) -> String {
-    if customer.len() <= CUSTOMER_CAP {
-        return customer.to_owned();
-    }
-    let digest = Sha256::digest(customer.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let head: String = customer.chars().take(40).collect();
-    format!("{head}~{hash}")
+    keys::bounded_customer(customer, CUSTOMER_CAP)
 }
 
 impl Fleet {

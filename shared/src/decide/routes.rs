@@ -152,22 +152,25 @@ pub fn completed(
     origin_id: &str,
     token_sha256: &str,
 ) -> Result<Completed, Error> {
+    let another = |row: &Mapping| row.origin_id.as_deref() != Some(origin_id);
+    let assigned_to_another = || Error::Conflict {
+        code: "assigned_to_another_customer",
+        message: format!(
+            "integration {} is assigned to another customer in the mappings table; nothing was stored",
+            m.integration_id
+        ),
+    };
     match inserted {
         Inserted::Stored => Ok(Completed::Stored(Some(Box::new(m)))),
+        // A row a state change recorded first, which an operator may have assigned to
+        // another customer since: the create filled it in, but it is not this customer's.
+        Inserted::Completed { row: Some(row) } if another(&row) => Err(assigned_to_another()),
         Inserted::Completed { row } => Ok(Completed::Stored(row)),
         Inserted::Exists {
             status: Status::Deleted,
             ..
         } => Err(deleted(&m.integration_id)),
-        Inserted::Exists { row: Some(row), .. } if row.origin_id.as_deref() != Some(origin_id) => {
-            Err(Error::Conflict {
-                code: "assigned_to_another_customer",
-                message: format!(
-                    "integration {} is assigned to another customer in the mappings table; nothing was stored",
-                    m.integration_id
-                ),
-            })
-        }
+        Inserted::Exists { row: Some(row), .. } if another(&row) => Err(assigned_to_another()),
         Inserted::Exists { row, .. } => {
             let note_token = row
                 .as_ref()
@@ -274,6 +277,25 @@ mod tests {
         assert_eq!(
             completed(other, m.clone(), "42", "h").unwrap_err().code(),
             "assigned_to_another_customer"
+        );
+        // A state-only row filled in, but assigned to another customer since.
+        let filled_theirs = Inserted::Completed {
+            row: Some(row("43", None)),
+        };
+        assert_eq!(
+            completed(filled_theirs, m.clone(), "42", "h")
+                .unwrap_err()
+                .code(),
+            "assigned_to_another_customer"
+        );
+        let filled_ours = Inserted::Completed {
+            row: Some(row("42", None)),
+        };
+        assert_eq!(
+            completed(filled_ours, m.clone(), "42", "h")
+                .unwrap()
+                .outcome(),
+            "stored"
         );
         // The webhook's row: noted with the token's digest unless it has it.
         let webhooks = Inserted::Exists {

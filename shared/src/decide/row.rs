@@ -184,12 +184,22 @@ impl Mapping {
         self.usable == Some(self.usable_now()) && self.unusable_reason == self.unusable_now()
     }
 
-    /// The row as the backend answers it: `usable` and `unusable_reason` from its fields
-    /// (also on a row written before the attributes existed).
+    /// `usable` and `unusable_reason` from the row's fields (also on a row written before
+    /// the attributes existed).
     pub fn with_usable_now(mut self) -> Mapping {
         self.usable = Some(self.usable_now());
         self.unusable_reason = self.unusable_now();
         self
+    }
+
+    /// The row as the backend answers it: [`Self::with_usable_now`], without the Connect
+    /// token's digest (the table's business: a caller has no use for it, and an answer that
+    /// reaches a page or a log must not carry it).
+    pub fn answered(self) -> Mapping {
+        Mapping {
+            connect_token_sha256: None,
+            ..self.with_usable_now()
+        }
     }
 }
 
