@@ -149,7 +149,9 @@ def handler_for(state, function_arn):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", default="function")
-    p.add_argument("--timeout", type=float, default=60)
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds the whole run may take (default: 60, and a second per event past 60 "
+                        "events, so a long run on a loaded machine is not cut short)")
     p.add_argument("--deadline-ms", type=int, default=10_000,
                    help="the invocation deadline handed to the function (Lambda-Runtime-Deadline-Ms), from now")
     p.add_argument("--hook", action="append", default=[], metavar="N=CMD",
@@ -188,7 +190,7 @@ def main():
     child = subprocess.Popen([a.binary], env=env, stdout=sys.stderr, stderr=sys.stderr)
     # A binary that exits (a start-up error, a crash) ends the run at once.
     threading.Thread(target=lambda: (child.wait(), state.done.set()), daemon=True).start()
-    finished = state.done.wait(a.timeout)
+    finished = state.done.wait(a.timeout or max(60.0, float(len(events))))
     exited = child.poll()
     peak_rss_kb = None
     try:
