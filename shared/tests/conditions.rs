@@ -409,3 +409,56 @@ async fn a_late_duplicates_count_is_taken_back_only_from_the_window_that_counted
         "{after}"
     );
 }
+
+/// The sweep at `clock`, its SNS behind `sns` (moto, or a proxy failing its publishes).
+async fn sweeper(stack: &Stack, sns: &str, clock: fn() -> OffsetDateTime) -> shared::AwsSweeper {
+    let mut effects = shared::AwsEffects::with_clients(
+        &stack.settings(),
+        stack.ddb().await,
+        aws_sdk_sns::Client::new(&Stack::sdk_at(sns).await),
+    );
+    effects.clock = clock;
+    shared::sweep::Sweeper { effects }
+}
+
+#[tokio::test]
+async fn an_update_whose_publish_failed_is_given_back_and_sent_by_the_next_sweep() {
+    // Guard: the sweep gives the update it took back when the publish fails
+    // (`give_back_update`): else the next sweep finds it taken and the update is lost.
+    let stack = Stack::new("cond-give-back");
+    let store = stack.app().await.effects.store;
+    incident_of_three(&store).await;
+    // A fourth customer joins: the incident grew.
+    store
+        .strike(&strike("D", "D1"), T0 + time::Duration::seconds(300))
+        .await
+        .unwrap();
+    stack.alerts().await;
+    // A window after the opening, before it is a window quiet.
+    let at = || T0 + time::Duration::seconds(700);
+    let failing = FaultServer::proxy(&stack.endpoint, &["500:Publish"]);
+    let deadline = || shared::deadline::Deadline::after(std::time::Duration::from_secs(10));
+    let first = sweeper(&stack, &failing.endpoint, at)
+        .await
+        .run(deadline())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.incident_updates, first.failures),
+        (0, 1),
+        "the publish failed: {first:?}"
+    );
+    assert!(stack.alerts().await.is_empty());
+    let report = sweeper(&stack, &stack.endpoint, at)
+        .await
+        .run(deadline())
+        .await
+        .unwrap();
+    assert_eq!(report.incident_updates, 1, "{report:?}");
+    let alerts = stack.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["Subject"],
+        "Kombo connections failing for workday: now 4 customers"
+    );
+}
