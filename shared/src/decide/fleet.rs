@@ -1311,6 +1311,30 @@ mod tests {
     }
 
     #[test]
+    fn an_incident_new_customers_keep_joining_ends_at_its_maximum_life() {
+        let opened = 100 * MIN;
+        let mut r = record(&[("a", opened - 2 * MIN), ("b", opened - MIN), ("c", opened)]);
+        // A new customer every five minutes for five hours: always someone new in the window.
+        for i in 0..60 {
+            r = r.with_strike(
+                &strike(&format!("n{i}"), &format!("e{i}")),
+                false,
+                opened + (i + 1) * 5 * MIN,
+            );
+        }
+        let r = with_incident(r, "e-c", opened);
+        let life = FLEET.max_life_ms();
+        assert!(
+            !r.incident_over(&FLEET, opened + life),
+            "alive up to its maximum life"
+        );
+        assert!(r.incident_over(&FLEET, opened + life + 1));
+        assert!(r.past_max_life(&FLEET, opened + life + 1));
+        let over = over_notice(&r, &FLEET, opened + life + 1).unwrap();
+        assert!(over.summary.contains("4 hours"), "{}", over.summary);
+    }
+
+    #[test]
     fn a_record_lists_at_most_the_cap_and_counts_the_rest() {
         let now = 100 * MIN;
         let mut r = FleetRecord::empty(FleetKind::ConnectionFailures, "workday");
