@@ -253,7 +253,8 @@ def check_env_declarations(env_json):
                 fail(f"events/env.json gives {logical} no local {var}")
         # Settings whose template defaults suit a local run as they are.
         defaults = {"RUST_LOG", "TOMBSTONE_RETENTION_DAYS", "ALERT_FOLD_WINDOW_SECONDS",
-                    "FLEET_INCIDENT_CUSTOMERS", "FLEET_WINDOW_SECONDS"}
+                    "FLEET_INCIDENT_CUSTOMERS", "FLEET_WINDOW_SECONDS", "FLEET_INCIDENT_MAX_HOURS",
+                    "ISSUE_PAGE_TYPES", "SETUP_NOTICE_HOURS"}
         missing = declared - set(given.get(logical, {})) - defaults
         if missing:
             fail(f"events/env.json misses {sorted(missing)} for {logical}")
