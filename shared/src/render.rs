@@ -57,11 +57,7 @@ const NOT_IN_CHAT: [&str; 1] = ["Creator email"];
 /// space, so a name cannot add lines to the on-call message.
 fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-            out.push(' ');
-            continue;
-        }
+    for c in one_line(text).chars() {
         if matches!(
             c,
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '~' | '!'

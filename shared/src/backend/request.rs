@@ -121,27 +121,29 @@ fn caller_is(allowed: &str, caller: &str) -> bool {
     (a_partition, a_account) == (c_partition, c_account) && role.is_some() && role == session_of
 }
 
-/// The `origin_id` path parameter, refused (400 naming it) where it could not be a key.
+/// The path parameter `name`, refused (400 naming it) where it could not be a key: over the
+/// table's key limit is the caller's mistake, never a 500 from DynamoDB.
+fn key_param(req: &ApiGatewayV2httpRequest, route: Route, name: &str) -> Result<String, Error> {
+    let value = path_param(req, route, name)?;
+    crate::event::fits_key(&value)
+        .map_err(|m| Error::BadRequest(format!("path parameter {name} {m}")))?;
+    Ok(value)
+}
+
+/// The `origin_id` path parameter ([`key_param`]).
 pub(super) fn origin_id_param(
     req: &ApiGatewayV2httpRequest,
     route: Route,
 ) -> Result<String, Error> {
-    let origin_id = path_param(req, route, "origin_id")?;
-    crate::event::fits_key(&origin_id)
-        .map_err(|m| Error::BadRequest(format!("path parameter origin_id {m}")))?;
-    Ok(origin_id)
+    key_param(req, route, "origin_id")
 }
 
-/// The `integration_id` path parameter, checked against the table's key limit (over it is
-/// the caller's mistake: 400 naming it, never a 500 from DynamoDB).
+/// The `integration_id` path parameter ([`key_param`]).
 pub(super) fn integration_id_param(
     req: &ApiGatewayV2httpRequest,
     route: Route,
 ) -> Result<String, Error> {
-    let id = path_param(req, route, "integration_id")?;
-    crate::event::fits_key(&id)
-        .map_err(|m| Error::BadRequest(format!("path parameter integration_id {m}")))?;
-    Ok(id)
+    key_param(req, route, "integration_id")
 }
 
 /// A boolean query parameter: `true`, `false` or absent (false); anything else is the

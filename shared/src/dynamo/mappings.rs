@@ -36,6 +36,25 @@ const STATE_APPLIES: &str = formatcp!(
      AND (attribute_not_exists(#{STATE_UPDATED_AT_MS}) OR #{STATE_UPDATED_AT_MS} <= :ms)))"
 );
 
+/// The update that sets `row`'s `usable` and `unusable_reason` to what its fields say
+/// ([`Mapping::usable_now`], [`Mapping::unusable_now`]; the reason removed where usable), after
+/// the assignments `also` (each followed by `, `).
+fn usable_set(row: &Mapping, also: &str) -> Expr {
+    let expr = Expr::default().value(":usable", AttributeValue::Bool(row.usable_now()));
+    match row.unusable_now() {
+        None => expr.update(format!(
+            "SET {also}{}",
+            formatcp!("#{USABLE} = :usable REMOVE #{UNUSABLE_REASON}")
+        )),
+        Some(r) => expr
+            .update(format!(
+                "SET {also}{}",
+                formatcp!("#{USABLE} = :usable, #{UNUSABLE_REASON} = :reason")
+            ))
+            .value(":reason", s(r.as_str())),
+    }
+}
+
 /// `status` of a tombstone, as the conditions compare it.
 fn deleted() -> AttributeValue {
     s(Status::Deleted.as_str())
@@ -200,27 +219,11 @@ impl MappingStore for DynamoStore {
         let Some(setup) = row.setup_status.as_deref() else {
             return Ok(false);
         };
-        let (set, expr) = match row.unusable_now() {
-            None => (
-                formatcp!(
-                    "SET #{SETUP_STATUS} = :setup, #{USABLE} = :usable REMOVE #{UNUSABLE_REASON}"
-                ),
-                Expr::default(),
-            ),
-            Some(r) => (
-                formatcp!(
-                    "SET #{SETUP_STATUS} = :setup, #{USABLE} = :usable, #{UNUSABLE_REASON} = :reason"
-                ),
-                Expr::default().value(":reason", s(r.as_str())),
-            ),
-        };
-        let expr = expr
-            .update(set)
+        let expr = usable_set(row, formatcp!("#{SETUP_STATUS} = :setup, "))
             .condition(formatcp!(
                 "attribute_not_exists(#{SETUP_STATUS}) AND #{STATUS} <> :deleted"
             ))
             .value(":setup", s(setup))
-            .value(":usable", AttributeValue::Bool(row.usable_now()))
             .value(":deleted", deleted());
         let write = self.update(
             Table::Mappings,
@@ -371,20 +374,7 @@ impl MappingStore for DynamoStore {
 
     async fn settle_usable(&self, row: &Mapping) -> Result<bool, Error> {
         let mut condition = String::from(formatcp!("#{STATUS} = :status"));
-        let (set, mut expr) = match row.unusable_now() {
-            None => (
-                formatcp!("SET #{USABLE} = :usable REMOVE #{UNUSABLE_REASON}"),
-                Expr::default(),
-            ),
-            Some(r) => (
-                formatcp!("SET #{USABLE} = :usable, #{UNUSABLE_REASON} = :reason"),
-                Expr::default().value(":reason", s(r.as_str())),
-            ),
-        };
-        expr = expr
-            .update(set)
-            .value(":usable", AttributeValue::Bool(row.usable_now()))
-            .value(":status", s(row.status.as_str()));
+        let mut expr = usable_set(row, "").value(":status", s(row.status.as_str()));
         // Only while the fields it follows from are still what `row` read.
         for (name, placeholder, value) in [
             (formatcp!("#{STATE}"), ":state", &row.state),
