@@ -73,7 +73,7 @@ impl AwsEffects {
     async fn from_env() -> Result<(Self, Settings, aws_config::SdkConfig), Error> {
         let settings = Settings::from_env(true)?;
         tls::check_extra_roots()?;
-        let sdk = crate::clients::aws_config_loader().load().await;
+        let sdk = crate::clients::function_sdk_config()?;
         let effects = Self::with_clients(&settings, dynamodb_client(&sdk), sns_client(&sdk));
         Ok((effects, settings, sdk))
     }
@@ -91,7 +91,7 @@ impl AwsApp {
     pub async fn from_env<E: Webhook>() -> Result<Self, Error> {
         let settings = Settings::from_env(E::PUBLISHES)?;
         tls::check_extra_roots()?;
-        let sdk = crate::clients::aws_config_loader().load().await;
+        let sdk = crate::clients::function_sdk_config()?;
         let effects = AwsEffects::with_clients(&settings, dynamodb_client(&sdk), sns_client(&sdk));
         // The secret's read and the connections' warm-up at once.
         let load = async {
@@ -125,7 +125,7 @@ impl AwsBackend {
     pub async fn from_env(route: Route) -> Result<Self, Error> {
         let settings = Settings::from_env(false)?;
         tls::check_extra_roots()?;
-        let sdk = crate::clients::aws_config_loader().load().await;
+        let sdk = crate::clients::function_sdk_config()?;
         let store = DynamoStore::new(dynamodb_client(&sdk), &settings);
         // The Kombo key's read and the table's warm-up at once: one round trip in init.
         let kombo = async {

@@ -177,6 +177,39 @@ async fn a_binary_without_its_secret_refuses_to_start_and_says_which_variable() 
     assert!(stack.rows().await.is_empty());
 }
 
+/// The functions take their credentials from the environment, as Lambda gives them (no
+/// default chain is linked): without them, a webhook, a backend route and a scheduled
+/// function each stop at init naming the variable, and nothing is answered. (The runtime
+/// sets `AWS_REGION` itself, as Lambda does, so its absence is not reachable here.)
+#[tokio::test]
+async fn a_binary_without_lambdas_credentials_stops_at_init_naming_them() {
+    let stack = Stack::new("nocredentials");
+    for (function, event) in [
+        ("integration-created", "integration-created.json"),
+        ("connection-link", "connection-link.json"),
+        ("failure-sweep", "failure-sweep-scheduled.json"),
+    ] {
+        for missing in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let env: Vec<_> = template_env(&stack, function)
+                .into_iter()
+                .filter(|(k, _)| k != missing)
+                .collect();
+            let (result, stderr) = invoke(function, &env, &[event]);
+            assert_ne!(
+                result["exited_early"],
+                Value::Null,
+                "{function} without {missing} must exit, not serve: {result}"
+            );
+            assert_eq!(result["responses"][0], Value::Null, "{function}: {result}");
+            assert!(
+                stderr.contains(&format!("{missing} is not set")),
+                "{function} without {missing}: {stderr}"
+            );
+        }
+    }
+    assert!(stack.rows().await.is_empty());
+}
+
 /// `sam local` gives every variable the template declares a value: where the template's
 /// condition leaves an endpoint out, the empty string. Empty means unset: the service
 /// variable falls back to `AWS_ENDPOINT_URL`, and the binary starts (the SDK alone takes
