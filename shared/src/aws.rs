@@ -14,7 +14,7 @@ use crate::reconcile::Reconciler;
 use crate::sns::SnsPublisher;
 use crate::sweep::Sweeper;
 use crate::webhook::{App, Webhook};
-use crate::{clock, secrets, signature, tls};
+use crate::{clock, secrets, signature};
 
 /// The effects on DynamoDB and SNS.
 pub type AwsEffects = Effects<DynamoStore, SnsPublisher>;
@@ -72,7 +72,6 @@ impl AwsEffects {
     /// configuration its other clients are built from.
     async fn from_env() -> Result<(Self, Settings, aws_config::SdkConfig), Error> {
         let settings = Settings::from_env(true)?;
-        tls::check_extra_roots()?;
         let sdk = crate::clients::function_sdk_config()?;
         let effects = Self::with_clients(&settings, dynamodb_client(&sdk), sns_client(&sdk));
         Ok((effects, settings, sdk))
@@ -90,7 +89,6 @@ impl AwsApp {
     /// AWS clients (once per container).
     pub async fn from_env<E: Webhook>() -> Result<Self, Error> {
         let settings = Settings::from_env(E::PUBLISHES)?;
-        tls::check_extra_roots()?;
         let sdk = crate::clients::function_sdk_config()?;
         let effects = AwsEffects::with_clients(&settings, dynamodb_client(&sdk), sns_client(&sdk));
         // The secret's read and the connections' warm-up at once.
@@ -124,7 +122,6 @@ impl AwsBackend {
     /// The backend function serving `route`, from its environment.
     pub async fn from_env(route: Route) -> Result<Self, Error> {
         let settings = Settings::from_env(false)?;
-        tls::check_extra_roots()?;
         let sdk = crate::clients::function_sdk_config()?;
         let store = DynamoStore::new(dynamodb_client(&sdk), &settings);
         // The Kombo key's read and the table's warm-up at once: one round trip in init.

@@ -26,8 +26,10 @@ use crate::{config, tls};
 /// `AWS_SESSION_TOKEN`. Without them (a run outside Lambda, `sam local` and `make dev`
 /// set them) the function fails at init and says which is missing. The two switches a
 /// deployment may set in the environment are kept: `AWS_USE_FIPS_ENDPOINT` and
-/// `AWS_USE_DUALSTACK_ENDPOINT`.
+/// `AWS_USE_DUALSTACK_ENDPOINT`. An `EXTRA_CA_PEM_FILE` that cannot be honoured stops it
+/// too ([`tls::check_extra_roots`]).
 pub fn function_sdk_config() -> Result<SdkConfig, Error> {
+    tls::check_extra_roots()?;
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let region = env("AWS_REGION")
         .or_else(|| env("AWS_DEFAULT_REGION"))

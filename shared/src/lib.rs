@@ -45,9 +45,7 @@ pub mod tls;
 pub mod webhook;
 
 pub use aws::{AwsApp, AwsBackend, AwsCompleter, AwsEffects, AwsReconciler, AwsSweeper};
-pub use clients::{
-    aws_config_loader, dynamodb_client, function_sdk_config, secretsmanager_client, sns_client,
-};
+pub use clients::{aws_config_loader, dynamodb_client, secretsmanager_client, sns_client};
 pub use effects::{Effects, Outcome};
 pub use error::Error;
 pub use webhook::{App, Webhook};
